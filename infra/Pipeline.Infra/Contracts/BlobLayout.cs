@@ -50,7 +50,7 @@ public static class BlobLayout
     public static string ResultDocument(string jobId) => Result(jobId, ResultFileName);
 
     /// <summary>rejected/&lt;uploadId&gt;.json.</summary>
-    public static string Rejection(string uploadId) => Join(Rejected, BlobNames.RequireSafeRelative(uploadId + ".json", nameof(uploadId)));
+    public static string Rejection(string uploadId) => Join(Rejected, BlobNames.RequireSafeRelative(uploadId, nameof(uploadId)) + ".json");
 
     /// <summary>status/&lt;jobId&gt;.json.</summary>
     public static string StatusDocument(string jobId) => Join(Status, BlobNames.RequireSafeId(jobId, nameof(jobId)) + ".json");
@@ -87,6 +87,22 @@ public static class BlobLayout
         if (!Areas.Contains(area))
             throw new ArgumentException($"Blob path '{path}' is not in a known area ({string.Join(", ", Areas)}).", nameof(path));
         return (area, path[(slash + 1)..]);
+    }
+
+    /// <summary>
+    /// Splits a listing prefix: "results/abc/" -> ("results", "abc/"); a bare area ("results" or "results/") lists the whole area.
+    /// </summary>
+    public static (string Area, string NamePrefix) SplitPrefix(string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var slash = prefix.IndexOf('/', StringComparison.Ordinal);
+        var area = slash < 0 ? prefix : prefix[..slash];
+        var rest = slash < 0 ? "" : prefix[(slash + 1)..];
+        if (!Areas.Contains(area))
+            throw new ArgumentException($"List prefix '{prefix}' must start with a known area ({string.Join(", ", Areas)}).", nameof(prefix));
+        if (rest.Length > 0 && (rest.Contains("..", StringComparison.Ordinal) || rest.StartsWith('/') || rest.Contains('\\') || rest.Length > BlobNames.MaxRelativeLength))
+            throw new ArgumentException($"Unsafe list prefix '{prefix}'.", nameof(prefix));
+        return (area, rest);
     }
 
     private static string Join(string area, string rest) => area + "/" + rest;

@@ -41,6 +41,7 @@ public abstract record JobSpec
 public sealed record ProjectionJob : JobSpec
 {
     /// <inheritdoc />
+    [JsonIgnore]
     public override JobKind Kind => JobKind.Projection;
     /// <summary>The image to project (an uploads/ blob with its ETag).</summary>
     public required BlobRef Input { get; init; }
@@ -75,6 +76,7 @@ public enum TranslationVariant
 public sealed record TranslationJob : JobSpec
 {
     /// <inheritdoc />
+    [JsonIgnore]
     public override JobKind Kind => JobKind.Translation;
     /// <summary>Network family and direction.</summary>
     public required TranslationVariant Variant { get; init; }
@@ -122,6 +124,7 @@ public enum AugmentationOp
 public sealed record AugmentationBatchJob : JobSpec
 {
     /// <inheritdoc />
+    [JsonIgnore]
     public override JobKind Kind => JobKind.Augmentation;
     /// <summary>Names the batch folder under datasets/ (safe id: letters, digits, '-', '_', '.').</summary>
     public required string BatchId { get; init; }
@@ -151,6 +154,7 @@ public sealed record AugmentationBatchJob : JobSpec
 public sealed record MetricsJob : JobSpec
 {
     /// <inheritdoc />
+    [JsonIgnore]
     public override JobKind Kind => JobKind.Metrics;
     /// <summary>Registered metric name, e.g. "fid50k_full" or "ppl_wend".</summary>
     public required string Metric { get; init; }

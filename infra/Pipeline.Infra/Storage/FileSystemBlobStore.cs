@@ -112,8 +112,8 @@ public sealed class FileSystemBlobStore : IBlobStore
     public async IAsyncEnumerable<BlobProperties> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prefix);
-        if (prefix.Contains("..", StringComparison.Ordinal) || prefix.StartsWith('/') || prefix.Contains('\\'))
-            throw new ArgumentException($"Unsafe list prefix '{prefix}'.", nameof(prefix));
+        var (area, _) = BlobLayout.SplitPrefix(prefix);
+        if (!prefix.StartsWith(area + "/", StringComparison.Ordinal)) prefix = area + "/";
         // Walk only the deepest folder the prefix names, then filter by the full prefix (blob-style prefix semantics).
         var slash = prefix.LastIndexOf('/');
         var dir = Path.Combine(_root, slash < 0 ? "" : prefix[..slash]);
