@@ -253,7 +253,7 @@ public sealed class FakeServiceBus : IAsyncDisposable
                     await _credit.WaitAsync(_stop.Token);
                     ReceivedMessage? m = null;
                     while (m is null && !_stop.IsCancellationRequested)
-                        m = (await _queue.ReceiveAsync(1, TimeSpan.FromMilliseconds(200), _sub, _stop.Token)).FirstOrDefault();
+                        { var batch = await _queue.ReceiveAsync(1, TimeSpan.FromMilliseconds(200), _sub, _stop.Token); m = batch.Count > 0 ? batch[0] : null; }
                     if (m is null) return;
                     if (_link.IsClosed)
                     {
@@ -283,8 +283,8 @@ public sealed class FakeServiceBus : IAsyncDisposable
                         break;
                     case Rejected r when r.Error?.Condition?.ToString() == "com.microsoft:dead-letter":
                         entry.Queue.DeadLetterAsync(entry.Message,
-                            r.Error.Info?.Map.TryGetValue(new Symbol("DeadLetterReason"), out var reason) == true ? reason?.ToString() ?? "DeadLettered" : "DeadLettered",
-                            r.Error.Info?.Map.TryGetValue(new Symbol("DeadLetterErrorDescription"), out var d) == true ? d?.ToString() : r.Error.Description).GetAwaiter().GetResult();
+                            r.Error.Info?.TryGetValue(new Symbol("DeadLetterReason"), out var reason) == true ? reason?.ToString() ?? "DeadLettered" : "DeadLettered",
+                            r.Error.Info?.TryGetValue(new Symbol("DeadLetterErrorDescription"), out var d) == true ? d?.ToString() : r.Error.Description).GetAwaiter().GetResult();
                         break;
                     case Rejected r:
                         entry.Queue.DeadLetterAsync(entry.Message, r.Error?.Condition?.ToString() ?? "Rejected", r.Error?.Description).GetAwaiter().GetResult();
