@@ -28,6 +28,17 @@ public static class InfraFactory
     /// <summary>Both: client id of the user-assigned managed identity.</summary>
     public const string ManagedIdentityClientId = "Pipeline__ManagedIdentityClientId";
 
+    /// <summary>Optional HMAC key for job ids.</summary>
+    public const string JobIdKey = "Pipeline__JobIdKey";
+
+    /// <summary>Job id options from the settings (HMAC when <see cref="JobIdKey"/> is set, plain SHA-256 otherwise).</summary>
+    public static Contracts.JobIdOptions CreateJobIdOptions(Func<string, string?> setting)
+    {
+        ArgumentNullException.ThrowIfNull(setting);
+        var key = setting(JobIdKey);
+        return new Contracts.JobIdOptions { Key = string.IsNullOrEmpty(key) ? null : System.Text.Encoding.UTF8.GetBytes(key) };
+    }
+
     private static readonly ConcurrentDictionary<string, InProcessJobQueue> LocalQueues = new(StringComparer.Ordinal);
 
     /// <summary>The blob store the settings ask for; <paramref name="defaultLocalRoot"/> when none are set.</summary>
