@@ -73,12 +73,18 @@ public sealed class FakeServiceBus : IAsyncDisposable
     }
 
     /// <summary>The broker-side queue (created on first use), to inspect counts.</summary>
-    public InProcessJobQueue Queue(string name) => _queues.GetOrAdd(name, n =>
+    public InProcessJobQueue Queue(string name)
     {
-        var q = new InProcessJobQueue(n, _entity);
-        RegisterManagement(n);
-        return q;
-    });
+        if (_queues.TryGetValue(name, out var q)) return q;
+        lock (_queues)
+        {
+            if (_queues.TryGetValue(name, out q)) return q;
+            q = new InProcessJobQueue(name, _entity);
+            RegisterManagement(name);
+            _queues[name] = q;
+            return q;
+        }
+    }
 
     // ---- fault injection ----
 
