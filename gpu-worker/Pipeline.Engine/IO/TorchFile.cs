@@ -59,6 +59,35 @@ public static class TorchFile
         throw new InvalidDataException(data.Length == 0 ? "the file is empty" : "not a PyTorch checkpoint (neither a torch.save zip archive nor the legacy pickle format)");
     }
 
+    /// <summary>
+    /// Writes a checkpoint tree in the torch.save zip format (what PyTorch >= 1.6 writes, so torch.load and our
+    /// reader both load it): dicts, lists, tuples, scalars, strings and tensors (saved contiguous, on the CPU).
+    /// Atomic: the file appears complete or not at all.
+    /// </summary>
+    public static void Save(string path, object? tree, string archiveName = "archive")
+    {
+        var tmp = path + ".tmp";
+        using (var fs = File.Create(tmp))
+        using (var zip = new ZipArchive(fs, ZipArchiveMode.Create))
+        {
+            var pkl = new MemoryStream();
+            var writer = new PickleWriter(pkl);
+            writer.WriteRoot(tree);
+            void Entry(string name, ReadOnlySpan<byte> bytes)
+            {
+                using var s = zip.CreateEntry(archiveName + "/" + name, CompressionLevel.NoCompression).Open();
+                s.Write(bytes);
+            }
+            Entry("data.pkl", pkl.ToArray());
+            Entry("byteorder", "little"u8);
+            for (int i = 0; i < writer.Storages.Count; i++)
+                Entry("data/" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), DTypes.ToBytes(writer.Storages[i]));
+            Entry("version", "3\n"u8);
+            Entry(".data/version", "3\n"u8);
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+
     private static object? LoadZip(byte[] data)
     {
         ZipArchive zip;

@@ -118,3 +118,62 @@ public class FormatRoundTripTests : IDisposable
         return ms.ToArray();
     }
 }
+
+public class TorchFileSaveTests
+{
+    [Fact]
+    public void SavedCheckpointLoadsBackWithTheSameTree()
+    {
+        using var scope = NewDisposeScope();
+        var sd = new OrderedDictionary<string, object?>
+        {
+            ["conv.weight"] = randn(4, 3, 3, 3),
+            ["conv.bias"] = zeros(4),
+            ["steps"] = arange(5, dtype: ScalarType.Int64),
+        };
+        var tree = new OrderedDictionary<string, object?>
+        {
+            ["g_ema"] = sd,
+            ["latent_avg"] = randn(8),
+            ["iteration"] = 1234L,
+            ["lr"] = 0.002,
+            ["name"] = "demo",
+            ["flags"] = new List<object?> { true, false, null },
+            ["shape"] = new object?[] { 1L, 2L },
+        };
+        var path = Path.Combine(Path.GetTempPath(), $"ckpt-{Guid.NewGuid():N}.pt");
+        try
+        {
+            TorchFile.Save(path, tree);
+            var loaded = Assert.IsType<OrderedDictionary<string, object?>>(TorchFile.Load(path));
+            Assert.Equal(tree.Keys, loaded.Keys);
+            var lsd = StateDicts.Get(loaded, "g_ema");
+            foreach (var (k, v) in sd)
+                Assert.True(((Tensor)v!).eq(lsd[k]).all().item<bool>(), k);
+            Assert.Equal(1234L, loaded["iteration"]);
+            Assert.Equal(0.002, loaded["lr"]);
+            Assert.Equal("demo", loaded["name"]);
+            Assert.Equal(new List<object?> { true, false, null }, loaded["flags"]);
+            Assert.Equal(new object?[] { 1L, 2L }, loaded["shape"]);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void SavedLayoutMatchesTorchSaveZipEntries()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ckpt-{Guid.NewGuid():N}.pt");
+        try
+        {
+            using var scope = NewDisposeScope();
+            TorchFile.Save(path, new OrderedDictionary<string, object?> { ["w"] = ones(2) });
+            using var zip = System.IO.Compression.ZipFile.OpenRead(path);
+            var names = zip.Entries.Select(e => e.FullName).ToHashSet();
+            Assert.Contains("archive/data.pkl", names);
+            Assert.Contains("archive/data/0", names);
+            Assert.Contains("archive/version", names);
+            Assert.Contains("archive/byteorder", names);
+        }
+        finally { File.Delete(path); }
+    }
+}
