@@ -341,7 +341,7 @@ public sealed class ServiceBusJobQueue : IJobQueue
             return (endpoint, parts.GetValueOrDefault("SharedAccessKeyName"), parts.GetValueOrDefault("SharedAccessKey"), parts.GetValueOrDefault("EntityPath") ?? o.QueueName);
         }
         if (string.IsNullOrWhiteSpace(o.FullyQualifiedNamespace))
-            throw new ArgumentException("ServiceBusOptions needs FullyQualifiedNamespace or ConnectionString (set Pipeline__ServiceBus__FullyQualifiedNamespace).", nameof(o));
+            throw new ArgumentException("ServiceBusOptions needs FullyQualifiedNamespace or ConnectionString (set Pipeline__Queue__FullyQualifiedNamespace).", nameof(o));
         return (o.FullyQualifiedNamespace, o.SharedAccessKeyName, o.SharedAccessKey, o.QueueName);
     }
 

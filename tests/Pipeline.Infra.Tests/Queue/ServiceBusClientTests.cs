@@ -223,6 +223,6 @@ public sealed class ServiceBusClientTests : IAsyncDisposable
     public void Options_without_an_endpoint_say_what_to_set()
     {
         var ex = Assert.Throws<ArgumentException>(() => new ServiceBusJobQueue(new ServiceBusOptions()));
-        Assert.Contains("Pipeline__ServiceBus__FullyQualifiedNamespace", ex.Message);
+        Assert.Contains("Pipeline__Queue__FullyQualifiedNamespace", ex.Message);
     }
 }
