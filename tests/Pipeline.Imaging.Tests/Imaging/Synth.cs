@@ -110,6 +110,48 @@ internal static class Synth
         throw new InvalidOperationException("No SOF marker found.");
     }
 
+    /// <summary>
+    /// A grey-palette GIF with one frame per entry of <paramref name="frames"/> (each w·h palette indices). LZW is written
+    /// uncompressed: 9-bit literal codes with a clear code every 250 pixels, so the code width never grows.
+    /// </summary>
+    public static byte[] Gif(int w, int h, params byte[][] frames)
+    {
+        using var ms = new MemoryStream();
+        ms.Write("GIF89a"u8);
+        ms.Write([(byte)w, (byte)(w >> 8), (byte)h, (byte)(h >> 8), 0xF7, 0, 0]);
+        for (int i = 0; i < 256; i++) ms.Write([(byte)i, (byte)i, (byte)i]);
+        foreach (var f in frames)
+        {
+            ms.Write([0x21, 0xF9, 4, 0, 10, 0, 0, 0]);
+            ms.Write([0x2C, 0, 0, 0, 0, (byte)w, (byte)(w >> 8), (byte)h, (byte)(h >> 8), 0]);
+            ms.WriteByte(8);
+            var bits = new List<byte>();
+            int acc = 0, n = 0;
+            void Emit(int code)
+            {
+                acc |= code << n;
+                n += 9;
+                while (n >= 8) { bits.Add((byte)acc); acc >>= 8; n -= 8; }
+            }
+            for (int i = 0; i < f.Length; i++)
+            {
+                if (i % 250 == 0) Emit(256);
+                Emit(f[i]);
+            }
+            Emit(257);
+            if (n > 0) bits.Add((byte)acc);
+            for (int i = 0; i < bits.Count; i += 255)
+            {
+                int len = Math.Min(255, bits.Count - i);
+                ms.WriteByte((byte)len);
+                ms.Write(bits.GetRange(i, len).ToArray());
+            }
+            ms.WriteByte(0);
+        }
+        ms.WriteByte(0x3B);
+        return ms.ToArray();
+    }
+
     /// <summary>A real photo from the shared fixtures, or a skip.</summary>
     public static byte[] FixturePhoto(string name) =>
         File.ReadAllBytes(Path.Combine(TestPaths.RequireFixtureDir("images"), name));
