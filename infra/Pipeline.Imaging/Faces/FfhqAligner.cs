@@ -1,6 +1,6 @@
 namespace Pipeline.Imaging.Faces;
 
-/// <summary>Intermediate numbers of one alignment, for logs, tests and the stored job record.</summary>
+/// <summary>Intermediate numbers of one alignment, for logs, tests and the stored job record (eye/mouth fields are zero for the box fallback).</summary>
 /// <param name="Quad">Final quad corners (TL, BL, BR, TR) in the coordinates of the image that was warped.</param>
 /// <param name="SourceQuad">The quad in the input image's coordinates, before shrink/crop/pad.</param>
 public sealed record FfhqGeometry(
@@ -16,9 +16,12 @@ public sealed record FfhqGeometry(
 public static class FfhqAligner
 {
     /// <summary>Aligns using 68 iBUG landmarks in <paramref name="image"/> coordinates. Recommended transformSize = 4·outputSize.</summary>
-    public static (RgbImage Aligned, FfhqGeometry Geometry) Align(RgbImage image, IReadOnlyList<PointF2> landmarks, int outputSize = 256, int? transformSize = null, bool enablePadding = true)
+    public static (RgbImage Aligned, FfhqGeometry Geometry) Align(RgbImage image, IReadOnlyList<PointF2> landmarks, int outputSize = 256, int? transformSize = null, bool enablePadding = true) =>
+        Warp(image, Plan(image.Width, image.Height, landmarks, outputSize, transformSize, enablePadding), outputSize, transformSize);
+
+    /// <summary>Executes a plan from <see cref="Plan"/> or <see cref="PlanQuad"/> on the image it was made for.</summary>
+    public static (RgbImage Aligned, FfhqGeometry Geometry) Warp(RgbImage image, FfhqGeometry g, int outputSize, int? transformSize = null)
     {
-        var g = Plan(image.Width, image.Height, landmarks, outputSize, transformSize, enablePadding);
         int T = transformSize ?? 4 * outputSize;
         var img = image;
         if (g.Shrink > 1)
@@ -38,7 +41,6 @@ public static class FfhqAligner
     {
         if (landmarks.Count != 68) throw new ArgumentException($"FFHQ alignment needs the 68 iBUG landmarks, got {landmarks.Count}.", nameof(landmarks));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputSize);
-        int S = outputSize;
 
         // 1-3. Oriented crop rectangle from eyes and mouth.
         var eyeL = Mean(landmarks, 36, 42);
@@ -55,6 +57,18 @@ public static class FfhqAligner
         xy = xy / xn * scale;
         double yx = -xy, yy = xx;
         var c = new PointF2(eyeAvg.X + eyeToMouth.X * 0.1, eyeAvg.Y + eyeToMouth.Y * 0.1);
+        return PlanQuad(width, height, c, new PointF2(xx, xy), outputSize, enablePadding) with { EyeLeft = eyeL, EyeRight = eyeR, MouthAvg = mouthAvg };
+    }
+
+    /// <summary>
+    /// The crop/pad/warp geometry for an oriented square centred at <paramref name="c"/> with half-axis <paramref name="x"/>
+    /// (the other half-axis is x rotated by +90°). Used by the landmark path and by the detection-box fallback.
+    /// </summary>
+    public static FfhqGeometry PlanQuad(int width, int height, PointF2 c, PointF2 x, int outputSize, bool enablePadding = true)
+    {
+        int S = outputSize;
+        double xx = x.X, xy = x.Y;
+        double yx = -xy, yy = xx;
         var quad = new double[8]
         {
             c.X - xx - yx, c.Y - xy - yy,
@@ -84,7 +98,7 @@ public static class FfhqAligner
         bool cropped = false;
         if (crop.R - crop.L < w || crop.B - crop.T < h)
         {
-            if (crop.R <= crop.L || crop.B <= crop.T) throw new ArgumentException("The face quad lies outside the image.", nameof(landmarks));
+            if (crop.R <= crop.L || crop.B <= crop.T) throw new ArgumentException("The face quad lies outside the image.", nameof(c));
             w = crop.R - crop.L;
             h = crop.B - crop.T;
             for (int i = 0; i < 8; i += 2)
@@ -113,7 +127,7 @@ public static class FfhqAligner
             }
             padded = true;
         }
-        return new FfhqGeometry(eyeL, eyeR, mouthAvg, new PointF2(xx, xy), new PointF2(yx, yy), c, qsize, sourceQuad, shrink, shrunkW, shrunkH, border,
+        return new FfhqGeometry(default, default, default, new PointF2(xx, xy), new PointF2(yx, yy), c, qsize, sourceQuad, shrink, shrunkW, shrunkH, border,
             crop, cropped, rawPad, pad, padded, w, h, ToPoints(quad));
     }
 
