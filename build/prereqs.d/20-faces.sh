@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Face models for the imaging tests (Pipeline.Imaging.Tests):
+#  - opencv-data:  /usr/share/opencv4/haarcascades/haarcascade_frontalface_alt2.xml (Haar face detector, BSD-3)
+#  - libdlib-data: /usr/share/dlib/shape_predictor_68_face_landmarks.dat (68-point landmarks; licence caveat in docs/imaging.md)
+# Never bundled in the repo or container image: tests and users load them from a configured path.
+set -euo pipefail
+need=()
+dpkg -s opencv-data >/dev/null 2>&1 || need+=(opencv-data)
+dpkg -s libdlib-data >/dev/null 2>&1 || need+=(libdlib-data)
+[ ${#need[@]} -eq 0 ] && exit 0
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1; then
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
