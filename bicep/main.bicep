@@ -52,15 +52,15 @@ param tags object = { app: 'gan-pipeline' }
 var suffix = uniqueString(resourceGroup().id)
 var compactPrefix = toLower(replace(namePrefix, '-', ''))
 
-// Blob layout shared with infra/Pipeline.Infra (containers of the data account).
+// The blob layout of infra/Pipeline.Infra (Contracts/BlobLayout.Areas): one container per area, plus Event Grid's.
 var containers = {
   uploads: 'uploads'
-  status: 'status'
-  rejected: 'rejected'
   results: 'results'
+  rejected: 'rejected'
+  status: 'status'
+  datasets: 'datasets'
   metrics: 'metrics'
   models: 'models'
-  config: 'config'
   eventsDeadLetter: 'eventgrid-deadletter'
 }
 var queues = {
@@ -112,8 +112,9 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
-// Data: functions write status/rejected (and uploads via submit), read results (to sign links), metrics, config;
-// workers read inputs and models, write results, status and metrics; Event Grid writes only undeliverable events.
+// Data: functions write status/rejected (and uploads via submit), read results (to sign links), metrics and datasets
+// (gallery, augmentation schedule); workers read inputs and models, write results, status, metrics and datasets;
+// Event Grid writes only undeliverable events.
 module data 'modules/storage.bicep' = {
   name: 'data-storage'
   params: {
@@ -127,10 +128,10 @@ module data 'modules/storage.bicep' = {
       { principalId: fn, roleDefinitionId: roles.blobContributor, container: containers.rejected }
       { principalId: fn, roleDefinitionId: roles.blobReader, container: containers.results }
       { principalId: fn, roleDefinitionId: roles.blobReader, container: containers.metrics }
-      { principalId: fn, roleDefinitionId: roles.blobReader, container: containers.config }
+      { principalId: fn, roleDefinitionId: roles.blobReader, container: containers.datasets }
       { principalId: wk, roleDefinitionId: roles.blobReader, container: containers.uploads }
       { principalId: wk, roleDefinitionId: roles.blobReader, container: containers.models }
-      { principalId: wk, roleDefinitionId: roles.blobReader, container: containers.config }
+      { principalId: wk, roleDefinitionId: roles.blobContributor, container: containers.datasets }
       { principalId: wk, roleDefinitionId: roles.blobContributor, container: containers.status }
       { principalId: wk, roleDefinitionId: roles.blobContributor, container: containers.results }
       { principalId: wk, roleDefinitionId: roles.blobContributor, container: containers.metrics }
@@ -207,7 +208,7 @@ module functionApp 'modules/functionapp.bicep' = {
     queues: queues
     appInsightsName: monitoring.outputs.appInsightsName
     augmentationSchedule: augmentationSchedule
-    augmentationConfigBlob: '${containers.config}/augmentation.json'
+    augmentationConfigBlob: '${containers.datasets}/augmentation-schedule.json'
     authClientId: authClientId
   }
 }

@@ -64,6 +64,8 @@ var pipelineSettings = [
   { name: 'Pipeline__Queues__Augment', value: queues.augment }
   { name: 'Pipeline__Augmentation__ConfigBlob', value: augmentationConfigBlob }
   { name: 'Pipeline__Sas__UseUserDelegationKey', value: 'true' }
+  // App Service authentication validates Entra tokens in front of the handler; the handler checks its principal header.
+  { name: 'Pipeline__Http__Auth', value: 'EasyAuth' }
   { name: 'AugmentationSchedule', value: augmentationSchedule }
 ]
 

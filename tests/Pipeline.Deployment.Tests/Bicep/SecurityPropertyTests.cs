@@ -36,7 +36,7 @@ public sealed partial class SecurityPropertyTests(CompiledTemplate arm) : IClass
         Assert.NotEmpty(containers);
         Assert.All(containers, c => Assert.Equal("None", (string?)c["properties"]?["publicAccess"]));
         var layout = arm.Root["variables"]!["containers"]!.AsObject().Select(p => (string)p.Value!).ToList();
-        foreach (var name in new[] { "uploads", "status", "rejected", "results", "metrics" })
+        foreach (var name in new[] { "uploads", "status", "rejected", "results", "metrics", "datasets", "models" })
             Assert.Contains(name, layout);
     }
 
