@@ -16,15 +16,19 @@ public static class HandlerApp
     /// <summary>The function names (= folder names with a function.json = routes).</summary>
     public static readonly string[] Functions = ["ValidateUpload", "ScheduleAugmentation", "SubmitJob", "JobStatus", "JobResults", "Metrics", "Dashboard"];
 
-    /// <summary>Builds the app. <paramref name="configure"/> lets tests swap services (e.g. TestServer, queues).</summary>
-    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
+    /// <summary>
+    /// Builds the app. <paramref name="configure"/> runs before registration (configuration sources, TestServer);
+    /// <paramref name="overrides"/> after it (tests swap queues or signers).
+    /// </summary>
+    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrides = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         // The host passes the port it chose; it only ever calls us on loopback.
         var port = Environment.GetEnvironmentVariable("FUNCTIONS_CUSTOMHANDLER_PORT") ?? Environment.GetEnvironmentVariable("FUNCTIONS_HTTPWORKER_PORT");
         if (!string.IsNullOrEmpty(port)) builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.Services.AddPipelineFunctions(builder.Configuration);
         configure?.Invoke(builder);
+        builder.Services.AddPipelineFunctions(builder.Configuration);
+        overrides?.Invoke(builder.Services);
         var app = builder.Build();
         Map(app);
         return app;
