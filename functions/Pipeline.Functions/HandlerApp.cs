@@ -56,7 +56,10 @@ public static class HandlerApp
         services.AddSingleton(sp => new JobQueueProvider(sp.GetRequiredService<QueueNames>(), sp.GetRequiredService<Func<string, IJobQueue>>()));
         services.AddSingleton<IJobQueueProvider>(sp => sp.GetRequiredService<JobQueueProvider>());
 
-        services.AddSingleton(sp => new UploadValidator(sp.GetRequiredService<UploadValidationOptions>(), sp.GetService<IFaceCounter>(), sp.GetRequiredService<JobIdOptions>(), sp.GetRequiredService<TimeProvider>()));
+        // Face check for selfie jobs: on unless Pipeline:Uploads:FaceDetection=off; needs the Haar cascade file.
+        var faceDetection = section["Uploads:FaceDetection"];
+        IFaceCounter? faces = string.Equals(faceDetection, "off", StringComparison.OrdinalIgnoreCase) ? null : HaarFaceCounter.TryCreate(section["Uploads:FaceCascadePath"]);
+        services.AddSingleton(sp => new UploadValidator(sp.GetRequiredService<UploadValidationOptions>(), sp.GetService<IFaceCounter>() ?? faces, sp.GetRequiredService<JobIdOptions>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<JobPublisher>();
         services.AddSingleton<HttpAuth>();
         services.AddSingleton<ValidateUploadHandler>();
@@ -99,10 +102,18 @@ public static class HandlerApp
     private static Func<string, IJobQueue> QueueFactory(IConfigurationSection section)
     {
         var ns = section["ServiceBus:FullyQualifiedNamespace"];
-        if (string.IsNullOrEmpty(ns))
-            return name => new InProcessJobQueue(name); // local runs: the worker in the same process or tests drain it
-        return name => throw new InvalidOperationException(
-            $"Queue '{name}' on {ns}: the Service Bus AMQP client (infra/Pipeline.Infra Queue) is not wired into this build yet.");
+        var connectionString = section["ServiceBus:ConnectionString"];
+        if (string.IsNullOrEmpty(ns) && string.IsNullOrEmpty(connectionString))
+            return name => new InProcessJobQueue(name); // local runs: a worker in the same process or the tests drain it
+        // Our AMQP client: Entra token over CBS with the managed identity in Azure (local auth is disabled there),
+        // a SAS connection string only against local brokers.
+        return name => new ServiceBusJobQueue(new ServiceBusOptions
+        {
+            FullyQualifiedNamespace = string.IsNullOrEmpty(ns) ? null : ns,
+            ConnectionString = string.IsNullOrEmpty(connectionString) ? null : connectionString,
+            ManagedIdentityClientId = Environment.GetEnvironmentVariable("AZURE_CLIENT_ID"),
+            QueueName = name,
+        });
     }
 
     private static void Map(WebApplication app)

@@ -34,6 +34,8 @@ public sealed class HandlerHost : IAsyncDisposable
             ["Pipeline:Http:Auth"] = "Keys",
             ["Pipeline:Http:Keys"] = Key,
             ["Logging:LogLevel:Default"] = "Warning",
+            // Synthetic test images have no faces; the face check has its own tests.
+            ["Pipeline:Uploads:FaceDetection"] = "off",
         };
         settings?.Invoke(config);
         _app = HandlerApp.Create([], b =>
