@@ -120,12 +120,12 @@ public sealed partial class ApiHandlers(HttpAuth auth, UploadValidator validator
         });
 
     /// <summary>Authorizes, parses Data.req, runs <paramref name="body"/> and wraps its answer as the "res" output.</summary>
-    public async Task<IResult> RunAsync(Invocation invocation, Func<HttpTriggerRequest, Task<object>> body)
+    public async Task<IResult> RunAsync(Invocation invocation, Func<HttpTriggerRequest, Task<object>> body, Func<HttpTriggerRequest, bool>? isPublic = null)
     {
         var result = new InvocationResult();
         var req = HttpTriggerRequest.From(invocation);
         object response;
-        if (!auth.IsAuthorized(req))
+        if (!(isPublic?.Invoke(req) ?? false) && !auth.IsAuthorized(req))
         {
             response = HttpTriggerResponse.Problem(401, "unauthorized", "Sign in, or pass a function key (x-functions-key header or ?code=).");
         }

@@ -27,16 +27,20 @@ public sealed class DashboardHandlers(ApiHandlers api, IBlobStore store, ILinkSi
             });
         });
 
-    /// <summary>Dashboard (GET dashboard/{*asset}): the page and its scripts, embedded in this assembly.</summary>
+    /// <summary>
+    /// Dashboard (GET dashboard/{*asset}): the page and its script and style, embedded in this assembly. The page needs
+    /// authorization; the script and style hold no data and load without a key (a browser cannot add one to them).
+    /// </summary>
     public async Task<IResult> DashboardAsync(Invocation invocation, CancellationToken cancellationToken) =>
         await api.RunAsync(invocation, req =>
         {
-            var asset = req.Param("asset");
-            if (string.IsNullOrEmpty(asset)) asset = "index.html";
+            var asset = AssetOf(req);
             return Task.FromResult(DashboardAssets.TryGet(asset) is { } a
                 ? HttpTriggerResponse.Text(200, a.ContentType, a.Text, a.ContentType.StartsWith("text/html", StringComparison.Ordinal) ? "no-store" : "private, max-age=300")
                 : HttpTriggerResponse.Problem(404, "not_found", "No such dashboard asset."));
-        });
+        }, req => AssetOf(req) is "app.js" or "style.css");
+
+    private static string AssetOf(HttpTriggerRequest req) => req.Param("asset") is { Length: > 0 } a ? a : "index.html";
 
     private async Task<List<object>> SeriesAsync(CancellationToken cancellationToken)
     {
