@@ -127,7 +127,7 @@ public sealed class DashboardHandlers(ApiHandlers api, IBlobStore store, ILinkSi
                 if (!item.Path.StartsWith(BlobLayout.DatasetPrefix(manifest.BatchId), StringComparison.Ordinal)) continue;
                 items.Add(new
                 {
-                    title = $"{Family(manifest.Job.Family)} · {manifest.Job.Operation} · seed {item.Seed}",
+                    title = $"{manifest.Job.Operation} · {manifest.BatchId} · seed {item.Seed}",
                     model = manifest.Job.Model.Path,
                     family = Family(manifest.Job.Family),
                     createdAt = manifest.CreatedAt.ToUnixTimeSeconds(),
@@ -143,7 +143,7 @@ public sealed class DashboardHandlers(ApiHandlers api, IBlobStore store, ILinkSi
                 if (!o.Path.StartsWith(BlobLayout.ResultsPrefix(r.JobId), StringComparison.Ordinal)) continue;
                 items.Add(new
                 {
-                    title = $"{r.Kind} · {Path.GetFileName(o.Path)}",
+                    title = $"{Path.GetFileName(o.Path)} · {r.FinishedAt:yyyy-MM-dd HH:mm}",
                     model = r.Job.Model.Path,
                     family = r.Job is AugmentationBatchJob a ? Family(a.Family) : r.Kind.ToString(),
                     createdAt = r.FinishedAt.ToUnixTimeSeconds(),

@@ -58,7 +58,7 @@
 
   function barChart(parent, entries, label) {
     const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", "aria-label": label, "data-chart": label }, parent, true);
-    const max = Math.max(1, ...entries.map(e => e[1]));
+    const max = Math.max(1, ...entries.map(e => e[1])) * 1.12; // headroom for the value labels
     const bw = (W - PAD.l - PAD.r) / Math.max(1, entries.length);
     entries.forEach(([name, v], i) => {
       const h = v / max * (H - PAD.t - PAD.b);
