@@ -101,7 +101,18 @@ public sealed class ServiceBusJobQueue : IJobQueue
                     var got = new List<ReceivedMessage>();
                     link.SetCredit(maxMessages, false);
                     var left = deadline - _time.GetUtcNow();
-                    var first = await link.ReceiveAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1)).WaitAsync(cancellationToken);
+                    var wait = left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1);
+                    Message? first;
+                    try
+                    {
+                        // The guard covers a link that dies without completing the pending receive.
+                        first = await link.ReceiveAsync(wait).WaitAsync(wait + TimeSpan.FromSeconds(2), cancellationToken);
+                    }
+                    catch (TimeoutException)
+                    {
+                        await scope.DropReceiverAsync(subQueue);
+                        throw new QueueTransientException($"The receive link on '{path}' stopped answering.");
+                    }
                     if (first is null)
                     {
                         if (link.IsClosed || scope.IsClosed) throw new QueueTransientException($"The receive link on '{path}' closed while waiting.");
