@@ -77,33 +77,39 @@ internal sealed class FlatCascade
     }
 
     /// <summary>1 when every stage passes, else −(index of the failing stage), as OpenCV's runAt.</summary>
-    public int Evaluate(int[] sum, int p, float norm)
+    /// <remarks>Unsafe: the hot loop of detection; offsets were validated against the window when the cascade was loaded.</remarks>
+    public unsafe int Evaluate(int[] sum, int p, float norm)
     {
-        var ofs = _ofs;
-        var w = _weights;
-        int tree = 0;
-        for (int si = 0; si < _stageTreeEnd.Length; si++)
+        fixed (int* sumBase = sum, ofsBase = _ofs, left = _left, right = _right, treeNode = _treeNode, treeLeaf = _treeLeaf, stageEnd = _stageTreeEnd)
+        fixed (float* w = _weights, thr = _threshold, leaves = _leaves, stageThr = _stageThreshold)
         {
-            double acc = 0;
-            int end = _stageTreeEnd[si];
-            for (; tree < end; tree++)
+            int* s = sumBase + p;
+            int tree = 0;
+            int stages = _stageTreeEnd.Length;
+            for (int si = 0; si < stages; si++)
             {
-                int root = _treeNode[tree];
-                int idx = 0;
-                do
+                double acc = 0;
+                int end = stageEnd[si];
+                for (; tree < end; tree++)
                 {
-                    int n = root + idx;
-                    int o = n * 12;
-                    float val = w[n * 3] * (sum[p + ofs[o]] - sum[p + ofs[o + 1]] - sum[p + ofs[o + 2]] + sum[p + ofs[o + 3]])
-                        + w[n * 3 + 1] * (sum[p + ofs[o + 4]] - sum[p + ofs[o + 5]] - sum[p + ofs[o + 6]] + sum[p + ofs[o + 7]])
-                        + w[n * 3 + 2] * (sum[p + ofs[o + 8]] - sum[p + ofs[o + 9]] - sum[p + ofs[o + 10]] + sum[p + ofs[o + 11]]);
-                    idx = val * norm < _threshold[n] ? _left[n] : _right[n];
+                    int root = treeNode[tree];
+                    int idx = 0;
+                    do
+                    {
+                        int n = root + idx;
+                        int* o = ofsBase + n * 12;
+                        float* wn = w + n * 3;
+                        float val = wn[0] * (s[o[0]] - s[o[1]] - s[o[2]] + s[o[3]])
+                            + wn[1] * (s[o[4]] - s[o[5]] - s[o[6]] + s[o[7]])
+                            + wn[2] * (s[o[8]] - s[o[9]] - s[o[10]] + s[o[11]]);
+                        idx = val * norm < thr[n] ? left[n] : right[n];
+                    }
+                    while (idx > 0);
+                    acc += leaves[treeLeaf[tree] - idx];
                 }
-                while (idx > 0);
-                acc += _leaves[_treeLeaf[tree] - idx];
+                if (acc < stageThr[si]) return -si;
             }
-            if (acc < _stageThreshold[si]) return -si;
+            return 1;
         }
-        return 1;
     }
 }

@@ -37,6 +37,14 @@ internal static class PillowReference
         return ImageDecoder.Decode(File.ReadAllBytes(args[^1]), new DecodeLimits { MinSide = 1 }).GetValueOrThrow().Image;
     }
 
+    /// <summary>Re-encodes a PNG as a JPEG variant Skia cannot write (progressive, cmyk, grey); returns the bytes.</summary>
+    public static byte[] Convert(string input, string output, string variant)
+    {
+        var (code, text) = Run([Script, "jpeg", input, variant, output]);
+        Assert.True(code == 0, $"reference script failed ({code}): {text}");
+        return File.ReadAllBytes(output);
+    }
+
     private static (int Code, string Output) Run(params string[] args)
     {
         // Debian's python3-pil lives with /usr/bin/python3; a pyenv/venv python3 earlier on PATH would not see it.

@@ -72,6 +72,33 @@ public class ShapePredictorTests
         Assert.True(err.Average() < 0.05 * iod, $"mean {err.Average():F2} px, inter-ocular {iod:F1} px");
     }
 
+    public static TheoryData<string, int, int, int> ParityCases() => new()
+    {
+        // Image, then a box as (dx, dy, dside) around the detected face (or a fixed central box where there is no face):
+        // perturbed boxes exercise other tree paths and out-of-image feature pixels.
+        { "astronaut.png", 0, 0, 0 },
+        { "astronaut.png", 7, -5, 12 },
+        { "astronaut.png", -20, 10, -30 },
+        { "astronaut.png", 150, 200, 120 },
+        { "chelsea.png", 0, 0, 0 },
+        { "coffee.png", 0, 0, 0 },
+    };
+
+    [Theory, Trait("Category", "Parity")]
+    [MemberData(nameof(ParityCases))]
+    public void Matches_dlib_point_for_point(string photo, int dx, int dy, int dside)
+    {
+        var sp = FaceModels.RequirePredictor();
+        DlibReference.Require();
+        var img = FaceModels.Photo(photo);
+        var chosen = FaceModels.RequireDetector().Detect(img).Chosen;
+        var b = chosen?.Box ?? new DlibRect(img.Width / 4, img.Height / 4, img.Width / 4 + 149, img.Height / 4 + 149);
+        var box = new DlibRect(b.Left + dx, b.Top + dy, b.Right + dx + dside, b.Bottom + dy + dside);
+        var ours = sp.Predict(img, box);
+        var reference = DlibReference.Predict(FaceModels.PredictorPath, img, box);
+        Assert.Equal(reference, ours);
+    }
+
     private static PointF2 Mean(PointF2[] p, int from, int to) =>
         new(p[from..to].Average(q => q.X), p[from..to].Average(q => q.Y));
 }

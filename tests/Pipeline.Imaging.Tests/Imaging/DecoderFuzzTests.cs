@@ -8,6 +8,7 @@ namespace Pipeline.Imaging.Tests;
 /// in Success or a typed rejection, within a per-file timeout, with managed allocation bounded by the limits and no
 /// runaway native memory. A failure message names the seed and mutation index, so it reproduces exactly.
 /// </summary>
+[Collection(nameof(MemoryMeasuringCollection))]
 public class DecoderFuzzTests(ITestOutputHelper output)
 {
     private const int MutationsPerSeed = 1000;
@@ -159,3 +160,7 @@ public class DecoderFuzzTests(ITestOutputHelper output)
         }
     }
 }
+
+/// <summary>Tests that read process RSS run alone, so other tests' allocations do not blur the measurement.</summary>
+[CollectionDefinition(nameof(MemoryMeasuringCollection), DisableParallelization = true)]
+public sealed class MemoryMeasuringCollection;

@@ -6,6 +6,7 @@ FfhqAlignerTests when python3 with PIL, numpy and scipy is installed (Debian: py
 Usage:
   ffhq_reference.py align  IN.png LANDMARKS.json OUTPUT_SIZE TRANSFORM_SIZE OUT.png
   ffhq_reference.py resize IN.png WIDTH HEIGHT OUT.png
+  ffhq_reference.py jpeg   IN.png progressive|cmyk|grey OUT.jpg   (decoder format coverage)
 """
 import json
 import sys
@@ -78,6 +79,17 @@ def main(argv):
     elif argv[1] == "resize":
         img = PIL.Image.open(argv[2]).convert("RGB")
         img.resize((int(argv[3]), int(argv[4])), LANCZOS).save(argv[5])
+    elif argv[1] == "jpeg":
+        img = PIL.Image.open(argv[2]).convert("RGB")
+        variant, out = argv[3], argv[4]
+        if variant == "progressive":
+            img.save(out, "JPEG", quality=95, progressive=True)
+        elif variant == "cmyk":
+            img.convert("CMYK").save(out, "JPEG", quality=95)
+        elif variant == "grey":
+            img.convert("L").save(out, "JPEG", quality=95)
+        else:
+            raise SystemExit("unknown variant " + variant)
     else:
         raise SystemExit(__doc__)
 
