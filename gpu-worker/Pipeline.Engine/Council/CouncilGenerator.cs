@@ -178,9 +178,9 @@ public sealed class CouncilGenerator : nn.Module<Tensor, Tensor, Tensor>
         dec.Run(content, adainParams, input, false, out _, taps);
 
     /// <summary>Decode that also returns the display mask (the M masks if M = 3, else their mean ×3 channels).</summary>
-    public Tensor Decode(Tensor content, Tensor adainParams, Tensor input, out Tensor mask)
+    public Tensor Decode(Tensor content, Tensor adainParams, Tensor input, out Tensor mask, IList<Tensor>? taps = null)
     {
-        var y = dec.Run(content, adainParams, input, true, out var m);
+        var y = dec.Run(content, adainParams, input, true, out var m, taps);
         mask = m!;
         return y;
     }
