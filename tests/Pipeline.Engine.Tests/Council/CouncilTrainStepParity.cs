@@ -122,7 +122,8 @@ internal static partial class CouncilTrainStepParity
 
     /// <summary>
     /// Adam's first step moves a parameter by lr·sign(g) wherever |g| is not tiny, so there the fixture's note asks for
-    /// 1e-6 (where |grad + wd·p| > 1e-5); elsewhere the manifest's looser bound. No gradient: the parameter stays.
+    /// 1e-6 (where |grad + wd·p| > 1e-5, and above the gradient's tolerance); elsewhere the manifest's looser bound.
+    /// No gradient: the parameter must not move at all.
     /// </summary>
     private static void AssertPost(CouncilFixture fx, CouncilMember[] members, string name, Tensor before, double weightDecay)
     {
@@ -132,15 +133,18 @@ internal static partial class CouncilTrainStepParity
         var gradName = $"grad.{m.Groups[2].Value}.m{m.Groups[3].Value}.{m.Groups[4].Value}";
         if (fx.Has(gradName))
         {
+            // Strict only where the sign of the reference's total gradient survives the gradient's own tolerance
+            // (biases feeding an instance norm have pure rounding-noise gradients, so their step sign is arbitrary).
+            double threshold = Math.Max(1e-5, fx.Manifest[gradName].Atol ?? 0);
             using var total = fx.Get(gradName) + before * weightDecay;
-            using var strict = total.abs() > 1e-5;
+            using var strict = total.abs() > threshold;
             using var diff = (p.detach() - fx.Get(name)).abs();
             double worst = diff.masked_select(strict).numel() == 0 ? 0 : diff.masked_select(strict).max().item<float>();
             Assert.True(worst <= 1e-6, $"{name}: max |diff| {worst:G4} > 1e-6 where the gradient is not tiny");
         }
         else if (p.grad is null)
         {
-            Assert.True(p.detach().equal(before).item<bool>(), $"{name}: a parameter without gradient changed (weight decay must skip it)");
+            Assert.True(p.detach().eq(before).all().item<bool>(), $"{name}: a parameter without gradient changed (weight decay must skip it)");
         }
     }
 }
