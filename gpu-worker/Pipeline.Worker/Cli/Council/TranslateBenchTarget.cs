@@ -43,10 +43,10 @@ public sealed class TranslateBenchTarget : IBenchTarget
     {
         if (batch < 1 || repeats < 1) throw new ArgumentException("--batch and --repeats must be at least 1");
         var dev = TranslateCommand.ParseDevice(deviceName);
-        using var g = modelPath is null
-            ? new CouncilGenerator(new GenOptions())
-            : CouncilTranslator.Load(modelPath, new CouncilLoadOptions { ConfigPath = configPath, Size = size }).Members[0];
-        if (modelPath is null) g.eval();
+        using var council = modelPath is null ? null : CouncilTranslator.Load(modelPath, new CouncilLoadOptions { ConfigPath = configPath, Size = size, Device = dev });
+        using var random = council is null ? new CouncilGenerator(new GenOptions()) : null;
+        var g = council?.Members[0] ?? random!;
+        g.eval();
         g.to(dev);
         int unit = 1 << g.Options.NDownsample;
         if (size % unit != 0) throw new ArgumentException($"--size {size} must be a multiple of {unit}");
