@@ -32,6 +32,15 @@ public sealed class GlobalGenerator : Module<Tensor, Tensor>
     public GlobalGenerator(int inputNc, int outputNc, int ngf, int nDownsampling, int nBlocks, NormKind norm, bool truncated = false)
         : base(nameof(GlobalGenerator))
     {
+        var layers = BuildLayers(inputNc, outputNc, ngf, nDownsampling, nBlocks, norm, truncated);
+        Stages = layers;
+        model = Sequential(layers);
+        RegisterComponents();
+    }
+
+    /// <summary>The layers of `model`; <paramref name="truncated"/> drops the final reflpad, conv7 and tanh.</summary>
+    internal static List<Module<Tensor, Tensor>> BuildLayers(int inputNc, int outputNc, int ngf, int nDownsampling, int nBlocks, NormKind norm, bool truncated)
+    {
         var layers = new List<Module<Tensor, Tensor>>
         {
             Layers.Pad(3), Layers.Conv(inputNc, ngf, 7, 1, 0), Layers.Norm(norm, ngf), ReLU(),
@@ -58,9 +67,7 @@ public sealed class GlobalGenerator : Module<Tensor, Tensor>
             layers.Add(Layers.Conv(ngf, outputNc, 7, 1, 0));
             layers.Add(Tanh());
         }
-        Stages = layers;
-        model = Sequential(layers);
-        RegisterComponents();
+        return layers;
     }
 
     public override Tensor forward(Tensor x) => model.forward(x);

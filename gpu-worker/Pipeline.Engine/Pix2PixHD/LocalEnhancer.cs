@@ -11,7 +11,7 @@ namespace Pipeline.Engine.Pix2PixHD;
 /// </summary>
 public sealed class LocalEnhancer : Module<Tensor, Tensor>
 {
-    private readonly GlobalGenerator model;
+    private readonly Sequential model;
     private readonly List<(Sequential Front, Sequential Back)> enhancers = [];
 
     public int NLocalEnhancers { get; }
@@ -21,7 +21,7 @@ public sealed class LocalEnhancer : Module<Tensor, Tensor>
     {
         if (nLocalEnhancers < 1) throw new ArgumentOutOfRangeException(nameof(nLocalEnhancers), "a local enhancer needs at least one enhancer stage");
         NLocalEnhancers = nLocalEnhancers;
-        model = new GlobalGenerator(inputNc, outputNc, ngf * (1 << nLocalEnhancers), nDownsampleGlobal, nBlocksGlobal, norm, truncated: true);
+        model = Sequential(GlobalGenerator.BuildLayers(inputNc, outputNc, ngf * (1 << nLocalEnhancers), nDownsampleGlobal, nBlocksGlobal, norm, truncated: true));
         for (int n = 1; n <= nLocalEnhancers; n++)
         {
             long ngfN = (long)ngf * (1 << (nLocalEnhancers - n));
