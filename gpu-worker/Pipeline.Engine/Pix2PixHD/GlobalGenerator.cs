@@ -14,7 +14,7 @@ public sealed record GeneratorConfig(
 
     public static GeneratorConfig From(Pix2PixHDOptions o) => new(
         o.NetGInputNc, o.OutputNc, o.Ngf, o.NDownsampleGlobal, o.NBlocksGlobal, o.Norm,
-        o.NetG == "local", o.NetG == "local" ? o.NLocalEnhancers : 0, o.NBlocksLocal);
+        o.NetG == "local", o.NetG == "local" ? o.NLocalEnhancers : 0, o.NetG == "local" ? o.NBlocksLocal : 0);
 }
 
 /// <summary>
