@@ -2,8 +2,6 @@ using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Pix2PixHD;
 
-/// <summary>A label map holds a class id the model does not know (or is otherwise malformed).</summary>
-public sealed class InvalidLabelMapException(string message) : ArgumentException(message);
 
 /// <summary>The reference's `encode_input` / `get_edges` (spec section 2), batched and device-agnostic.</summary>
 public static class InputEncoding
@@ -16,12 +14,12 @@ public static class InputEncoding
     public static Tensor OneHot(Tensor label, int labelNc)
     {
         if (label.dim() != 4 || label.shape[1] != 1)
-            throw new InvalidLabelMapException($"label map must be [B, 1, H, W], got [{string.Join(", ", label.shape)}]");
+            throw new InvalidLabelMapException(LabelMapRejection.Malformed, $"label map must be [B, 1, H, W], got [{string.Join(", ", label.shape)}]");
         using var scope = NewDisposeScope();
         var ids = label.to(ScalarType.Int64);
         long min = ids.min().item<long>(), max = ids.max().item<long>();
         if (min < 0 || max >= labelNc)
-            throw new InvalidLabelMapException($"label map holds class ids {min}..{max}, but the model knows only 0..{labelNc - 1} (label_nc {labelNc})");
+            throw new InvalidLabelMapException(LabelMapRejection.IdOutOfRange, $"label map holds class ids {min}..{max}, but the model knows only 0..{labelNc - 1} (label_nc {labelNc})");
         var oneHot = zeros([label.shape[0], labelNc, label.shape[2], label.shape[3]], ScalarType.Float32, label.device)
             .scatter_(1, ids, ones_like(ids, ScalarType.Float32));
         return scope.MoveToOuter(oneHot);

@@ -26,15 +26,23 @@ public static class Png
 
     public static bool HasSignature(ReadOnlySpan<byte> data) => data.Length >= 8 && data[..8].SequenceEqual(Signature);
 
+    /// <summary>Width and height from the IHDR header, without decoding (to refuse bombs before inflating).</summary>
+    public static (int Width, int Height) ReadSize(byte[] data)
+    {
+        if (!HasSignature(data) || data.Length < 24 || System.Text.Encoding.ASCII.GetString(data, 12, 4) != "IHDR")
+            throw new InvalidLabelMapException(LabelMapRejection.Malformed, "PNG does not start with an IHDR header");
+        return (BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(16)), BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(20)));
+    }
+
     public static PngImage Decode(byte[] data)
     {
-        if (!HasSignature(data)) throw new InvalidLabelMapException("not a PNG file (bad signature); label maps must be PNG");
+        if (!HasSignature(data)) throw new InvalidLabelMapException(LabelMapRejection.NotPng, "not a PNG file (bad signature); label maps must be PNG");
         int pos = 8, width = 0, height = 0, depth = 0, color = -1, interlace = 0;
         using var idat = new MemoryStream();
         while (pos + 12 <= data.Length)
         {
             int len = BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(pos));
-            if (len < 0 || pos + 12L + len > data.Length) throw new InvalidLabelMapException("PNG is truncated (chunk runs past the end of the file)");
+            if (len < 0 || pos + 12L + len > data.Length) throw new InvalidLabelMapException(LabelMapRejection.Malformed, "PNG is truncated (chunk runs past the end of the file)");
             var type = System.Text.Encoding.ASCII.GetString(data, pos + 4, 4);
             var body = data.AsSpan(pos + 8, len);
             if (type == "IHDR")
@@ -47,10 +55,10 @@ public static class Png
             else if (type == "IEND") break;
             pos += 12 + len;
         }
-        if (width <= 0 || height <= 0) throw new InvalidLabelMapException("PNG has no valid IHDR header");
-        if ((long)width * height > MaxPixels) throw new InvalidLabelMapException($"PNG is {width}x{height}, above the {MaxPixels}-pixel limit");
-        if (interlace != 0) throw new InvalidLabelMapException("interlaced PNGs are not supported: save the map without interlacing");
-        if (!Enum.IsDefined(typeof(PngColor), color)) throw new InvalidLabelMapException($"PNG color type {color} is invalid");
+        if (width <= 0 || height <= 0) throw new InvalidLabelMapException(LabelMapRejection.Malformed, "PNG has no valid IHDR header");
+        if ((long)width * height > MaxPixels) throw new InvalidLabelMapException(LabelMapRejection.TooLarge, $"PNG is {width}x{height}, above the {MaxPixels}-pixel limit");
+        if (interlace != 0) throw new InvalidLabelMapException(LabelMapRejection.Malformed, "interlaced PNGs are not supported: save the map without interlacing");
+        if (!Enum.IsDefined(typeof(PngColor), color)) throw new InvalidLabelMapException(LabelMapRejection.Malformed, $"PNG color type {color} is invalid");
         var pc = (PngColor)color;
         int channels = pc switch { PngColor.Gray or PngColor.Palette => 1, PngColor.GrayAlpha => 2, PngColor.Rgb => 3, _ => 4 };
         int bitsPerPixel = channels * depth;
@@ -63,7 +71,7 @@ public static class Png
             while (read < raw.Length)
             {
                 int n = z.Read(raw, read, raw.Length - read);
-                if (n == 0) throw new InvalidLabelMapException("PNG image data is truncated");
+                if (n == 0) throw new InvalidLabelMapException(LabelMapRejection.Malformed, "PNG image data is truncated");
                 read += n;
             }
         }
@@ -110,7 +118,7 @@ public static class Png
                     cur[i] += (byte)(pa <= pb && pa <= pcc ? a : pb <= pcc ? b : c);
                 }
                 break;
-            default: throw new InvalidLabelMapException($"PNG uses unknown filter type {filter}");
+            default: throw new InvalidLabelMapException(LabelMapRejection.Malformed, $"PNG uses unknown filter type {filter}");
         }
     }
 }

@@ -81,7 +81,7 @@ public static class Preprocess
     /// <summary>Class or instance ids as a float32 tensor [1, 1, H, W] (what the data loader yields, batched).</summary>
     public static Tensor IdsToTensor(Raster<int> r)
     {
-        if (r.Channels != 1) throw new InvalidLabelMapException($"an id map must have one channel, this one has {r.Channels}");
+        if (r.Channels != 1) throw new InvalidLabelMapException(LabelMapRejection.NotSingleChannel, $"an id map must have one channel, this one has {r.Channels}");
         return tensor(r.Planes[0].Select(v => (float)v).ToArray(), [1, 1, r.Height, r.Width]);
     }
 

@@ -114,7 +114,7 @@ public sealed class Translator : IDisposable
         {
             var instRaster = request.Instances ?? labels;
             if (instRaster.Width != labels.Width || instRaster.Height != labels.Height)
-                throw new InvalidLabelMapException($"instance map is {instRaster.Width}x{instRaster.Height} but the label map is {labels.Width}x{labels.Height}");
+                throw new InvalidLabelMapException(LabelMapRejection.SizeMismatch, $"instance map is {instRaster.Width}x{instRaster.Height} but the label map is {labels.Width}x{labels.Height}");
             inst = Preprocess.IdsToTensor(Preprocess.Apply(instRaster, plan, Preprocess.NearestResize));
         }
         Tensor? photo = null;
