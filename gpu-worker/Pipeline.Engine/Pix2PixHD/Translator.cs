@@ -25,6 +25,9 @@ public sealed record Label2ImageRequest(Raster<int> Labels)
     public int? Seed { get; init; }
 }
 
+/// <summary>Values that take precedence over `opt.txt` and over what the checkpoint shapes suggest (e.g. command-line flags).</summary>
+public sealed record TranslatorOverrides(int? LabelNc = null, bool? NoInstance = null, string? ResizeOrCrop = null, int? LoadSize = null, int? FineSize = null);
+
 /// <summary>The data loader's tensors, the generator output in [-1, 1] and the 8-bit HWC image (tensor2im).</summary>
 public sealed record Label2ImageResult(Tensor Label, Tensor? Instances, Tensor Generated, Tensor Image) : IDisposable
 {
@@ -68,7 +71,7 @@ public sealed class Translator : IDisposable
     /// Loads a model folder. Architecture comes from the checkpoint shapes; label_nc / no_instance / feature use from
     /// <paramref name="options"/>, else `opt.txt`, else what the shapes allow (default no_instance off).
     /// </summary>
-    public static Translator Load(string modelDir, Pix2PixHDOptions? options = null, string which = "latest", Device? device = null)
+    public static Translator Load(string modelDir, Pix2PixHDOptions? options = null, string which = "latest", Device? device = null, TranslatorOverrides? overrides = null)
     {
         if (!Directory.Exists(modelDir)) throw new DirectoryNotFoundException($"model folder not found: {modelDir}");
         var gPath = FindCheckpoint(modelDir, $"{which}_net_G")
@@ -80,22 +83,27 @@ public sealed class Translator : IDisposable
         var e = ePath is null ? null : Networks.LoadEncoder(Networks.LoadStateDict(ePath));
         var clusterPath = Directory.GetFiles(modelDir, "features_clustered_*.npy").Order(StringComparer.Ordinal).FirstOrDefault();
         var clusters = clusterPath is null ? null : FeatureClusters.Load(clusterPath);
-        o ??= Infer(gc, e, clusters);
+        var ov = overrides ?? new TranslatorOverrides();
+        o ??= Infer(gc, e, clusters, ov);
         o = o with
         {
+            LabelNc = ov.LabelNc ?? o.LabelNc, NoInstance = ov.NoInstance ?? o.NoInstance, ResizeOrCrop = ov.ResizeOrCrop ?? o.ResizeOrCrop,
+            LoadSize = ov.LoadSize ?? o.LoadSize, FineSize = ov.FineSize ?? o.FineSize,
             NetG = gc.Local ? "local" : "global", Ngf = gc.Ngf, NDownsampleGlobal = gc.NDownsample, NBlocksGlobal = gc.NBlocks,
             NLocalEnhancers = gc.Local ? gc.NLocalEnhancers : o.NLocalEnhancers, NBlocksLocal = gc.Local ? gc.NBlocksLocal : o.NBlocksLocal,
             Norm = gc.Norm, OutputNc = gc.OutputNc,
         };
+        o.Validate();
         return new Translator(o, g, gc, e, clusters, device);
     }
 
-    private static Pix2PixHDOptions Infer(GeneratorConfig gc, Encoder? e, FeatureClusters? clusters)
+    private static Pix2PixHDOptions Infer(GeneratorConfig gc, Encoder? e, FeatureClusters? clusters, TranslatorOverrides ov)
     {
         int featNum = e?.FeatNum ?? clusters?.FeatNum ?? 0;
-        int labelNc = gc.InputNc - 1 - featNum;
+        bool noInstance = ov.NoInstance ?? false;
+        int labelNc = ov.LabelNc ?? gc.InputNc - (noInstance ? 0 : 1) - featNum;
         if (labelNc <= 0) throw new InvalidDataException($"cannot infer label_nc from a {gc.InputNc}-channel generator: give the options (or opt.txt)");
-        return new Pix2PixHDOptions { LabelNc = labelNc, InstanceFeat = featNum > 0, FeatNum = featNum > 0 ? featNum : 3 };
+        return new Pix2PixHDOptions { LabelNc = labelNc, NoInstance = noInstance, InstanceFeat = featNum > 0, FeatNum = featNum > 0 ? featNum : 3 };
     }
 
     private static string? FindCheckpoint(string dir, string stem) =>
