@@ -23,6 +23,9 @@ public sealed record Label2ImageRequest(Raster<int> Labels)
 
     /// <summary>Seed for the crop position and cluster choices, so a job can be regenerated exactly.</summary>
     public int? Seed { get; init; }
+
+    /// <summary>Overrides the model's loadSize for this request (the width for scale_width).</summary>
+    public int? LoadSize { get; init; }
 }
 
 /// <summary>Values that take precedence over `opt.txt` and over what the checkpoint shapes suggest (e.g. command-line flags).</summary>
@@ -77,12 +80,20 @@ public sealed class Translator : IDisposable
         var gPath = FindCheckpoint(modelDir, $"{which}_net_G")
             ?? throw new FileNotFoundException($"{modelDir} has no {which}_net_G.pth (or .safetensors): pass the folder the reference saved its checkpoints in");
         var optTxt = Path.Combine(modelDir, "opt.txt");
-        var o = options ?? (File.Exists(optTxt) ? OptionsParser.FromOptTxt(File.ReadAllText(optTxt)) : null);
-        var (g, gc) = Networks.LoadGenerator(Networks.LoadStateDict(gPath));
-        var ePath = FindCheckpoint(modelDir, $"{which}_net_E");
-        var e = ePath is null ? null : Networks.LoadEncoder(Networks.LoadStateDict(ePath));
         var clusterPath = Directory.GetFiles(modelDir, "features_clustered_*.npy").Order(StringComparer.Ordinal).FirstOrDefault();
-        var clusters = clusterPath is null ? null : FeatureClusters.Load(clusterPath);
+        return LoadFiles(new ModelFiles(gPath, FindCheckpoint(modelDir, $"{which}_net_E"), clusterPath, File.Exists(optTxt) ? optTxt : null), options, device, overrides);
+    }
+
+    /// <summary>Where a model's files are when they do not sit in one folder (e.g. a download cache).</summary>
+    public sealed record ModelFiles(string Generator, string? Encoder = null, string? Clusters = null, string? OptTxt = null);
+
+    /// <summary>Loads from explicit files; the same rules as <see cref="Load"/>.</summary>
+    public static Translator LoadFiles(ModelFiles files, Pix2PixHDOptions? options = null, Device? device = null, TranslatorOverrides? overrides = null)
+    {
+        var o = options ?? (files.OptTxt is not null ? OptionsParser.FromOptTxt(File.ReadAllText(files.OptTxt)) : null);
+        var (g, gc) = Networks.LoadGenerator(Networks.LoadStateDict(files.Generator));
+        var e = files.Encoder is null ? null : Networks.LoadEncoder(Networks.LoadStateDict(files.Encoder));
+        var clusters = files.Clusters is null ? null : FeatureClusters.Load(files.Clusters);
         var ov = overrides ?? new TranslatorOverrides();
         o ??= Infer(gc, e, clusters, ov);
         o = o with
@@ -115,7 +126,7 @@ public sealed class Translator : IDisposable
         using var scope = NewDisposeScope();
         var rng = request.Seed is int s ? new Random(s) : new Random();
         var labels = request.Labels;
-        var plan = Preprocess.Plan(Options, labels.Width, labels.Height, Generator.SizeBase, request.CropPosition, rng);
+        var plan = Preprocess.Plan(request.LoadSize is int ls ? Options with { LoadSize = ls } : Options, labels.Width, labels.Height, Generator.SizeBase, request.CropPosition, rng);
         var label = Preprocess.IdsToTensor(Preprocess.Apply(labels, plan, Preprocess.NearestResize));
         Tensor? inst = null;
         if (!Options.NoInstance || Options.UsesFeatures)

@@ -39,6 +39,18 @@ internal static class ImageFiles
     /// <summary>Writes an HWC (or HW) uint8 tensor as PNG, or JPEG quality 75 like test.py when the name ends in .jpg/.jpeg.</summary>
     public static void WriteImage(Tensor image, string path)
     {
+        bool jpeg = path.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".jpeg", StringComparison.OrdinalIgnoreCase);
+        var bytes = EncodeImage(image, jpeg);
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        var tmp = path + ".tmp";
+        File.WriteAllBytes(tmp, bytes);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>PNG (lossless) or JPEG q75 bytes of an HWC (or HW) uint8 tensor.</summary>
+    public static byte[] EncodeImage(Tensor image, bool jpeg)
+    {
         var hwc = image.dim() == 2 ? image.unsqueeze(-1).expand(-1, -1, 3) : image;
         int h = (int)hwc.shape[0], w = (int)hwc.shape[1];
         var data = hwc.contiguous().cpu().data<byte>().ToArray();
@@ -49,13 +61,8 @@ internal static class ImageFiles
             px[4 * i] = data[3 * i]; px[4 * i + 1] = data[3 * i + 1]; px[4 * i + 2] = data[3 * i + 2]; px[4 * i + 3] = 255;
         }
         System.Runtime.InteropServices.Marshal.Copy(px, 0, bmp.GetPixels(), px.Length);
-        bool jpeg = path.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".jpeg", StringComparison.OrdinalIgnoreCase);
         using var encoded = bmp.Encode(jpeg ? SKEncodedImageFormat.Jpeg : SKEncodedImageFormat.Png, jpeg ? 75 : 100)
-                            ?? throw new InvalidOperationException($"could not encode {path}");
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        var tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, encoded.ToArray());
-        File.Move(tmp, path, overwrite: true);
+                            ?? throw new InvalidOperationException("SkiaSharp could not encode the image");
+        return encoded.ToArray();
     }
 }
