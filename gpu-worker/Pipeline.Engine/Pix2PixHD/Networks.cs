@@ -121,6 +121,12 @@ public static class Networks
     // TorchSharp versions differ on whether BatchNorm exposes num_batches_tracked; the value never changes a result.
     private static bool IsNumBatchesTracked(string key) => key.EndsWith(".num_batches_tracked", StringComparison.Ordinal);
 
-    private static OrderedDictionary<string, Tensor> LoadTorchStateDict(string path) =>
-        throw new NotSupportedException($"{path}: reading torch.save files needs TorchFile (pending merge)");
+    /// <summary>pix2pixHD saves bare state_dicts; a wrapper dict holding one under "state_dict" is accepted too.</summary>
+    private static OrderedDictionary<string, Tensor> LoadTorchStateDict(string path)
+    {
+        var root = TorchFile.Load(path);
+        var sd = StateDicts.Has(root, "state_dict") ? StateDicts.Get(root, "state_dict") : StateDicts.Get(root);
+        if (sd.Count == 0) throw new InvalidDataException($"{path} holds no tensors: not a pix2pixHD checkpoint (torch.save(net.state_dict()))");
+        return sd;
+    }
 }

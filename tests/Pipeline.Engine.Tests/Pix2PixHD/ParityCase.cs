@@ -41,12 +41,7 @@ internal sealed class ParityCase : IDisposable
     public string PathOf(string name) => Path.Combine(Dir, name);
 
     public OrderedDictionary<string, Tensor> Weights(string file)
-    {
-        // DEV ONLY until TorchFile lands: converted copies under /tmp/p2pdev.
-        var dev = $"/tmp/p2pdev/{Path.GetFileName(Dir)}__{Path.GetFileNameWithoutExtension(file)}.safetensors";
-        if (System.IO.File.Exists(dev)) return Networks.LoadStateDict(dev);
-        return Networks.LoadStateDict(PathOf(file));
-    }
+ => Networks.LoadStateDict(PathOf(file));
 
     /// <summary>Compares <paramref name="actual"/> with the named tensor under its meta.json tolerance; reports the worst element.</summary>
     public void Check(string name, Tensor actual)
