@@ -37,15 +37,14 @@ internal static class InferenceCases
         }
     }
 
+    /// <summary>The fixture folder is laid out like the reference's checkpoints folder, so it loads as a model folder.</summary>
     private static Translator LoadTranslator(ParityCase c, Pix2PixHDOptions o)
     {
-        // Built from the fixture's files the way Translator.Load reads a model folder.
-        var (g, gc) = Networks.LoadGenerator(c.Weights("latest_net_G.pth"), GeneratorConfig.From(o));
-        var e = File.Exists(c.PathOf("latest_net_E.pth")) ? Networks.LoadEncoder(c.Weights("latest_net_E.pth")) : null;
-        var clusterFile = Directory.GetFiles(c.Dir, "features_clustered_*.npy").FirstOrDefault();
-        var clusters = clusterFile is null ? null : FeatureClusters.Load(clusterFile);
-        if (clusters is not null) CheckClusters(c, clusters);
-        return new Translator(o, g, gc, e, clusters);
+        var t = Translator.Load(c.Dir, o);
+        Assert.Equal(GeneratorConfig.From(o), t.Generator);
+        if (t.Clusters is not null) CheckClusters(c, t.Clusters);
+        Assert.Equal(o.UsesFeatures, t.Clusters is not null);
+        return t;
     }
 
     /// <summary>The cluster file read by the engine equals the centres the fixture lists as in.cluster.&lt;label&gt;.</summary>
