@@ -41,7 +41,10 @@ public static class Networks
         var norm = InferNorm(sd);
         var first = Require(sd, "model.1.weight", "generator");
         int globalNgf = (int)first.shape[0], inputNc = (int)first.shape[1];
-        int n = CountWhile(i => sd.ContainsKey($"model.{4 + 3 * i}.weight"));
+        // A downsampling conv i maps ngf*2^i -> ngf*2^(i+1); with no residual blocks the next weight is the first
+        // transposed conv ([ngf*2^n, ngf*2^(n-1)]), so the shapes, not just the keys, decide where the stack ends.
+        int n = CountWhile(i => sd.TryGetValue($"model.{4 + 3 * i}.weight", out var w) && w.dim() == 4
+                                && w.shape[1] == (long)globalNgf << i && w.shape[0] == (long)globalNgf << (i + 1));
         int nb = CountWhile(b => sd.ContainsKey($"model.{4 + 3 * n + b}.conv_block.1.weight"));
         int enhancers = CountWhile(e => sd.ContainsKey($"model{e + 1}_1.1.weight"));
         if (enhancers == 0)

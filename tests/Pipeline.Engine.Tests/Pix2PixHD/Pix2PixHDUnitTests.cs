@@ -28,6 +28,19 @@ public sealed class Pix2PixHDUnitTests
         Assert.Throws<ArgumentException>(() => net.forward(rand(1, 5, 16, 20)));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void GlobalGeneratorConfigIsReadBackFromItsOwnKeys(int blocks)
+    {
+        using var scope = NewDisposeScope();
+        var g = new GlobalGenerator(inputNc: 6, outputNc: 3, ngf: 4, nDownsampling: 2, nBlocks: blocks, NormKind.Batch);
+        var sd = g.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Equal(new GeneratorConfig(6, 3, 4, 2, blocks, NormKind.Batch), Networks.InferGenerator(sd));
+        // Final conv at 5 + 6n + nb (spec 11.4).
+        Assert.Equal([3, 4, 7, 7], sd[$"model.{5 + 6 * 2 + blocks}.weight"].shape);
+    }
+
     [Fact]
     public void OneHotRejectsIdsTheModelDoesNotKnow()
     {
