@@ -1,4 +1,5 @@
 using Pipeline.Engine.IO;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.StyleGan1;

@@ -24,7 +24,11 @@ public sealed record StyleGan1GeneratorConfig
     public int MaxStep => Levels - 1;
 
     /// <summary>Reads the configuration from a StyledGenerator state_dict (keys `generator.*` and `style.*`).</summary>
-    public static StyleGan1GeneratorConfig Infer(IReadOnlyDictionary<string, Tensor> sd)
+    public static StyleGan1GeneratorConfig Infer(IReadOnlyDictionary<string, Tensor> sd) =>
+        InferFromShapes(sd.ToDictionary(kv => kv.Key, kv => kv.Value.shape));
+
+    /// <summary>As <see cref="Infer"/>, from key -> shape only (e.g. a layout listing).</summary>
+    public static StyleGan1GeneratorConfig InferFromShapes(IReadOnlyDictionary<string, long[]> sd)
     {
         var channels = new List<int>();
         var fused = new HashSet<int>();
@@ -32,7 +36,7 @@ public sealed record StyleGan1GeneratorConfig
         {
             var p = $"generator.progression.{i}.";
             if (!sd.TryGetValue(p + "conv2.conv.weight_orig", out var conv2)) break;
-            channels.Add((int)conv2.shape[0]);
+            channels.Add((int)conv2[0]);
             if (sd.ContainsKey(p + "conv1.0.weight")) fused.Add(i);
         }
         if (channels.Count == 0)
@@ -41,7 +45,7 @@ public sealed record StyleGan1GeneratorConfig
             .Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
         if (mlp.Count == 0)
             throw new InvalidDataException("StyleGAN v1 generator state_dict has no mapping network ('style.1.linear.weight_orig')");
-        int codeDim = (int)sd["style.1.linear.weight_orig"].shape[1];
+        int codeDim = (int)sd["style.1.linear.weight_orig"][1];
         return new StyleGan1GeneratorConfig { CodeDim = codeDim, NMlp = mlp.Count, Channels = channels, FusedLevels = fused };
     }
 }
@@ -63,7 +67,11 @@ public sealed record StyleGan1DiscriminatorConfig
     public int Blocks => FromRgbChannels.Count;
 
     /// <summary>Reads the configuration (including the from_rgb variant) from a Discriminator state_dict.</summary>
-    public static StyleGan1DiscriminatorConfig Infer(IReadOnlyDictionary<string, Tensor> sd)
+    public static StyleGan1DiscriminatorConfig Infer(IReadOnlyDictionary<string, Tensor> sd) =>
+        InferFromShapes(sd.ToDictionary(kv => kv.Key, kv => kv.Value.shape));
+
+    /// <summary>As <see cref="Infer"/>, from key -> shape only.</summary>
+    public static StyleGan1DiscriminatorConfig InferFromShapes(IReadOnlyDictionary<string, long[]> sd)
     {
         bool activate = sd.ContainsKey("from_rgb.0.0.conv.weight_orig");
         if (!activate && !sd.ContainsKey("from_rgb.0.conv.weight_orig"))
@@ -74,7 +82,7 @@ public sealed record StyleGan1DiscriminatorConfig
         {
             var key = activate ? $"from_rgb.{j}.0.conv.weight_orig" : $"from_rgb.{j}.conv.weight_orig";
             if (!sd.TryGetValue(key, out var w)) break;
-            widths.Add((int)w.shape[0]);
+            widths.Add((int)w[0]);
             if (sd.ContainsKey($"progression.{j}.conv2.1.weight")) fused.Add(j);
         }
         return new StyleGan1DiscriminatorConfig { FromRgbChannels = widths, FusedBlocks = fused, FromRgbActivate = activate };
