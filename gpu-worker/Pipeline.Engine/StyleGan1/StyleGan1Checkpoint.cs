@@ -28,7 +28,7 @@ public sealed class StyleGan1Checkpoint
         if (!File.Exists(path))
             throw new FileNotFoundException($"StyleGAN v1 checkpoint '{path}' does not exist", path);
         object? tree;
-        try { tree = PendingTorchFile.Load(path); }
+        try { tree = TorchFile.Load(path); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new InvalidDataException($"'{path}' is not a readable PyTorch checkpoint (torch.save zip or legacy format): {e.Message}", e);
@@ -86,10 +86,4 @@ public sealed class StyleGan1Checkpoint
         if (device is not null) d.to(device);
         return d;
     }
-}
-
-// TEMP until TorchFile.Load lands on main.
-internal static class PendingTorchFile
-{
-    public static object? Load(string path) => throw new NotSupportedException("TorchFile.Load not merged yet: " + path);
 }

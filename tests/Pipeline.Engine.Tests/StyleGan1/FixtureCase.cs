@@ -33,7 +33,7 @@ internal sealed class FixtureCase : IDisposable
         Io = File.Exists(io) ? SafeTensors.Load(io) : new OrderedDictionary<string, Tensor>();
         // Loaded here, under the case's dispose scope, so per-call scopes do not free the weights.
         foreach (var file in Directory.GetFiles(dir, "*.model"))
-            trees[Path.GetFileName(file)] = DevTorchFile.Load(file);
+            trees[Path.GetFileName(file)] = TorchFile.Load(file);
     }
 
     public JsonElement[] Calls => Meta.TryGetProperty("calls", out var c) ? c.EnumerateArray().ToArray() : [];
