@@ -44,6 +44,9 @@ public static class ModelFamily
         return Detect(keys);
     }
 
+    /// <summary>Loads a torch.save file (zip or legacy) and detects its family.</summary>
+    public static GanFamily DetectFile(string path) => Detect(Pipeline.Engine.IO.TorchFile.Load(path));
+
     private static bool IsV1Mapping(string k) =>
         k.StartsWith("style.", StringComparison.Ordinal) && k.EndsWith(".linear.weight_orig", StringComparison.Ordinal);
 }

@@ -77,6 +77,23 @@ public sealed class StyleMixingTests
     }
 
     [Fact]
+    public void SeededSamplesAreBatchInvariantAndMatchForward()
+    {
+        using var scope = NewDisposeScope();
+        using var g = Tiny();
+        var mean = StyleGan1Sampler.DefaultMeanStyle(g);
+        var o = new StyleGan1SampleOptions { Seeds = [10, 11, 12], Step = 2, Truncation = 0.5, MeanStyle = mean, BatchSize = 2 };
+        var batched = StyleGan1Sampler.Sample(g, o, ct: TestContext.Current.CancellationToken);
+        var single = StyleGan1Sampler.Sample(g, o with { Seeds = [12], BatchSize = 1 }, ct: TestContext.Current.CancellationToken);
+        AssertClose(batched[2..3], single);
+        using var _ = no_grad();
+        using var gen = new torch.Generator(12 + 0x5EED);
+        var expected = g.Forward(StyleMixingGrid.SeedLatent(12, 8), new StyleGan1ForwardOptions { Step = 2, Noise = g.RandomNoise(1, 2, gen), MeanStyle = mean, StyleWeight = 0.5 });
+        AssertClose(expected, single);
+        Assert.True((batched[0] - batched[1]).abs().max().item<float>() > 1e-3, "different seeds gave the same image");
+    }
+
+    [Fact]
     public void RangeAboveTheOutputLevelIsRejected()
     {
         using var g = Tiny();
