@@ -53,12 +53,12 @@ public sealed class StyleGan1Checkpoint
             return ck;
         }
         var sd = StateDicts.Get(root);
-        if (sd.Keys.Any(k => k.StartsWith("generator.", StringComparison.Ordinal)) && sd.Keys.Any(k => k.StartsWith("style.", StringComparison.Ordinal)))
+        if (sd.Keys.Any(k => k.StartsWith("generator.progression.", StringComparison.Ordinal)))
             return new StyleGan1Checkpoint { GRunning = sd, Source = source };
         if (sd.Keys.Any(k => k.StartsWith("from_rgb.", StringComparison.Ordinal)))
             return new StyleGan1Checkpoint { DiscriminatorState = sd, Source = source };
         throw new InvalidDataException(
-            $"{source} is not a StyleGAN v1 checkpoint: expected keys g_running/generator/discriminator or a state_dict with generator.progression.* and style.*; top-level keys: {string.Join(", ", root.Keys.Take(12))}");
+            $"{source} is not a StyleGAN v1 checkpoint: expected keys g_running/generator/discriminator or a state_dict with generator.progression.*; top-level keys: {string.Join(", ", root.Keys.Take(12))}");
     }
 
     /// <summary>

@@ -43,9 +43,10 @@ public sealed record StyleGan1GeneratorConfig
             throw new InvalidDataException("not a StyleGAN v1 generator state_dict: no 'generator.progression.0.conv2.conv.weight_orig'");
         var mlp = sd.Keys.Select(k => Regex.Match(k, @"^style\.(\d+)\.linear\.weight_orig$"))
             .Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
-        if (mlp.Count == 0)
-            throw new InvalidDataException("StyleGAN v1 generator state_dict has no mapping network ('style.1.linear.weight_orig')");
-        int codeDim = (int)sd["style.1.linear.weight_orig"][1];
+        // The AdaIN affine maps a style (code_dim wide) to 2C; n_mlp may be 0 (the mapping is then only PixelNorm).
+        if (!sd.TryGetValue("generator.progression.0.adain1.style.linear.weight_orig", out var adain))
+            throw new InvalidDataException("StyleGAN v1 generator state_dict has no 'generator.progression.0.adain1.style.linear.weight_orig'");
+        int codeDim = (int)adain[1];
         return new StyleGan1GeneratorConfig { CodeDim = codeDim, NMlp = mlp.Count, Channels = channels, FusedLevels = fused };
     }
 }
