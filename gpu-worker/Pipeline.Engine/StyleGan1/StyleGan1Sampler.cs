@@ -19,6 +19,12 @@ public sealed record StyleGan1SampleOptions
     public Tensor? MeanStyle { get; init; }
 
     public int BatchSize { get; init; } = 16;
+
+    /// <summary>Style mixing: image j takes its styles from MixSeeds[j] at levels &gt;= Crossovers[j] (null: no mixing).</summary>
+    public IReadOnlyList<long>? MixSeeds { get; init; }
+
+    /// <summary>Per-image first level fed by the mix seed (1..Step for a visible mix; the reference's inject_index + 1).</summary>
+    public IReadOnlyList<int>? Crossovers { get; init; }
 }
 
 /// <summary>Seed -> image sampling for augmentation batches and galleries (the v1 counterpart of v2 sampling).</summary>
@@ -33,12 +39,18 @@ public static class StyleGan1Sampler
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         Tensor? mean = o.Truncation == 1 ? null : o.MeanStyle?.to(device) ?? DefaultMeanStyle(g);
+        if (o.MixSeeds is not null && (o.MixSeeds.Count != o.Seeds.Count || o.Crossovers?.Count != o.Seeds.Count))
+            throw new ArgumentException("style mixing needs one mix seed and one crossover level per seed");
+        Tensor Styles(IEnumerable<long> seeds)
+        {
+            var w = g.Map(cat(seeds.Select(s => StyleMixingGrid.SeedLatent(s, g.Config.CodeDim)).ToArray(), 0).to(device));
+            return mean is null ? w : StyledGenerator.Truncate(w, mean, o.Truncation);
+        }
         var outs = new List<Tensor>();
         for (int start = 0; start < o.Seeds.Count; start += Math.Max(1, o.BatchSize))
         {
             ct.ThrowIfCancellationRequested();
             var seeds = o.Seeds.Skip(start).Take(Math.Max(1, o.BatchSize)).ToArray();
-            var z = cat(seeds.Select(s => StyleMixingGrid.SeedLatent(s, g.Config.CodeDim)).ToArray(), 0).to(device);
             var noise = Enumerable.Range(0, o.Step + 1).Select(_ => new List<Tensor>()).ToArray();
             foreach (var s in seeds)
             {
@@ -47,9 +59,14 @@ public static class StyleGan1Sampler
                 var maps = g.RandomNoise(1, o.Step, gen, device);
                 for (int i = 0; i <= o.Step; i++) noise[i].Add(maps[i]);
             }
-            var w = g.Map(z);
-            if (mean is not null) w = StyledGenerator.Truncate(w, mean, o.Truncation);
+            var w = Styles(seeds);
             var levels = Enumerable.Repeat(w, o.Step + 1).ToArray();
+            if (o.MixSeeds is not null)
+            {
+                var wb = Styles(o.MixSeeds.Skip(start).Take(seeds.Length));
+                var cross = tensor(o.Crossovers!.Skip(start).Take(seeds.Length).Select(c => (long)c).ToArray(), device: device).unsqueeze(1);
+                for (int i = 0; i <= o.Step; i++) levels[i] = where(cross <= i, wb, w);
+            }
             outs.Add(g.Synthesis.ForwardLevels(levels, noise.Select(n => cat(n, 0)).ToArray(), o.Step).cpu());
             progress?.Report((start + seeds.Length, o.Seeds.Count));
         }

@@ -7,8 +7,18 @@ namespace Pipeline.Worker.Cli.StyleGan1;
 /// <summary>Generator output ([-1, 1] RGB tensors) to PNG files, and grids of them.</summary>
 public static class ImagePng
 {
-    /// <summary>[3, H, W] or [1, 3, H, W] in [-1, 1] (clamped, like torchvision's save_image with range (-1, 1)) to a PNG.</summary>
+    /// <summary>[3, H, W] or [1, 3, H, W] in [-1, 1] (clamped, like torchvision's save_image with range (-1, 1)) to a PNG file, atomically.</summary>
     public static void Write(Tensor image, string path)
+    {
+        var png = Encode(image);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var tmp = path + ".tmp";
+        File.WriteAllBytes(tmp, png);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>PNG bytes of one [3, H, W] or [1, 3, H, W] image in [-1, 1].</summary>
+    public static byte[] Encode(Tensor image)
     {
         using var scope = NewDisposeScope();
         var img = image.dim() == 4 ? image[0] : image;
@@ -26,10 +36,7 @@ public static class ImagePng
         using var bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
         Marshal.Copy(rgba, 0, bitmap.GetPixels(), rgba.Length);
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var tmp = path + ".tmp";
-        using (var fs = File.Create(tmp)) data.SaveTo(fs);
-        File.Move(tmp, path, overwrite: true);
+        return data.ToArray();
     }
 
     /// <summary>
