@@ -71,6 +71,13 @@ public sealed class MixCommandTests : IDisposable
         using var cell00 = SKBitmap.Decode(Path.Combine(outDir, json.Cells[0].Image));
         Assert.NotEqual(row0.Bytes, cell00.Bytes);
         Assert.Equal(manifest.Cells.Count, json.Cells.Count);
+
+        // Published to storage, every path in the manifest resolves next to the manifest blob.
+        var store = new Pipeline.Infra.Storage.FileSystemBlobStore(new Pipeline.Infra.Storage.FileSystemBlobStoreOptions { Root = Path.Combine(outDir, "store") });
+        var blob = await MixGridWriter.PublishAsync(store, "gallery-batch", manifest, path, TestContext.Current.CancellationToken);
+        Assert.Equal("datasets/gallery-batch/mix-coarse.json", blob);
+        foreach (var rel in json.Cells.Select(c => c.Image).Append(json.Grid.Image))
+            Assert.NotNull(await store.GetPropertiesAsync("datasets/gallery-batch/" + rel, TestContext.Current.CancellationToken));
     }
 
     [Fact]

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using Microsoft.Extensions.Configuration;
 using Pipeline.Engine.StyleGan1;
+using Pipeline.Worker.Hosting;
 using Spectre.Console;
 
 namespace Pipeline.Worker.Cli.StyleGan1;
@@ -23,10 +25,11 @@ public sealed class MixCommand : ICliCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder for mix-<range>.png, mix-<range>.json and mix-<range>/*.png", DefaultValueFactory = _ => new DirectoryInfo("mix") };
         var batch = new Option<int>("--batch") { Description = "Images per generator call", DefaultValueFactory = _ => 16 };
         var device = new Option<string>("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
+        var publish = new Option<string?>("--publish") { Description = "Also upload the grid, images and manifest to datasets/<batchId>/ of the configured storage (Pipeline__Storage__Kind/Root/ServiceUri), where the gallery reads them" };
 
         var cmd = new Command("mix", "Render a StyleGAN v1 style-mixing grid and a JSON manifest of every cell (seeds, truncation, range).")
         {
-            model, rows, cols, range, size, seed, rowSeeds, colSeeds, truncation, noiseSeed, output, batch, device,
+            model, rows, cols, range, size, seed, rowSeeds, colSeeds, truncation, noiseSeed, output, batch, device, publish,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -62,9 +65,16 @@ public sealed class MixCommand : ICliCommand
                         task.StopTask();
                     });
                 AnsiConsole.MarkupLineInterpolated($"[green]wrote[/] {manifest!.Grid.Image} ({manifest.Resolution} px cells, {manifest.Cells.Count} mixes) and {manifestPath}");
+                if (parse.GetValue(publish) is { } batchId)
+                {
+                    var settings = new ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection("Pipeline").Get<PipelineSettings>() ?? new PipelineSettings();
+                    var store = PipelineServices.CreateStore(settings.Storage);
+                    var blob = await MixGridWriter.PublishAsync(store, batchId, manifest, manifestPath, ct);
+                    AnsiConsole.MarkupLineInterpolated($"[green]published[/] {blob} ({settings.Storage.Kind} storage)");
+                }
                 return 0;
             }
-            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ArgumentException or FormatException)
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ArgumentException or FormatException or InvalidOperationException)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
                 return 2;
