@@ -39,5 +39,12 @@ public sealed class StyleGan2ParityTests
         ["g_gradients"] = GeneratorParity.Gradients,
         ["d_forward"] = GeneratorParity.DiscriminatorForward,
         ["checkpoint_train_layout"] = GeneratorParity.TrainLayout,
+        ["soat_styles"] = SoatParity.Styles,
+        ["soat_merge_extension"] = SoatParity.MergeExtension,
+        ["soat_panorama"] = SoatParity.Panorama,
+        ["soat_blend"] = SoatParity.Blend,
+        ["soat_blend_bbox"] = SoatParity.BlendBox,
+        ["soat_patch_swap"] = SoatParity.PatchSwap,
+        ["soat_toonify"] = SoatParity.Toonify,
     };
 }
