@@ -1,6 +1,7 @@
 using Pipeline.Engine.StyleGan2;
 using TorchSharp;
 using static TorchSharp.torch;
+using Generator = Pipeline.Engine.StyleGan2.Generator;
 
 namespace Pipeline.Engine.Tests.StyleGan2;
 

@@ -2,6 +2,7 @@ using Pipeline.Engine.IO;
 using Pipeline.Engine.StyleGan2;
 using TorchSharp;
 using static TorchSharp.torch;
+using Generator = Pipeline.Engine.StyleGan2.Generator;
 
 namespace Pipeline.Engine.Tests.StyleGan2;
 

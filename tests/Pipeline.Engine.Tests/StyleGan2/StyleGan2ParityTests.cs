@@ -46,5 +46,9 @@ public sealed class StyleGan2ParityTests
         ["soat_blend_bbox"] = SoatParity.BlendBox,
         ["soat_patch_swap"] = SoatParity.PatchSwap,
         ["soat_toonify"] = SoatParity.Toonify,
+        ["train_losses"] = TrainingParity.Losses,
+        ["projector_w"] = TrainingParity.Projector,
+        ["projector_wplus"] = TrainingParity.Projector,
+        ["ppl_parts"] = TrainingParity.Ppl,
     };
 }
