@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Queue;
+using Pipeline.Infra.Storage;
+
+namespace Pipeline.Worker.Jobs;
+
+/// <summary>Options of <see cref="JobRunner"/>.</summary>
+public sealed record JobRunnerOptions
+{
+    /// <summary>Largest batch handlers use at first (halved after each CUDA out-of-memory error).</summary>
+    public int MaxBatch { get; init; } = 16;
+    /// <summary>The queue's max delivery count: the attempt that reaches it marks the status failed.</summary>
+    public int MaxDeliveryCount { get; init; } = 10;
+    /// <summary>Name recorded in results.</summary>
+    public string WorkerName { get; init; } = Environment.MachineName;
+    /// <summary>Device recorded in results ("cpu", "cuda").</summary>
+    public string Device { get; init; } = "cpu";
+}
+
+/// <summary>
+/// Turns one queued message into results: idempotent by job id (an existing result.json means done), status
+/// documents at each step, result.json written last with If-None-Match:* as the completion marker, per-job
+/// metric lines, permanent failures dead-lettered, transient ones abandoned for redelivery, CUDA OOM retried
+/// in-process with a smaller batch.
+/// </summary>
+public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<IJobHandler> handlers, JobRunnerOptions options, ILogger<JobRunner> logger, TimeProvider? time = null)
+{
+    private readonly IJobHandler[] _handlers = handlers.ToArray();
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    public async Task HandleAsync(ReceivedMessage message, CancellationToken cancellationToken)
+    {
+        var envelope = message.ReadEnvelope(); // InvalidJobException -> dead-lettered by the processor
+        using var activity = WorkerTelemetry.Source.StartActivity("job " + envelope.Kind);
+        activity?.SetTag("job.id", envelope.JobId);
+        activity?.SetTag("job.attempt", message.DeliveryCount);
+        var resultPath = BlobLayout.ResultDocument(envelope.JobId);
+        if (await store.GetPropertiesAsync(resultPath, cancellationToken) is not null)
+        {
+            logger.LogInformation("Job {JobId} already has results; completing the redelivered message without recomputing", envelope.JobId);
+            await WriteStatusAsync(envelope, JobState.Succeeded, message.DeliveryCount, "already completed", resultPath, cancellationToken);
+            return;
+        }
+        var handler = _handlers.FirstOrDefault(h => h.CanHandle(envelope.Job))
+                      ?? throw new InvalidJobException($"this worker has no handler for {envelope.Kind} jobs of this variant");
+        var started = _time.GetUtcNow();
+        if (message.EnqueuedTime != default) WorkerTelemetry.QueueWait.Record((started - message.EnqueuedTime).TotalSeconds);
+        await WriteStatusAsync(envelope, JobState.Running, message.DeliveryCount, null, null, cancellationToken);
+        var batch = Math.Max(1, options.MaxBatch);
+        while (true)
+        {
+            var context = new JobContext(envelope, store, models, message.DeliveryCount, batch);
+            var sw = Stopwatch.StartNew();
+            try
+            {
+                var metrics = await handler.RunAsync(context, cancellationToken);
+                var finished = _time.GetUtcNow();
+                var result = new JobResult
+                {
+                    JobId = envelope.JobId,
+                    Kind = envelope.Kind,
+                    Job = envelope.Job,
+                    Outputs = context.Outputs,
+                    Metrics = metrics,
+                    StartedAt = started,
+                    FinishedAt = finished,
+                    Worker = options.WorkerName,
+                    Device = options.Device,
+                };
+                if (!await store.TryCreateAsync(resultPath, JobJson.ToUtf8(result), "application/json", cancellationToken: cancellationToken))
+                    logger.LogWarning("Job {JobId}: another delivery committed its result first; keeping that one", envelope.JobId);
+                await WriteStatusAsync(envelope, JobState.Succeeded, message.DeliveryCount, null, resultPath, cancellationToken);
+                await AppendJobMetricsAsync(envelope, metrics, sw.Elapsed, started - message.EnqueuedTime, cancellationToken);
+                WorkerTelemetry.JobDuration.Record(sw.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("kind", envelope.Kind.ToString()));
+                WorkerTelemetry.Jobs.Add(1, new("kind", envelope.Kind.ToString()), new("outcome", "succeeded"));
+                return;
+            }
+            catch (Exception e) when (IsOutOfMemory(e) && batch > 1)
+            {
+                batch /= 2;
+                logger.LogWarning("Job {JobId}: out of GPU memory; retrying with batch {Batch}", envelope.JobId, batch);
+                GC.Collect();
+            }
+            catch (Exception e) when (e is PermanentJobException or InvalidJobException)
+            {
+                WorkerTelemetry.Jobs.Add(1, new("kind", envelope.Kind.ToString()), new("outcome", "failed"));
+                await WriteStatusAsync(envelope, JobState.Failed, message.DeliveryCount, e.Message, null, CancellationToken.None);
+                throw e as InvalidJobException ?? new InvalidJobException(e.Message, e);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                await WriteStatusAsync(envelope, JobState.Queued, message.DeliveryCount, "worker stopped during the job; it will be redelivered", null, CancellationToken.None);
+                throw;
+            }
+            catch (Exception e)
+            {
+                bool last = message.DeliveryCount >= options.MaxDeliveryCount;
+                WorkerTelemetry.Jobs.Add(1, new("kind", envelope.Kind.ToString()), new("outcome", last ? "failed" : "retrying"));
+                logger.LogError(e, "Job {JobId} attempt {Attempt} failed", envelope.JobId, message.DeliveryCount);
+                await WriteStatusAsync(envelope, last ? JobState.Failed : JobState.Retrying, message.DeliveryCount, e.Message, null, CancellationToken.None);
+                throw;
+            }
+        }
+    }
+
+    internal static bool IsOutOfMemory(Exception e) =>
+        e.Message.Contains("CUDA out of memory", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("CUBLAS_STATUS_ALLOC_FAILED", StringComparison.Ordinal);
+
+    private Task WriteStatusAsync(JobEnvelope envelope, JobState state, int attempt, string? message, string? resultPath, CancellationToken cancellationToken) =>
+        store.PutJsonAsync(BlobLayout.StatusDocument(envelope.JobId), new JobStatus
+        {
+            JobId = envelope.JobId,
+            Kind = envelope.Kind,
+            State = state,
+            UpdatedAt = _time.GetUtcNow(),
+            Attempt = attempt,
+            Message = message,
+            ResultPath = resultPath,
+        }, cancellationToken: cancellationToken);
+
+    private Task AppendJobMetricsAsync(JobEnvelope envelope, IReadOnlyDictionary<string, double> metrics, TimeSpan duration, TimeSpan queueWait, CancellationToken cancellationToken)
+    {
+        var results = new Dictionary<string, double>(metrics) { ["duration_s"] = duration.TotalSeconds };
+        if (queueWait > TimeSpan.Zero && queueWait < TimeSpan.FromDays(30)) results["queue_wait_s"] = queueWait.TotalSeconds;
+        var record = new MetricRecord
+        {
+            Metric = "job_" + envelope.Kind.ToString().ToLowerInvariant(),
+            Results = results,
+            Model = envelope.Job.Model.Path,
+            JobId = envelope.JobId,
+            TotalTimeSeconds = duration.TotalSeconds,
+            Timestamp = _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0,
+        };
+        return store.AppendJsonLineAsync(BlobLayout.MetricLog(record.Metric), record, cancellationToken: cancellationToken);
+    }
+}

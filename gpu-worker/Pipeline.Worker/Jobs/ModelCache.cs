@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Storage;
+
+namespace Pipeline.Worker.Jobs;
+
+/// <summary>
+/// Models come from the models/ area into a local cache, verified by sha256 (blob metadata "sha256" or a
+/// sibling "&lt;name&gt;.sha256" blob), and are loaded once and kept warm for later jobs.
+/// </summary>
+public sealed class ModelCache(IBlobStore store, string cacheDirectory) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<Task<LocalModel>>> _files = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string, Type), object> _loaded = new();
+
+    /// <summary>A cached checkpoint file and its verified hash.</summary>
+    public sealed record LocalModel(string BlobPath, string LocalPath, string Sha256);
+
+    /// <summary>Downloads (once) and verifies the model file.</summary>
+    public Task<LocalModel> GetFileAsync(BlobRef model, CancellationToken cancellationToken) =>
+        _files.GetOrAdd(model.Path, p => new Lazy<Task<LocalModel>>(() => FetchAsync(p, cancellationToken))).Value;
+
+    /// <summary>Loads a model object once per (file, type) and keeps it for the life of the worker.</summary>
+    public async Task<T> GetAsync<T>(BlobRef model, Func<LocalModel, T> load, CancellationToken cancellationToken) where T : class
+    {
+        var file = await GetFileAsync(model, cancellationToken);
+        return (T)_loaded.GetOrAdd((file.Sha256, typeof(T)), _ =>
+        {
+            try { return load(file); }
+            catch (Exception e) when (e is InvalidDataException or KeyNotFoundException or NotSupportedException)
+            {
+                throw new PermanentJobException($"model '{model.Path}' cannot be loaded: {e.Message}", e);
+            }
+        });
+    }
+
+    private async Task<LocalModel> FetchAsync(string path, CancellationToken cancellationToken)
+    {
+        var props = await store.GetPropertiesAsync(path, cancellationToken)
+                    ?? throw new PermanentJobException($"model '{path}' does not exist in storage");
+        var expected = props.Metadata.TryGetValue("sha256", out var m) ? m : null;
+        if (expected is null)
+        {
+            var side = await store.GetBytesAsync(path + ".sha256", cancellationToken);
+            expected = side is null ? null : System.Text.Encoding.ASCII.GetString(side.Value.Bytes).Trim().Split(' ')[0];
+        }
+        Directory.CreateDirectory(cacheDirectory);
+        var local = Path.Combine(cacheDirectory, props.ETag.Trim('"').Replace('/', '_') + "-" + Path.GetFileName(path));
+        if (!File.Exists(local))
+        {
+            await using var d = await store.GetAsync(path, null, cancellationToken)
+                               ?? throw new PermanentJobException($"model '{path}' disappeared while downloading");
+            var tmp = local + ".part";
+            await using (var fs = File.Create(tmp)) await d.Content.CopyToAsync(fs, cancellationToken);
+            File.Move(tmp, local, overwrite: true);
+        }
+        string actual;
+        await using (var fs = File.OpenRead(local)) actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(fs, cancellationToken));
+        if (expected is not null && !string.Equals(expected, actual, StringComparison.OrdinalIgnoreCase))
+        {
+            File.Delete(local);
+            throw new PermanentJobException($"model '{path}' failed verification: sha256 {actual}, expected {expected}");
+        }
+        return new LocalModel(path, local, actual);
+    }
+
+    public void Dispose()
+    {
+        foreach (var v in _loaded.Values) (v as IDisposable)?.Dispose();
+        _loaded.Clear();
+    }
+}

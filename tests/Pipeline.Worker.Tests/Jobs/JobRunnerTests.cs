@@ -1,0 +1,153 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Queue;
+using Pipeline.Infra.Storage;
+using Pipeline.Worker.Jobs;
+
+namespace Pipeline.Worker.Tests.Jobs;
+
+/// <summary>The runner's reliability contract, with a scripted handler in place of a model.</summary>
+public sealed class JobRunnerTests : IAsyncDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("runner-").FullName;
+    private readonly FileSystemBlobStore _store;
+    private readonly InProcessJobQueue _queue;
+    private readonly ModelCache _models;
+
+    public JobRunnerTests()
+    {
+        _store = new FileSystemBlobStore(new FileSystemBlobStoreOptions { Root = _root });
+        _queue = new InProcessJobQueue("jobs", new QueueEntityOptions { LockDuration = TimeSpan.FromSeconds(2), MaxDeliveryCount = 3 });
+        _models = new ModelCache(_store, Path.Combine(_root, ".cache"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _queue.DisposeAsync();
+        _models.Dispose();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private sealed class ScriptedHandler(Func<JobContext, CancellationToken, Task> body) : IJobHandler
+    {
+        public int Runs;
+        public bool CanHandle(JobSpec job) => true;
+        public async Task<IReadOnlyDictionary<string, double>> RunAsync(JobContext context, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Runs);
+            await body(context, cancellationToken);
+            return new Dictionary<string, double> { ["images"] = 2 };
+        }
+    }
+
+    private static JobEnvelope NewJob(string upload = "uploads/a.png") => JobEnvelope.Create(new TranslationJob
+    {
+        Model = new BlobRef("models/council.pt"),
+        Input = new BlobRef(upload, "\"etag1\""),
+        Variant = TranslationVariant.CouncilSelfieToAnime,
+        Outputs = 2,
+    }, "test");
+
+    private JobRunner Runner(IJobHandler h) => new(_store, _models, [h], new JobRunnerOptions { MaxDeliveryCount = 3 }, NullLogger<JobRunner>.Instance);
+
+    private static Task WriteTwoOutputs(JobContext c, CancellationToken ct) => Task.WhenAll(
+        c.WriteOutputAsync("output-0.png", new byte[] { 1, 2, 3 }, "image/png", "output", ct),
+        c.WriteOutputAsync("output-1.png", new byte[] { 4, 5, 6 }, "image/png", "output", ct));
+
+    private async Task<List<string>> ListAsync(string prefix)
+    {
+        var names = new List<string>();
+        await foreach (var p in _store.ListAsync(prefix)) names.Add(p.Path);
+        return names;
+    }
+
+    [Fact]
+    public async Task SuccessWritesOutputsResultStatusAndJobMetric()
+    {
+        var env = NewJob();
+        await _queue.SendAsync(JobMessages.ToMessage(env));
+        var handler = new ScriptedHandler(WriteTwoOutputs);
+        var processor = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { MaxMessages = 1, ReceiveWait = TimeSpan.FromSeconds(1) });
+        await processor.RunAsync(Runner(handler).HandleAsync, CancellationToken.None);
+
+        var status = await _store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(env.JobId));
+        Assert.Equal(JobState.Succeeded, status!.State);
+        var result = await _store.GetJsonAsync<JobResult>(BlobLayout.ResultDocument(env.JobId));
+        Assert.Equal(2, result!.Outputs.Count);
+        Assert.All(result.Outputs, o => Assert.NotNull(o.Sha256));
+        var lines = await _store.ReadJsonLinesAsync<MetricRecord>(BlobLayout.MetricLog("job_translation"));
+        Assert.Single(lines);
+        Assert.Equal(2, lines[0].Results["images"]);
+        Assert.Equal(0, _queue.ActiveCount);
+    }
+
+    [Fact]
+    public async Task RepeatedFailureEndsInDeadLetterWithReasonAndFailedStatus()
+    {
+        var env = NewJob();
+        await _queue.SendAsync(JobMessages.ToMessage(env));
+        var handler = new ScriptedHandler((_, _) => throw new IOException("storage hiccup"));
+        var processor = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { MaxMessages = 3, ReceiveWait = TimeSpan.FromSeconds(1) });
+        await processor.RunAsync(Runner(handler).HandleAsync, CancellationToken.None);
+
+        Assert.Equal(3, handler.Runs);
+        var dlq = await _queue.ReceiveAsync(1, TimeSpan.FromSeconds(1), SubQueue.DeadLetter);
+        Assert.Single(dlq);
+        Assert.False(string.IsNullOrEmpty(dlq[0].DeadLetterReason));
+        var status = await _store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(env.JobId));
+        Assert.Equal(JobState.Failed, status!.State);
+        Assert.Contains("storage hiccup", status.Message);
+    }
+
+    [Fact]
+    public async Task PermanentFailureIsDeadLetteredAtOnce()
+    {
+        var env = NewJob();
+        await _queue.SendAsync(JobMessages.ToMessage(env));
+        var handler = new ScriptedHandler((_, _) => throw new PermanentJobException("model is incompatible"));
+        var processor = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { MaxMessages = 1, ReceiveWait = TimeSpan.FromSeconds(1) });
+        await processor.RunAsync(Runner(handler).HandleAsync, CancellationToken.None);
+
+        Assert.Equal(1, handler.Runs);
+        var dlq = await _queue.ReceiveAsync(1, TimeSpan.FromSeconds(1), SubQueue.DeadLetter);
+        Assert.Contains("incompatible", dlq.Single().DeadLetterErrorDescription);
+        Assert.Equal(JobState.Failed, (await _store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(env.JobId)))!.State);
+    }
+
+    [Fact]
+    public async Task WorkerStoppedMidJobIsRedeliveredAndFinishedExactlyOnce()
+    {
+        var env = NewJob();
+        await _queue.SendAsync(JobMessages.ToMessage(env));
+        using var stop = new CancellationTokenSource();
+        var started = new TaskCompletionSource();
+        var crashing = new ScriptedHandler(async (c, ct) =>
+        {
+            await c.WriteOutputAsync("output-0.png", new byte[] { 9, 9 }, "image/png", "output", ct); // partial
+            started.SetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+        });
+        var first = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { ReceiveWait = TimeSpan.FromSeconds(1) });
+        var run = first.RunAsync(Runner(crashing).HandleAsync, stop.Token);
+        await started.Task;
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.Null(await _store.GetPropertiesAsync(BlobLayout.ResultDocument(env.JobId)));
+
+        var healthy = new ScriptedHandler(WriteTwoOutputs);
+        var second = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { MaxMessages = 1, ReceiveWait = TimeSpan.FromSeconds(5) });
+        await second.RunAsync(Runner(healthy).HandleAsync, CancellationToken.None);
+
+        Assert.Equal(1, healthy.Runs);
+        var files = await ListAsync(BlobLayout.ResultsPrefix(env.JobId));
+        Assert.Equal(["output-0.png", "output-1.png", "result.json"], files.Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        var out0 = await _store.GetBytesAsync(BlobLayout.Result(env.JobId, "output-0.png"));
+        Assert.Equal(new byte[] { 1, 2, 3 }, out0!.Value.Bytes); // the partial file was replaced, not duplicated
+
+        // A duplicate delivery of an already finished job completes without running the handler again.
+        await _queue.SendAsync(JobMessages.ToMessage(env) with { MessageId = env.JobId + "-replay" });
+        var third = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { MaxMessages = 1, ReceiveWait = TimeSpan.FromSeconds(1) });
+        await third.RunAsync(Runner(healthy).HandleAsync, CancellationToken.None);
+        Assert.Equal(1, healthy.Runs);
+    }
+}
