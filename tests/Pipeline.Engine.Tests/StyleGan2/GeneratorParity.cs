@@ -125,10 +125,13 @@ internal static class GeneratorParity
     public static void TrainLayout(Sg2Case c)
     {
         using var _ = no_grad();
+        // Through the public loader: optimiser states and the pickled argparse.Namespace must be tolerated.
+        var ckpt = StyleGan2Checkpoint.FromTree(c.Checkpoint(), c.Dir, withTrainingGenerator: true, withDiscriminator: true);
+        Assert.Null(ckpt.LatentAvg);
         var z = c.In("z");
-        c.Check("g_ema_image", c.Generator("g_ema").Forward([z], Fixed).Image);
-        c.Check("g_image", c.Generator("g").Forward([z], Fixed).Image);
-        c.Check("d_score", c.Discriminator("d").forward(c.In("image")));
+        c.Check("g_ema_image", ckpt.GEma!.Forward([z], Fixed).Image);
+        c.Check("g_image", ckpt.G!.Forward([z], Fixed).Image);
+        c.Check("d_score", ckpt.D!.forward(c.In("image")));
     }
 
     private static Tensor? StateOrNull(Sg2Case c, string key) =>

@@ -86,6 +86,29 @@ internal sealed class Sg2Case : IDisposable
         }
     }
 
+    /// <summary>
+    /// Where a case stores param.* tensors next to a weights.pt, the checkpoint's tensors (any of its state_dicts, with or
+    /// without the state_dict name as prefix) must be bit-identical to them.
+    /// </summary>
+    public void CheckParamsMatchCheckpoint()
+    {
+        var parameters = Names("param.").ToList();
+        if (parameters.Count == 0 || !File.Exists(Path.Combine(Dir, "weights.pt"))) return;
+        if (Checkpoint() is not OrderedDictionary<string, object?> root) { _failures.Add("weights.pt is not a dict"); return; }
+        var dicts = root.Where(kv => kv.Value is OrderedDictionary<string, object?>).ToDictionary(kv => kv.Key, kv => StateDicts.Get(root, kv.Key));
+        foreach (var key in parameters)
+        {
+            var name = key["param.".Length..];
+            Tensor? found = null;
+            foreach (var (sdName, sd) in dicts)
+                if (sd.TryGetValue(name, out found) || (name.StartsWith(sdName + ".", StringComparison.Ordinal) && sd.TryGetValue(name[(sdName.Length + 1)..], out found)))
+                    break;
+            if (found is null) _failures.Add($"{key}: no tensor of that name in weights.pt");
+            else if (!found.shape.SequenceEqual(Io[key].shape) || !found.to(float32).equal(Io[key]).item<bool>())
+                _failures.Add($"{key}: weights.pt tensor is not bit-identical");
+        }
+    }
+
     /// <summary>Fails with every mismatch, and with every out.* tensor the case handler never compared.</summary>
     public void AssertAllExpectedChecked()
     {

@@ -25,6 +25,7 @@ public sealed class StyleGan2ParityTests
         using var c = Sg2Case.Open(name);
         if (!Handlers.TryGetValue(c.Kind, out var handler))
             Assert.Fail($"stylegan2 fixture kind '{c.Kind}' ({c.Dir}) has no handler; known: {string.Join(", ", Handlers.Keys)}");
+        c.CheckParamsMatchCheckpoint();
         handler(c);
         c.AssertAllExpectedChecked();
     }
