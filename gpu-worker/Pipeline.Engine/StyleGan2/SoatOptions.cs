@@ -35,3 +35,6 @@ public sealed record ToonifyOptions(int NumSwap = 6, double Alpha = 0.7, double 
 /// <summary>Panorama of several images joined by merge_extension (infinity.ipynb "Panorama Generation").</summary>
 /// <param name="Sigma">Periodic Gaussian smoothing of the z's across images (0 disables it).</param>
 public sealed record PanoramaOptions(int NumImages = 5, double Truncation = 0.7, double Sigma = 0.7);
+
+/// <summary>How <see cref="Soat.SinGan"/> widens the 8x8 features: nearest-neighbour stretch or padding of W/2 columns per side.</summary>
+public enum SinGanMode { Horizontal, Vertical, Reflect, Replicate, Circular }

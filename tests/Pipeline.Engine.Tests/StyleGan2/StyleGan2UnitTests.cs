@@ -129,3 +129,21 @@ public sealed class StyleGan2UnitTests
         Assert.All(row[20..], v => Assert.Equal(2f, v));
     }
 }
+
+public sealed class SoatSinGanTests
+{
+    [Theory]
+    [InlineData(SinGanMode.Horizontal, 16, 32)]
+    [InlineData(SinGanMode.Vertical, 32, 16)]
+    [InlineData(SinGanMode.Reflect, 16, 32)]
+    [InlineData(SinGanMode.Circular, 16, 32)]
+    public void WidensTheCanvasAfterTheFirstBlock(SinGanMode mode, long h, long w)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var soat = new Soat(new Generator(new GeneratorConfig(16, 8, 2, new Dictionary<int, int> { [4] = 8, [8] = 6, [16] = 4 })));
+        var img = soat.SinGan(soat.GetStyles(randn(1, 8)), mode);
+        Assert.Equal([1L, 3, h, w], img.shape);
+        Assert.True(img.abs().max().item<float>() <= 1f);
+    }
+}
