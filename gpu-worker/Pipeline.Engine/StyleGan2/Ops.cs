@@ -31,6 +31,15 @@ public static class Ops
     {
         if (x.dim() != 4) throw new ArgumentException($"upfirdn2d expects NCHW, got [{string.Join(", ", x.shape)}]", nameof(x));
         long n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+        long kh = kernel.shape[0], kw = kernel.shape[1];
+        // Fast paths (same values): no zero-insertion/pad copies, which matter on GPUs at high resolution.
+        if (upX == 1 && upY == 1 && padX0 == padX1 && padY0 == padY1 && padX0 >= 0 && padY0 >= 0)
+            return nn.functional.conv2d(x, Depthwise(kernel, x, c, flip: true), null, [downY, downX], [padY0, padX0], [1, 1], c);
+        if (upX == 2 && upY == 2 && downX == 1 && downY == 1 && kh == 4 && kw == 4 && padX0 == 2 && padX1 == 1 && padY0 == 2 && padY1 == 1)
+        {
+            // Zero insertion + pad (2, 1) + true 4x4 convolution == stride-2 transposed convolution with padding 1 and the unflipped kernel.
+            return nn.functional.conv_transpose2d(x, Depthwise(kernel, x, c, flip: false), null, [2, 2], [1, 1], [0, 0], [1, 1], c);
+        }
         var o = x;
         if (upX > 1 || upY > 1)
         {
@@ -47,10 +56,15 @@ public static class Ops
             int cy0 = Math.Max(-padY0, 0), cy1 = Math.Max(-padY1, 0), cx0 = Math.Max(-padX0, 0), cx1 = Math.Max(-padX1, 0);
             o = o.narrow(2, cy0, hh - cy0 - cy1).narrow(3, cx0, ww - cx0 - cx1);
         }
-        long kh = kernel.shape[0], kw = kernel.shape[1];
         // Depthwise conv with the flipped kernel = true convolution; the stride does the decimation.
-        var weight = kernel.to(o.dtype, o.device).flip(0, 1).reshape(1, 1, kh, kw).expand(c, 1, kh, kw);
-        return nn.functional.conv2d(o, weight, null, [downY, downX], [0, 0], [1, 1], c);
+        return nn.functional.conv2d(o, Depthwise(kernel, o, c, flip: true), null, [downY, downX], [0, 0], [1, 1], c);
+    }
+
+    private static Tensor Depthwise(Tensor kernel, Tensor like, long channels, bool flip)
+    {
+        var k = kernel.to(like.dtype, like.device);
+        if (flip) k = k.flip(0, 1);
+        return k.reshape(1, 1, k.shape[0], k.shape[1]).expand(channels, 1, k.shape[0], k.shape[1]);
     }
 
     /// <summary>
