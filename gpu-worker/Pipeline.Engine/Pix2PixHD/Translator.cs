@@ -81,7 +81,7 @@ public sealed class Translator : IDisposable
             ?? throw new FileNotFoundException($"{modelDir} has no {which}_net_G.pth (or .safetensors): pass the folder the reference saved its checkpoints in");
         var optTxt = Path.Combine(modelDir, "opt.txt");
         var clusterPath = Directory.GetFiles(modelDir, "features_clustered_*.npy").Order(StringComparer.Ordinal).FirstOrDefault();
-        return LoadFiles(new ModelFiles(gPath, FindCheckpoint(modelDir, $"{which}_net_E"), clusterPath, File.Exists(optTxt) ? optTxt : null), options, device, overrides);
+        return LoadFiles(new ModelFiles(gPath, (FindCheckpoint(modelDir, $"{which}_net_E") ?? FindCheckpoint(modelDir, "latest_net_E")), clusterPath, File.Exists(optTxt) ? optTxt : null), options, device, overrides);
     }
 
     /// <summary>Where a model's files are when they do not sit in one folder (e.g. a download cache).</summary>

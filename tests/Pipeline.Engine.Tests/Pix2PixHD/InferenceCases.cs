@@ -40,7 +40,9 @@ internal static class InferenceCases
     /// <summary>The fixture folder is laid out like the reference's checkpoints folder, so it loads as a model folder.</summary>
     private static Translator LoadTranslator(ParityCase c, Pix2PixHDOptions o)
     {
-        var t = Translator.Load(c.Dir, o);
+        var argv = c.Config.GetProperty("argv").EnumerateArray().Select(e => e.GetString()!).ToList();
+        int w = argv.IndexOf("--which_epoch");
+        var t = Translator.Load(c.Dir, o, which: w >= 0 && w + 1 < argv.Count ? argv[w + 1] : "latest");
         Assert.Equal(GeneratorConfig.From(o), t.Generator);
         if (t.Clusters is not null) CheckClusters(c, t.Clusters);
         Assert.Equal(o.UsesFeatures, t.Clusters is not null);
