@@ -19,7 +19,6 @@ public sealed class StyleGan1ParityTests
     /// <summary>Ops that belong to other parts of the reference (the training loop) and are not engine features yet.</summary>
     private static readonly Dictionary<string, string> NotInEngine = new()
     {
-        ["train_iteration"] = "train.py's training iteration (losses, Adam, EMA) is not part of the v1 engine",
     };
 
     public static TheoryData<string> Cases()
@@ -71,6 +70,7 @@ public sealed class StyleGan1ParityTests
             case "grad": GeneratorCalls.Grad(fx, call); break;
             case "generate_script": using (no_grad()) GenerateScript.Run(fx, call); break;
             case "projector": ProjectorCalls.Run(fx, call); break;
+            case "train_iteration": TrainCalls.Run(fx, call); break;
             default:
                 if (!OpsCalls.TryRun(fx, op, call))
                     fx.Failures.Add($"unknown op '{op}' in {fx.Name}/meta.json: the parity suite must be taught what it means");
