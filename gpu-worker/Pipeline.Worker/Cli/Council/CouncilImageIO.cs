@@ -26,6 +26,19 @@ internal static class CouncilImageIO
     public static RgbImage Decode(string path)
     {
         using var codec = SKCodec.Create(path) ?? throw new InvalidDataException($"{path}: not an image SkiaSharp can decode");
+        return Decode(codec, path);
+    }
+
+    /// <summary>Decodes an uploaded image held in memory; <paramref name="name"/> is only for messages.</summary>
+    public static RgbImage Decode(byte[] bytes, string name)
+    {
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data) ?? throw new InvalidDataException($"{name}: not an image SkiaSharp can decode");
+        return Decode(codec, name);
+    }
+
+    private static RgbImage Decode(SKCodec codec, string path)
+    {
         var (w, h) = (codec.Info.Width, codec.Info.Height);
         if (w <= 0 || h <= 0 || (long)w * h > MaxPixels)
             throw new InvalidDataException($"{path}: {w}x{h} is outside the accepted size (at most {MaxPixels} pixels)");
@@ -60,12 +73,17 @@ internal static class CouncilImageIO
         return bmp;
     }
 
-    public static void WritePng(RgbImage img, string path)
+    public static byte[] EncodePng(RgbImage img)
     {
         using var bmp = ToBitmap(img);
         using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
+
+    public static void WritePng(RgbImage img, string path)
+    {
         var tmp = path + ".tmp";
-        using (var fs = File.Create(tmp)) data.SaveTo(fs);
+        File.WriteAllBytes(tmp, EncodePng(img));
         File.Move(tmp, path, overwrite: true);
     }
 
