@@ -153,4 +153,20 @@ public class CouncilConfigTests
         var wrongDir = Assert.Throws<InvalidDataException>(() => CouncilCheckpoint.LoadStateDict(files[0], "a2b"));
         Assert.Contains("'b2a'", wrongDir.Message);
     }
+    [Theory]
+    [InlineData(45, 38, 32, 20, 40)]
+    [InlineData(7, 300, 64, 64, 64)]
+    [InlineData(30, 52, 17, 5, 3)]
+    public void ResizingOnlyTheCropWindowEqualsResizingThenCropping(int w, int h, int outW, int outH, int seed)
+    {
+        var rng = new Random(seed);
+        var px = new byte[w * h * 3];
+        rng.NextBytes(px);
+        var src = new RgbImage(w, h, px);
+        var full = PilResize.Bilinear(src, outW, outH);
+        int cw = Math.Max(1, outW / 2), ch = Math.Max(1, outH / 3);
+        var cropped = PilResize.CenterCrop(full, cw, ch);
+        var (top, left) = PilResize.CenterCropOffsets(outW, outH, cw, ch);
+        Assert.Equal(cropped.Pixels, PilResize.BilinearWindow(src, outW, outH, left, top, cw, ch).Pixels);
+    }
 }
