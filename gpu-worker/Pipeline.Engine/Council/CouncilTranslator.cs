@@ -151,7 +151,9 @@ public sealed class CouncilTranslator : IDisposable
             if (m < 0 || m >= _members.Length) throw new ArgumentOutOfRangeException(nameof(o), $"member {m} does not exist (council of {_members.Length})");
             return m;
         }
-        return new Random(HashCode.Combine(o.MemberSeed, imageIndex) & int.MaxValue).Next(_members.Length);
+        // A fixed mix (not HashCode.Combine, which is randomised per process) so a rerun picks the same member.
+        int seed = unchecked(o.MemberSeed * 1_000_003 + imageIndex) & int.MaxValue;
+        return new Random(seed).Next(_members.Length);
     }
 
     /// <summary>torch.manual_seed(seed); randn(k, style_dim, 1, 1) on the CPU generator (the reference's z).</summary>
