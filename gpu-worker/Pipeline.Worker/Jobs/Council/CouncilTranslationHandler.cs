@@ -43,7 +43,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device) : IJobHandler
         }
         context.ReportProgress(0.1);
 
-        var options = new TranslateOptions { NumStyles = job.Outputs, SeedBase = job.Seed, MemberSeed = unchecked((int)job.Seed) };
+        var options = new TranslateOptions { NumStyles = job.Outputs, SeedBase = job.Seed, MemberSeed = unchecked((int)job.Seed), MaxBatch = context.MaxBatch };
         RgbImage[] outputs;
         TranslationRecord record;
         using (var scope = torch.NewDisposeScope())
