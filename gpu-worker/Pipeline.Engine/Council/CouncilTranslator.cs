@@ -45,7 +45,7 @@ public sealed class Translation : IDisposable
     public required TranslationRecord Record { get; init; }
 
     /// <summary>The resized and cropped 8-bit input.</summary>
-    public required HwcImage Resized { get; init; }
+    public required RgbImage Resized { get; init; }
 
     /// <summary>(1, 3, S, S) network input in [-1, 1].</summary>
     public required Tensor Input { get; init; }
@@ -62,7 +62,7 @@ public sealed class Translation : IDisposable
     /// <summary>(K, S, S, 3) uint8 outputs after the chosen mapping.</summary>
     public required Tensor Bytes { get; init; }
 
-    public HwcImage[] Images() => ImageTensors.ToImages(Bytes);
+    public RgbImage[] Images() => ImageTensors.ToImages(Bytes);
 
     public void Dispose()
     {
@@ -144,7 +144,7 @@ public sealed class CouncilTranslator : IDisposable
     }
 
     /// <summary>Resize (shorter side) + center crop to S×S, bit-exact with PIL.</summary>
-    public HwcImage Preprocess(HwcImage image) => PilResize.ResizeAndCenterCrop(image, Size, Size, Size);
+    public RgbImage Preprocess(RgbImage image) => PilResize.ResizeAndCenterCrop(image, Size, Size, Size);
 
     /// <summary>The member image <paramref name="imageIndex"/> is given when none is fixed (recorded, reproducible).</summary>
     public int PickMember(int imageIndex, TranslateOptions o)
@@ -188,7 +188,7 @@ public sealed class CouncilTranslator : IDisposable
     }
 
     /// <summary>Translates image number <paramref name="imageIndex"/> of a job into K outputs.</summary>
-    public Translation Translate(HwcImage image, int imageIndex, TranslateOptions? options = null)
+    public Translation Translate(RgbImage image, int imageIndex, TranslateOptions? options = null)
     {
         var o = options ?? new TranslateOptions();
         if (o.NumStyles < 1) throw new ArgumentOutOfRangeException(nameof(options), "NumStyles must be at least 1");

@@ -16,7 +16,7 @@ public enum OutputMapping
 public static class ImageTensors
 {
     /// <summary>ToTensor + Normalize(0.5, 0.5): (1, C, H, W) float32 in [-1, 1], on <paramref name="device"/>.</summary>
-    public static Tensor ToInput(HwcImage image, Device? device = null)
+    public static Tensor ToInput(RgbImage image, Device? device = null)
     {
         image.Validate();
         using var scope = NewDisposeScope();
@@ -45,7 +45,7 @@ public static class ImageTensors
     }
 
     /// <summary>(N, H, W, C) uint8 tensor → N images (copied to the host).</summary>
-    public static HwcImage[] ToImages(Tensor bytesNhwc)
+    public static RgbImage[] ToImages(Tensor bytesNhwc)
     {
         if (bytesNhwc.dtype != ScalarType.Byte || bytesNhwc.dim() != 4)
             throw new ArgumentException($"expected an (N, H, W, C) uint8 tensor, got {bytesNhwc.dtype} [{string.Join(", ", bytesNhwc.shape)}]");
@@ -53,6 +53,6 @@ public static class ImageTensors
         var all = cpu.data<byte>().ToArray();
         int n = (int)cpu.shape[0], h = (int)cpu.shape[1], w = (int)cpu.shape[2], c = (int)cpu.shape[3];
         int size = h * w * c;
-        return Enumerable.Range(0, n).Select(i => new HwcImage(w, h, all.AsSpan(i * size, size).ToArray(), c)).ToArray();
+        return Enumerable.Range(0, n).Select(i => new RgbImage(w, h, all.AsSpan(i * size, size).ToArray(), c)).ToArray();
     }
 }

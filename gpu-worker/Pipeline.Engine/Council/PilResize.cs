@@ -1,12 +1,9 @@
 namespace Pipeline.Engine.Council;
 
-/// <summary>
-/// An 8-bit interleaved image (row-major H×W×C, C = 3 for RGB): the engine's pixel boundary. Pipeline.Imaging's
-/// RgbImage has the same layout (new HwcImage(img.Width, img.Height, img.Pixels)); the engine cannot reference it.
-/// </summary>
-public sealed record HwcImage(int Width, int Height, byte[] Pixels, int Channels = 3)
+/// <summary>An 8-bit interleaved image (row-major H×W×C, C = 3 for RGB) as the engine's IO boundary.</summary>
+public sealed record RgbImage(int Width, int Height, byte[] Pixels, int Channels = 3)
 {
-    public HwcImage Validate()
+    public RgbImage Validate()
     {
         if (Width <= 0 || Height <= 0 || Channels <= 0 || Pixels.Length != (long)Width * Height * Channels)
             throw new ArgumentException($"image buffer of {Pixels.Length} bytes does not hold {Width}x{Height}x{Channels}");
@@ -24,14 +21,14 @@ public static class PilResize
     private const int PrecisionBits = 32 - 8 - 2;
 
     /// <summary>Resizes with PIL.Image.BILINEAR (what torchvision's Resize does to a PIL image).</summary>
-    public static HwcImage Bilinear(HwcImage src, int outWidth, int outHeight) =>
+    public static RgbImage Bilinear(RgbImage src, int outWidth, int outHeight) =>
         BilinearWindow(src, outWidth, outHeight, 0, 0, outWidth, outHeight);
 
     /// <summary>
     /// The window (left, top, width, height) of the resized image, computing only its pixels: each output pixel
     /// depends on the input alone, so this equals resizing fully and cropping, without the full-size buffer.
     /// </summary>
-    public static HwcImage BilinearWindow(HwcImage src, int outWidth, int outHeight, int left, int top, int width, int height)
+    public static RgbImage BilinearWindow(RgbImage src, int outWidth, int outHeight, int left, int top, int width, int height)
     {
         src.Validate();
         if (outWidth <= 0 || outHeight <= 0) throw new ArgumentOutOfRangeException(nameof(outWidth), "target size must be positive");
@@ -44,14 +41,14 @@ public static class PilResize
         return ReferenceEquals(img, src) ? src with { Pixels = (byte[])src.Pixels.Clone() } : img;
     }
 
-    private static HwcImage Crop(HwcImage src, int left, int top, int width, int height)
+    private static RgbImage Crop(RgbImage src, int left, int top, int width, int height)
     {
         if (left == 0 && top == 0 && width == src.Width && height == src.Height) return src;
         int c = src.Channels;
         var dst = new byte[width * height * c];
         for (int y = 0; y < height; y++)
             Array.Copy(src.Pixels, ((top + y) * src.Width + left) * c, dst, y * width * c, width * c);
-        return new HwcImage(width, height, dst, c);
+        return new RgbImage(width, height, dst, c);
     }
 
     /// <summary>torchvision Resize(size): shorter side to <paramref name="size"/>, longer side int(size·long/short).</summary>
@@ -66,7 +63,7 @@ public static class PilResize
         ((int)Math.Round((height - cropHeight) / 2.0, MidpointRounding.ToEven), (int)Math.Round((width - cropWidth) / 2.0, MidpointRounding.ToEven));
 
     /// <summary>Crops a window; the image must be at least the crop size (it is after a shorter-side resize).</summary>
-    public static HwcImage CenterCrop(HwcImage src, int cropWidth, int cropHeight)
+    public static RgbImage CenterCrop(RgbImage src, int cropWidth, int cropHeight)
     {
         src.Validate();
         if (cropWidth > src.Width || cropHeight > src.Height)
@@ -77,7 +74,7 @@ public static class PilResize
     }
 
     /// <summary>Resize(shorter side → size) then CenterCrop(cropHeight, cropWidth), as the reference's test transform.</summary>
-    public static HwcImage ResizeAndCenterCrop(HwcImage src, int size, int cropWidth, int cropHeight)
+    public static RgbImage ResizeAndCenterCrop(RgbImage src, int size, int cropWidth, int cropHeight)
     {
         src.Validate();
         var (w, h) = ShorterSideSize(src.Width, src.Height, size);
@@ -133,7 +130,7 @@ public static class PilResize
         v >= 1 << PrecisionBits << 8 ? (byte)255 : v <= 0 ? (byte)0 : (byte)(v >> PrecisionBits);
 
     /// <summary>Output columns [first, first + count) of a horizontal resize to <paramref name="outWidth"/>.</summary>
-    private static HwcImage Horizontal(HwcImage src, int outWidth, int first, int count)
+    private static RgbImage Horizontal(RgbImage src, int outWidth, int first, int count)
     {
         var cf = Precompute(src.Width, outWidth, first, count);
         int c = src.Channels;
@@ -152,11 +149,11 @@ public static class PilResize
                 }
             }
         }
-        return new HwcImage(count, src.Height, dst, c);
+        return new RgbImage(count, src.Height, dst, c);
     }
 
     /// <summary>Output rows [first, first + count) of a vertical resize to <paramref name="outHeight"/>.</summary>
-    private static HwcImage Vertical(HwcImage src, int outHeight, int first, int count)
+    private static RgbImage Vertical(RgbImage src, int outHeight, int first, int count)
     {
         var cf = Precompute(src.Height, outHeight, first, count);
         int c = src.Channels, stride = src.Width * c;
@@ -171,6 +168,6 @@ public static class PilResize
                 dst[o * stride + i] = Clip8(ss);
             }
         }
-        return new HwcImage(src.Width, count, dst, c);
+        return new RgbImage(src.Width, count, dst, c);
     }
 }

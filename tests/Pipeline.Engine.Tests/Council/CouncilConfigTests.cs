@@ -162,7 +162,7 @@ public class CouncilConfigTests
         var rng = new Random(seed);
         var px = new byte[w * h * 3];
         rng.NextBytes(px);
-        var src = new HwcImage(w, h, px);
+        var src = new RgbImage(w, h, px);
         var full = PilResize.Bilinear(src, outW, outH);
         int cw = Math.Max(1, outW / 2), ch = Math.Max(1, outH / 3);
         var cropped = PilResize.CenterCrop(full, cw, ch);

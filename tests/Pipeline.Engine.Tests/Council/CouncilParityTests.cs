@@ -145,13 +145,13 @@ public partial class CouncilParityTests
         }
     }
 
-    private static Tensor ToHwc(HwcImage img) => tensor(img.Pixels, [img.Height, img.Width, img.Channels], ScalarType.Byte);
+    private static Tensor ToHwc(RgbImage img) => tensor(img.Pixels, [img.Height, img.Width, img.Channels], ScalarType.Byte);
 }
 
 /// <summary>PNG/JPEG decoding for tests (SkiaSharp via Pipeline.Imaging), as PIL's convert("RGB").</summary>
 internal static class TestImages
 {
-    public static HwcImage DecodeRgb(string path)
+    public static RgbImage DecodeRgb(string path)
     {
         using var codec = SKCodec.Create(path) ?? throw new InvalidDataException($"{path}: not a decodable image");
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
@@ -166,6 +166,6 @@ internal static class TestImages
             rgb[i + 1] = rgba[j + 1];
             rgb[i + 2] = rgba[j + 2];
         }
-        return new HwcImage(info.Width, info.Height, rgb);
+        return new RgbImage(info.Width, info.Height, rgb);
     }
 }

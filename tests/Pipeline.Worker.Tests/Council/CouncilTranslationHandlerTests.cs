@@ -57,7 +57,7 @@ public sealed class CouncilTranslationHandlerTests : IDisposable
         return (await handler.RunAsync(ctx, CancellationToken.None), ctx);
     }
 
-    private async Task<HwcImage> OutputAsync(JobContext ctx, int i)
+    private async Task<RgbImage> OutputAsync(JobContext ctx, int i)
     {
         var blob = await _store.GetBytesAsync(BlobLayout.Result(ctx.JobId, $"output-{i}.png"));
         Assert.True(blob is not null, $"output-{i}.png was not written");

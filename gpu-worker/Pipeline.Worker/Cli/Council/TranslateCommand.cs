@@ -83,7 +83,7 @@ public sealed class TranslateCommand : ICliCommand
             AnsiConsole.MarkupLineInterpolated($"Council of [bold]{council.Members.Count}[/] ({council.Size}px, style_dim {council.Gen.StyleDim}) on {council.Device.type}; {files.Count} image(s) × {a.Outputs} outputs → {Path.GetFullPath(a.OutDir)}");
             Directory.CreateDirectory(a.OutDir);
             var options = new TranslateOptions { NumStyles = a.Outputs, SeedBase = a.Seed, Member = a.Member, MemberSeed = a.MemberSeed, Mapping = a.Mapping };
-            var sheetRows = new List<IReadOnlyList<HwcImage>>();
+            var sheetRows = new List<IReadOnlyList<RgbImage>>();
             var failures = new List<string>();
             using var results = new StreamWriter(Path.Combine(a.OutDir, "results.jsonl"), append: false);
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

@@ -32,7 +32,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device) : IJobHandler
         var council = await GetCouncilAsync(context, job, cancellationToken);
 
         var bytes = await context.ReadInputAsync(job.Input, cancellationToken);
-        HwcImage image;
+        RgbImage image;
         try
         {
             image = CouncilImageIO.Decode(bytes, job.Input.Path);
@@ -44,7 +44,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device) : IJobHandler
         context.ReportProgress(0.1);
 
         var options = new TranslateOptions { NumStyles = job.Outputs, SeedBase = job.Seed, MemberSeed = unchecked((int)job.Seed), MaxBatch = context.MaxBatch };
-        HwcImage[] outputs;
+        RgbImage[] outputs;
         TranslationRecord record;
         using (var scope = torch.NewDisposeScope())
         using (var t = council.Translate(image, 0, options))
