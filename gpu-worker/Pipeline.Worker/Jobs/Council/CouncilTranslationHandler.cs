@@ -42,7 +42,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         {
             using var scope = torch.NewDisposeScope();
             using var t = council.Translate(new RgbImage(prepared.Image.Width, prepared.Image.Height, prepared.Image.Pixels), 0,
-                new TranslateOptions { NumStyles = job.Outputs, SeedBase = job.Seed, MemberSeed = unchecked((int)job.Seed) });
+                new TranslateOptions { NumStyles = job.Outputs, SeedBase = job.Seed, MemberSeed = unchecked((int)job.Seed), MaxBatch = context.MaxBatch });
             resized = t.Resized;
             record = t.Record;
             var images = t.Images();
