@@ -31,6 +31,7 @@ public sealed class ProjectCommand : ICliCommand
             var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
             var files = p.GetValue(images)!;
             var (g, _) = Sg2Cli.LoadGenerator(p.GetValue(ckpt)!, dev);
+            g.SetFusedModulation(false); // same values; a batched shared-kernel conv backpropagates faster than a grouped one
             int res = Math.Min(g.Config.Size, 256);
             var targets = files.Select(f => Sg2Images.LoadTarget(f.FullName, res)).ToList(); // fail early on a bad file
             var opts = new ProjectorOptions
