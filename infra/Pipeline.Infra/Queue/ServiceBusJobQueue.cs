@@ -101,7 +101,18 @@ public sealed class ServiceBusJobQueue : IJobQueue
                     var got = new List<ReceivedMessage>();
                     link.SetCredit(maxMessages, false);
                     var left = deadline - _time.GetUtcNow();
-                    var first = await link.ReceiveAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1)).WaitAsync(cancellationToken);
+                    var wait = left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1);
+                    Message? first;
+                    try
+                    {
+                        // The guard covers a link that dies without completing the pending receive.
+                        first = await link.ReceiveAsync(wait).WaitAsync(wait + TimeSpan.FromSeconds(2), cancellationToken);
+                    }
+                    catch (TimeoutException)
+                    {
+                        await scope.DropReceiverAsync(subQueue);
+                        throw new QueueTransientException($"The receive link on '{path}' stopped answering.");
+                    }
                     if (first is null)
                     {
                         if (link.IsClosed || scope.IsClosed) throw new QueueTransientException($"The receive link on '{path}' closed while waiting.");
@@ -330,7 +341,7 @@ public sealed class ServiceBusJobQueue : IJobQueue
             return (endpoint, parts.GetValueOrDefault("SharedAccessKeyName"), parts.GetValueOrDefault("SharedAccessKey"), parts.GetValueOrDefault("EntityPath") ?? o.QueueName);
         }
         if (string.IsNullOrWhiteSpace(o.FullyQualifiedNamespace))
-            throw new ArgumentException("ServiceBusOptions needs FullyQualifiedNamespace or ConnectionString (set Pipeline__ServiceBus__FullyQualifiedNamespace).", nameof(o));
+            throw new ArgumentException("ServiceBusOptions needs FullyQualifiedNamespace or ConnectionString (set Pipeline__Queue__FullyQualifiedNamespace).", nameof(o));
         return (o.FullyQualifiedNamespace, o.SharedAccessKeyName, o.SharedAccessKey, o.QueueName);
     }
 

@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Azure.Monitor.OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Pipeline.Infra.Queue;
+using Pipeline.Infra.Storage;
+using Pipeline.Worker.Jobs;
+
+namespace Pipeline.Worker.Hosting;
+
+/// <summary>The worker's composition root: engine handlers + infra storage and queue + telemetry.</summary>
+public static class WorkerHost
+{
+    public static HostApplicationBuilder CreateBuilder(string[] args, PipelineSettings? overrideSettings = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, DisableDefaults = false });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        var settings = overrideSettings ?? builder.Configuration.GetSection("Pipeline").Get<PipelineSettings>() ?? new PipelineSettings();
+        var device = PipelineServices.ResolveDevice(settings.Device);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton<IBlobStore>(_ => PipelineServices.CreateStore(settings.Storage));
+        builder.Services.AddSingleton<IJobQueue>(_ => PipelineServices.CreateQueue(settings.Queue));
+        builder.Services.AddSingleton(sp => new ModelCache(sp.GetRequiredService<IBlobStore>(), settings.ModelCache));
+        builder.Services.AddSingleton(new JobRunnerOptions { MaxBatch = settings.MaxBatch, MaxDeliveryCount = settings.Queue.MaxDeliveryCount, Device = device });
+        builder.Services.AddSingleton(new JobQueueProcessorOptions());
+        builder.Services.AddSingleton(new HeartbeatFile(Path.Combine(Path.GetTempPath(), "pipeline-worker.alive")));
+        builder.Services.AddSingleton<JobRunner>();
+        builder.Services.AddJobHandlers(device);
+        builder.Services.AddHostedService<WorkerService>();
+        AddTelemetry(builder);
+        return builder;
+    }
+
+    /// <summary>Registers every <see cref="IJobHandler"/> of this assembly (constructor-injected).</summary>
+    public static IServiceCollection AddJobHandlers(this IServiceCollection services, string device)
+    {
+        services.AddSingleton(new EngineDevice(device));
+        foreach (var t in typeof(IJobHandler).Assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false } && typeof(IJobHandler).IsAssignableFrom(t) && t.IsPublic))
+            services.AddSingleton(typeof(IJobHandler), t);
+        return services;
+    }
+
+    private static void AddTelemetry(HostApplicationBuilder builder)
+    {
+        var otlp = builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
+        var appInsights = builder.Configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"];
+        var console = builder.Configuration["Pipeline:Telemetry:Console"] is "true" or "True";
+        if (otlp is null && appInsights is null && !console) return;
+        builder.Services.AddOpenTelemetry()
+            .WithTracing(t =>
+            {
+                t.AddSource(WorkerTelemetry.Name);
+                if (otlp is not null) t.AddOtlpExporter();
+                if (appInsights is not null) t.AddAzureMonitorTraceExporter(o => o.ConnectionString = appInsights);
+                if (console) t.AddConsoleExporter();
+            })
+            .WithMetrics(m =>
+            {
+                m.AddMeter(WorkerTelemetry.Name);
+                if (otlp is not null) m.AddOtlpExporter();
+                if (appInsights is not null) m.AddAzureMonitorMetricExporter(o => o.ConnectionString = appInsights);
+                if (console) m.AddConsoleExporter();
+            });
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+    }
+}
+
+/// <summary>The torch device handlers run on ("cpu" or "cuda").</summary>
+public sealed record EngineDevice(string Name);
