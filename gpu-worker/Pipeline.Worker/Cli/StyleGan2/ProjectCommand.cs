@@ -65,14 +65,13 @@ public sealed class ProjectCommand : ICliCommand
             var tree = new OrderedDictionary<string, object?>();
             var curves = new List<(string Name, IReadOnlyList<ProjectionStep> History)>();
             var draws = new RandomProjectorDraws(p.GetValue(seed));
-            AnsiConsole.Progress().Start(ctx =>
+            Sg2Cli.Progress(addTask =>
             {
                 for (int i0 = 0; i0 < files.Length; i0 += bs)
                 {
                     var chunk = files.Skip(i0).Take(bs).ToArray();
-                    var task = ctx.AddTask($"projecting {string.Join(", ", chunk.Select(f => f.Name))}", maxValue: opts.Steps);
-                    var r = projector.Project(cat(targets.Skip(i0).Take(bs).ToArray(), 0), draws, new Progress<int>(_ => task.Increment(1)), ct);
-                    task.Value = task.MaxValue;
+                    var advance = addTask($"projecting {string.Join(", ", chunk.Select(f => f.Name))}", opts.Steps);
+                    var r = projector.Project(cat(targets.Skip(i0).Take(bs).ToArray(), 0), draws, new Pipeline.Worker.Cli.Metrics.SyncProgress<int>(_ => advance(1)), ct);
                     for (int k = 0; k < chunk.Length; k++)
                     {
                         var stem = Path.GetFileNameWithoutExtension(chunk[k].Name);
