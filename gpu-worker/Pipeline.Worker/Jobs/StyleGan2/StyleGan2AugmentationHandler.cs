@@ -1,140 +1,144 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Infra.Contracts;
-using Pipeline.Worker.Cli.StyleGan2;
+using Pipeline.Worker.Hosting;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Pipeline.Worker.Jobs.StyleGan2;
 
 /// <summary>
-/// Augmentation batches from StyleGAN2 checkpoints: Sample, Truncation, StyleMixing, SoatPanorama and SoatBlend (two
-/// models). Item i uses seed Seed + i (mixing: Seed + Count + i for the second latent). Writes
-/// datasets/&lt;batchId&gt;/&lt;i:D5&gt;.png and manifest.json with each item's settings.
+/// Augmentation batches from StyleGAN2 checkpoints: Sample, Truncation, StyleMixing (crossover per image), SOAT
+/// panoramas and SOAT blends. Image i uses z from seed Seed + i (mixing/blending partners: Seed + Count + i), the
+/// stored noise buffers (deterministic), and the manifest records every setting, so any image can be regenerated.
 /// </summary>
-public sealed class StyleGan2AugmentationHandler : IJobHandler
+public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHandler
 {
     public bool CanHandle(JobSpec job) => job is AugmentationBatchJob { Family: StyleGanFamily.StyleGan2 };
 
     public async Task<IReadOnlyDictionary<string, double>> RunAsync(JobContext context, CancellationToken cancellationToken)
     {
         var job = (AugmentationBatchJob)context.Job;
-        if (job.Count < 1) throw new PermanentJobException("Count must be at least 1");
-        if (job.Truncation is <= 0 or > 1) throw new PermanentJobException($"Truncation {job.Truncation} is outside (0, 1]");
-        var device = cuda.is_available() ? CUDA : CPU;
-        var ckpt = await LoadAsync(context, job.Model, device, cancellationToken);
+        if (job.Count is < 1 or > 10_000) throw new PermanentJobException($"Count must be 1..10000, not {job.Count}");
+        if (job.Truncation is <= 0 or > 2) throw new PermanentJobException($"Truncation must be in (0, 2], not {job.Truncation}");
+        if (job.SecondModel is not null) throw new PermanentJobException("SoatBlend blends two latents of one generator; a second model (toonify) is not supported in batches");
+        var ckpt = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
         var g = ckpt.Generator;
-        StyleGan2Checkpoint? second = null;
-        if (job.Operation == AugmentationOp.SoatBlend)
-            second = await LoadAsync(context, job.SecondModel ?? throw new PermanentJobException("SoatBlend needs SecondModel"), device, cancellationToken);
-        if (job.Operation == AugmentationOp.StyleMixing && job.MixingCrossover is { } c && (c < 1 || c >= g.Config.NLatent))
-            throw new PermanentJobException($"MixingCrossover {c} is not a latent row of this {g.Config.Size} px generator: use 1..{g.Config.NLatent - 1}");
-        if (job.Operation == AugmentationOp.SoatPanorama && job.PanoramaLatents < 2)
-            throw new PermanentJobException("SoatPanorama needs PanoramaLatents >= 2");
-
+        var dev = torch.device(device.Name);
+        var images = new List<(byte[] Png, long Seed, Dictionary<string, string> Attributes)>();
         var sw = Stopwatch.StartNew();
-        var items = new List<DatasetItem>();
-        for (int i = 0; i < job.Count; i++)
+        await Task.Run(() =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            long seed = job.Seed + i;
-            var attributes = new Dictionary<string, string>
+            lock (g)
             {
-                ["family"] = "stylegan2",
-                ["operation"] = job.Operation.ToString(),
-                ["truncation"] = job.Truncation.ToString(CultureInfo.InvariantCulture),
-            };
-            byte[] png;
-            using (var scope = NewDisposeScope())
-            using (no_grad())
-            {
-                var image = Render(job, ckpt, second, seed, job.Seed + job.Count + i, attributes, device);
-                if (job.Size is { } size && size != image.shape[2])
+                g.to(dev);
+                using var _ = no_grad();
+                using var scope = NewDisposeScope();
+                var mean = job.Operation is AugmentationOp.Sample ? null : g.MeanLatent(Seeded(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
+                double psi = job.Operation is AugmentationOp.Sample ? 1 : job.Truncation;
+                for (int start = 0; start < job.Count; start += context.MaxBatch)
                 {
-                    long w = image.shape[3] * size / image.shape[2];
-                    image = nn.functional.interpolate(image, [size, w], mode: size < image.shape[2] ? InterpolationMode.Area : InterpolationMode.Bilinear);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    int n = Math.Min(context.MaxBatch, job.Count - start);
+                    using var batchScope = NewDisposeScope();
+                    var seeds = Enumerable.Range(start, n).Select(i => job.Seed + i).ToArray();
+                    var z = cat(seeds.Select(s => Seeded(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
+                    foreach (var (png, seed, attrs) in Render(g, job, z, seeds, mean, psi, dev))
+                        images.Add((png, seed, attrs));
+                    context.ReportProgress(0.9 * (start + n) / job.Count);
                 }
-                attributes["resolution"] = $"{image.shape[3]}x{image.shape[2]}";
-                png = Sg2Images.EncodePng(image.clamp(-1, 1));
             }
+        }, cancellationToken);
+        var seconds = sw.Elapsed.TotalSeconds;
+
+        var items = new List<DatasetItem>();
+        for (int i = 0; i < images.Count; i++)
+        {
             var path = BlobLayout.DatasetItem(job.BatchId, $"{i:D5}.png");
-            await context.WriteAsync(path, png, "image/png", "dataset-item", cancellationToken);
-            items.Add(new DatasetItem(path, seed, Convert.ToHexStringLower(SHA256.HashData(png)), attributes));
-            context.ReportProgress((i + 1.0) / job.Count);
+            await context.WriteAsync(path, images[i].Png, "image/png", "dataset-item", cancellationToken);
+            items.Add(new DatasetItem(path, images[i].Seed, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(images[i].Png)), images[i].Attributes));
         }
-        double seconds = sw.Elapsed.TotalSeconds;
         var manifest = new DatasetManifest { BatchId = job.BatchId, JobId = context.JobId, Job = job, Items = items, CreatedAt = DateTimeOffset.UtcNow };
         await context.WriteAsync(BlobLayout.DatasetManifest(job.BatchId), JobJson.ToUtf8(manifest), "application/json", "manifest", cancellationToken);
         return new Dictionary<string, double>
         {
-            ["images"] = job.Count,
-            ["images_per_second"] = job.Count / Math.Max(seconds, 1e-9),
+            ["images"] = images.Count,
+            ["images_per_second"] = images.Count / Math.Max(seconds, 1e-9),
             ["resolution"] = g.Config.Size,
         };
     }
 
-    internal static Task<StyleGan2Checkpoint> LoadAsync(JobContext context, BlobRef model, Device device, CancellationToken ct) =>
-        context.Models.GetAsync(model, f =>
-        {
-            var c = StyleGan2Checkpoint.Load(f.LocalPath);
-            c.Generator.to(device);
-            return c;
-        }, ct);
-
-    private static Tensor Render(AugmentationBatchJob job, StyleGan2Checkpoint ckpt, StyleGan2Checkpoint? second, long seed, long mixSeed,
-        Dictionary<string, string> attributes, Device device)
+    private static IEnumerable<(byte[], long, Dictionary<string, string>)> Render(Pipeline.Engine.StyleGan2.Generator g, AugmentationBatchJob job, Tensor z, long[] seeds, Tensor? mean, double psi, Device dev)
     {
-        var g = ckpt.Generator;
-        int d = g.Config.StyleDim;
-        var z = Sg2Cli.SeedZ(seed, d).to(device);
-        double psi = job.Operation == AugmentationOp.Sample ? 1 : job.Truncation;
-        var fixedNoise = new GenerateOptions { RandomizeNoise = false, Truncation = psi, TruncationLatent = psi < 1 ? MeanW(ckpt, job) : null };
+        var baseAttrs = new Dictionary<string, string>
+        {
+            ["family"] = "stylegan2",
+            ["operation"] = job.Operation.ToString(),
+            ["truncation"] = psi.ToString(CultureInfo.InvariantCulture),
+            ["resolution"] = g.Config.Size.ToString(CultureInfo.InvariantCulture),
+            ["noise"] = "stored buffers",
+        };
+        var opts = new GenerateOptions { Truncation = psi, TruncationLatent = mean, RandomizeNoise = false };
         switch (job.Operation)
         {
             case AugmentationOp.Sample:
             case AugmentationOp.Truncation:
-                return g.Forward([z], fixedNoise).Image;
+            {
+                var img = g.Forward([z], opts).Image;
+                for (int i = 0; i < seeds.Length; i++) yield return (ProjectionHandler.ToImage(img[i]).EncodePng(), seeds[i], new(baseAttrs));
+                break;
+            }
             case AugmentationOp.StyleMixing:
             {
-                // Random crossover per item, reproducible from its seed (the reference draws it from Python's random).
-                int k = job.MixingCrossover ?? new Random(unchecked((int)seed)).Next(1, g.Config.NLatent);
-                attributes["mixSeed"] = mixSeed.ToString(CultureInfo.InvariantCulture);
-                attributes["injectIndex"] = k.ToString(CultureInfo.InvariantCulture);
-                return g.Forward([z, Sg2Cli.SeedZ(mixSeed, d).to(device)], fixedNoise with { InjectIndex = k }).Image;
+                var partners = seeds.Select(s => s + job.Count).ToArray();
+                var z2 = cat(partners.Select(s => Seeded(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
+                for (int i = 0; i < seeds.Length; i++)
+                {
+                    int inject = job.MixingCrossover ?? new Random(unchecked((int)seeds[i])).Next(1, g.Config.NLatent);
+                    if (inject < 1 || inject >= g.Config.NLatent) throw new PermanentJobException($"MixingCrossover must be 1..{g.Config.NLatent - 1} for this {g.Config.Size} px generator");
+                    var img = g.Forward([z.narrow(0, i, 1), z2.narrow(0, i, 1)], opts with { InjectIndex = inject }).Image;
+                    yield return (ProjectionHandler.ToImage(img[0]).EncodePng(), seeds[i], new(baseAttrs) { ["mixSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["injectIndex"] = inject.ToString(CultureInfo.InvariantCulture) });
+                }
+                break;
             }
             case AugmentationOp.SoatPanorama:
             {
                 var soat = new Soat(g);
-                attributes["latents"] = job.PanoramaLatents.ToString(CultureInfo.InvariantCulture);
-                var zs = soat.PanoramaLatents(job.PanoramaLatents, seed);
-                return soat.Panorama(zs, new PanoramaOptions(job.PanoramaLatents, psi), MeanStyles(soat, job)).Panorama;
+                var meanStyles = soat.MeanStyles(Seeded(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
+                int n = Math.Max(2, job.PanoramaLatents);
+                for (int i = 0; i < seeds.Length; i++)
+                {
+                    var zs = cat(Enumerable.Range(0, n).Select(k => Seeded(seeds[i] * 1000 + k, 1, g.Config.StyleDim, dev)).ToArray(), 0);
+                    var pano = soat.Panorama(zs, new PanoramaOptions(NumImages: n, Truncation: psi), meanStyles).Panorama;
+                    yield return (ProjectionHandler.ToImage(pano[0].clamp(-1, 1)).EncodePng(), seeds[i], new(baseAttrs) { ["panoramaLatents"] = n.ToString(CultureInfo.InvariantCulture), ["latentSeeds"] = $"{seeds[i]}*1000+k" });
+                }
+                break;
             }
             case AugmentationOp.SoatBlend:
             {
-                var (s1, s2) = (new Soat(g), new Soat(second!.Generator));
-                var l1 = s1.GetStyles(z, truncation: psi, meanStyles: psi < 1 ? MeanStyles(s1, job) : null);
-                var l2 = s2.GetStyles(z, truncation: psi, meanStyles: psi < 1 ? MeanStyles(s2, job) : null);
-                try { return s1.BlendGenerators(second.Generator, l1, l2, BlendDirection.Horizontal); }
-                catch (ArgumentException e) { throw new PermanentJobException(e.Message, e); }
+                var soat = new Soat(g);
+                var meanStyles = psi == 1 ? null : soat.MeanStyles(Seeded(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
+                var partners = seeds.Select(s => s + job.Count).ToArray();
+                var z2 = cat(partners.Select(s => Seeded(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
+                var s1 = soat.GetStyles(z, truncation: psi, meanStyles: meanStyles);
+                var s2 = soat.GetStyles(z2, truncation: psi, meanStyles: meanStyles);
+                for (int i = 0; i < seeds.Length; i++)
+                {
+                    var img = soat.Blend(Soat.IndexLayers(s1, i), Soat.IndexLayers(s2, i), BlendDirection.Horizontal);
+                    yield return (ProjectionHandler.ToImage(img[0]).EncodePng(), seeds[i], new(baseAttrs) { ["blendWithSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["direction"] = "horizontal" });
+                }
+                break;
             }
             default:
-                throw new PermanentJobException($"unknown operation {job.Operation}");
+                throw new PermanentJobException($"operation {job.Operation} is not supported for StyleGAN2");
         }
     }
 
-    // The mean latents come from a fixed-seed draw, so every item of a batch (and a rerun) uses the same centre.
-    private static Tensor MeanW(StyleGan2Checkpoint ckpt, AugmentationBatchJob job)
+    /// <summary>z rows from a CPU generator seeded per image: the same seed gives the same image on any device and batch.</summary>
+    internal static Tensor Seeded(long seed, int rows, int dim, Device dev)
     {
-        if (ckpt.TruncationLatent is { } avg) return avg.to(ckpt.Generator.Device);
-        using var gen = new torch.Generator(0);
-        return ckpt.Generator.MeanLatent(randn([job.TruncationMeanSamples, ckpt.Generator.Config.StyleDim], generator: gen).to(ckpt.Generator.Device));
-    }
-
-    private static List<Tensor> MeanStyles(Soat soat, AugmentationBatchJob job)
-    {
-        using var gen = new torch.Generator(0);
-        return soat.MeanStyles(randn([job.TruncationMeanSamples, soat.G.Config.StyleDim], generator: gen).to(soat.G.Device));
+        using var gen = new TorchSharp.torch.Generator(unchecked((ulong)seed));
+        return randn([rows, dim], generator: gen).to(dev);
     }
 }
