@@ -57,7 +57,8 @@ var identitySettings = [
   { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
 ]
 var pipelineSettings = [
-  { name: 'Pipeline__Storage__BlobServiceUri', value: dataBlobEndpoint }
+  { name: 'Pipeline__Storage__ServiceUri', value: dataBlobEndpoint }
+  { name: 'Pipeline__ManagedIdentityClientId', value: identityClientId }
   { name: 'Pipeline__ServiceBus__FullyQualifiedNamespace', value: serviceBusNamespace }
   { name: 'Pipeline__Queues__Translate', value: queues.translate }
   { name: 'Pipeline__Queues__Project', value: queues.project }

@@ -114,9 +114,10 @@ resource jobs 'Microsoft.App/jobs@2025-07-01' = [
             resources: { cpu: gpu.cpu, memory: gpu.memory }
             env: [
               { name: 'AZURE_CLIENT_ID', value: identityClientId }
-              { name: 'Pipeline__Storage__BlobServiceUri', value: dataBlobEndpoint }
+              { name: 'Pipeline__ManagedIdentityClientId', value: identityClientId }
+              { name: 'Pipeline__Storage__ServiceUri', value: dataBlobEndpoint }
               { name: 'Pipeline__ServiceBus__FullyQualifiedNamespace', value: serviceBusNamespace }
-              { name: 'Pipeline__Worker__Queue', value: kind.value }
+              { name: 'Pipeline__ServiceBus__QueueName', value: kind.value }
               { name: 'Pipeline__Worker__JobKind', value: kind.key }
               { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
               { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }

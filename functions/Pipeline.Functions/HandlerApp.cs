@@ -51,15 +51,15 @@ public static class HandlerApp
         var jobIdKey = section["JobIdKey"];
         services.AddSingleton(new JobIdOptions { Key = string.IsNullOrEmpty(jobIdKey) ? null : System.Text.Encoding.UTF8.GetBytes(jobIdKey) });
 
-        AddStorage(services, section.GetSection("Storage"));
+        AddStorage(services, section.GetSection("Storage"), section["ManagedIdentityClientId"] ?? Environment.GetEnvironmentVariable("AZURE_CLIENT_ID"));
         services.AddSingleton<Func<string, IJobQueue>>(_ => QueueFactory(section));
         services.AddSingleton(sp => new JobQueueProvider(sp.GetRequiredService<QueueNames>(), sp.GetRequiredService<Func<string, IJobQueue>>()));
         services.AddSingleton<IJobQueueProvider>(sp => sp.GetRequiredService<JobQueueProvider>());
 
         // Face check for selfie jobs: on unless Pipeline:Uploads:FaceDetection=off; needs the Haar cascade file.
         var faceDetection = section["Uploads:FaceDetection"];
-        IFaceCounter? faces = string.Equals(faceDetection, "off", StringComparison.OrdinalIgnoreCase) ? null : HaarFaceCounter.TryCreate(section["Uploads:FaceCascadePath"]);
-        services.AddSingleton(sp => new UploadValidator(sp.GetRequiredService<UploadValidationOptions>(), sp.GetService<IFaceCounter>() ?? faces, sp.GetRequiredService<JobIdOptions>(), sp.GetRequiredService<TimeProvider>()));
+        var faces = string.Equals(faceDetection, "off", StringComparison.OrdinalIgnoreCase) ? null : FaceChecks.TryCreate(section["Uploads:FaceCascadePath"]);
+        services.AddSingleton(sp => new UploadValidator(sp.GetRequiredService<UploadValidationOptions>(), faces, sp.GetRequiredService<JobIdOptions>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<JobPublisher>();
         services.AddSingleton<HttpAuth>();
         services.AddSingleton<ValidateUploadHandler>();
@@ -69,11 +69,12 @@ public static class HandlerApp
         return services;
     }
 
-    private static void AddStorage(IServiceCollection services, IConfigurationSection storage)
+    // Setting names as infra's InfraFactory reads them (Pipeline__Storage__LocalRoot / __ConnectionString / __ServiceUri).
+    private static void AddStorage(IServiceCollection services, IConfigurationSection storage, string? managedIdentityClientId)
     {
-        var root = storage["Root"];
+        var root = storage["LocalRoot"];
         var connectionString = storage["ConnectionString"];
-        var serviceUri = storage["BlobServiceUri"];
+        var serviceUri = storage["ServiceUri"];
         if (!string.IsNullOrEmpty(root))
         {
             services.AddSingleton<IBlobStore>(new FileSystemBlobStore(new FileSystemBlobStoreOptions { Root = root }));
@@ -88,14 +89,15 @@ public static class HandlerApp
         }
         else if (!string.IsNullOrEmpty(serviceUri))
         {
-            var service = new BlobServiceClient(new Uri(serviceUri), new DefaultAzureCredential());
+            var credential = new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = managedIdentityClientId });
+            var service = new BlobServiceClient(new Uri(serviceUri), credential);
             services.AddSingleton<IBlobStore>(new AzureBlobStore(service, new AzureBlobStoreOptions { CreateContainers = false }));
             services.AddSingleton<ILinkSigner>(sp => new UserDelegationLinkSigner(service, sp.GetRequiredService<TimeProvider>()));
         }
         else
         {
             throw new InvalidOperationException(
-                "No storage configured: set Pipeline:Storage:BlobServiceUri (Azure, managed identity), Pipeline:Storage:ConnectionString (Azurite) or Pipeline:Storage:Root (local folder).");
+                "No storage configured: set Pipeline:Storage:ServiceUri (Azure, managed identity), Pipeline:Storage:ConnectionString (Azurite) or Pipeline:Storage:LocalRoot (local folder).");
         }
     }
 
@@ -111,7 +113,7 @@ public static class HandlerApp
         {
             FullyQualifiedNamespace = string.IsNullOrEmpty(ns) ? null : ns,
             ConnectionString = string.IsNullOrEmpty(connectionString) ? null : connectionString,
-            ManagedIdentityClientId = Environment.GetEnvironmentVariable("AZURE_CLIENT_ID"),
+            ManagedIdentityClientId = section["ManagedIdentityClientId"] ?? Environment.GetEnvironmentVariable("AZURE_CLIENT_ID"),
             QueueName = name,
         });
     }
