@@ -5,12 +5,15 @@ using Pipeline.Infra.Storage;
 namespace Pipeline.Infra;
 
 /// <summary>
-/// Picks the implementations from app settings (environment variables in Azure Functions / Container Apps):
-/// Azure when the Azure settings are present, the embedded local defaults otherwise. Composition roots
+/// Picks the implementations from app settings (environment variables in Azure Functions / Container Apps), with the
+/// same names the worker's "Pipeline" configuration section binds: an explicit Kind wins, else Azure when its
+/// settings are present, else the embedded local defaults. Composition roots
 /// (functions handler, worker) call this once; the rest of the code only sees <see cref="IBlobStore"/> and <see cref="IJobQueue"/>.
 /// </summary>
 public static class InfraFactory
 {
+    /// <summary>Blob: "local" or "azure" (optional; inferred from the other settings).</summary>
+    public const string StorageKind = "Pipeline__Storage__Kind";
     /// <summary>Blob: connection string (Azurite, SAS, key).</summary>
     public const string StorageConnectionString = "Pipeline__Storage__ConnectionString";
     /// <summary>Blob: service URI for Entra ID (managed identity).</summary>
@@ -18,15 +21,19 @@ public static class InfraFactory
     /// <summary>Blob: container name prefix.</summary>
     public const string StorageContainerPrefix = "Pipeline__Storage__ContainerPrefix";
     /// <summary>Local: root folder of the file-system store.</summary>
-    public const string StorageLocalRoot = "Pipeline__Storage__LocalRoot";
+    public const string StorageLocalRoot = "Pipeline__Storage__Root";
+    /// <summary>Blob: client id of the user-assigned managed identity.</summary>
+    public const string StorageManagedIdentityClientId = "Pipeline__Storage__ManagedIdentityClientId";
+    /// <summary>Queue: "inprocess" or "servicebus" (optional; inferred from the other settings).</summary>
+    public const string QueueKind = "Pipeline__Queue__Kind";
     /// <summary>Service Bus: namespace host or endpoint (Entra ID unless a key is given).</summary>
-    public const string ServiceBusNamespace = "Pipeline__ServiceBus__FullyQualifiedNamespace";
+    public const string ServiceBusNamespace = "Pipeline__Queue__FullyQualifiedNamespace";
     /// <summary>Service Bus: SAS connection string.</summary>
-    public const string ServiceBusConnectionString = "Pipeline__ServiceBus__ConnectionString";
-    /// <summary>Service Bus: queue name (default "jobs").</summary>
-    public const string ServiceBusQueueName = "Pipeline__ServiceBus__QueueName";
-    /// <summary>Both: client id of the user-assigned managed identity.</summary>
-    public const string ManagedIdentityClientId = "Pipeline__ManagedIdentityClientId";
+    public const string ServiceBusConnectionString = "Pipeline__Queue__ConnectionString";
+    /// <summary>Queue name (default "jobs").</summary>
+    public const string ServiceBusQueueName = "Pipeline__Queue__QueueName";
+    /// <summary>Service Bus: client id of the user-assigned managed identity.</summary>
+    public const string QueueManagedIdentityClientId = "Pipeline__Queue__ManagedIdentityClientId";
 
     /// <summary>Optional HMAC key for job ids.</summary>
     public const string JobIdKey = "Pipeline__JobIdKey";
@@ -47,13 +54,16 @@ public static class InfraFactory
         ArgumentNullException.ThrowIfNull(setting);
         var cs = setting(StorageConnectionString);
         var uri = setting(StorageServiceUri);
-        if (!string.IsNullOrWhiteSpace(cs) || !string.IsNullOrWhiteSpace(uri))
+        var kind = setting(StorageKind)?.ToLowerInvariant();
+        if (kind is not (null or "" or "local" or "azure"))
+            throw new InvalidOperationException($"{StorageKind} '{kind}' is not one of: local, azure.");
+        if (kind == "azure" || (kind != "local" && (!string.IsNullOrWhiteSpace(cs) || !string.IsNullOrWhiteSpace(uri))))
         {
             return new AzureBlobStore(new AzureBlobStoreOptions
             {
                 ConnectionString = string.IsNullOrWhiteSpace(cs) ? null : cs,
                 ServiceUri = string.IsNullOrWhiteSpace(uri) ? null : new Uri(uri),
-                ManagedIdentityClientId = setting(ManagedIdentityClientId),
+                ManagedIdentityClientId = setting(StorageManagedIdentityClientId),
                 ContainerPrefix = setting(StorageContainerPrefix) ?? "",
                 // With a connection string we are on Azurite or a dev account and may create containers; in Azure, Bicep does.
                 CreateContainers = !string.IsNullOrWhiteSpace(cs),
@@ -72,14 +82,17 @@ public static class InfraFactory
         var name = setting(ServiceBusQueueName) ?? "jobs";
         var cs = setting(ServiceBusConnectionString);
         var ns = setting(ServiceBusNamespace);
-        if (!string.IsNullOrWhiteSpace(cs) || !string.IsNullOrWhiteSpace(ns))
+        var kind = setting(QueueKind)?.ToLowerInvariant();
+        if (kind is not (null or "" or "inprocess" or "servicebus"))
+            throw new InvalidOperationException($"{QueueKind} '{kind}' is not one of: inprocess, servicebus.");
+        if (kind == "servicebus" || (kind != "inprocess" && (!string.IsNullOrWhiteSpace(cs) || !string.IsNullOrWhiteSpace(ns))))
         {
             return new ServiceBusJobQueue(new ServiceBusOptions
             {
                 ConnectionString = string.IsNullOrWhiteSpace(cs) ? null : cs,
                 FullyQualifiedNamespace = string.IsNullOrWhiteSpace(ns) ? null : ns,
                 QueueName = name,
-                ManagedIdentityClientId = setting(ManagedIdentityClientId),
+                ManagedIdentityClientId = setting(QueueManagedIdentityClientId),
             });
         }
         return LocalQueues.GetOrAdd(name, n => new InProcessJobQueue(n, localEntity));

@@ -38,4 +38,30 @@ public sealed class InfraFactoryTests
         Assert.Equal("jobs", q.Name);
         Assert.Equal(0, q.ConnectionsOpened); // nothing connects until used
     }
+
+    [Fact]
+    public void An_explicit_kind_wins_and_an_unknown_one_is_refused()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "pipeline-factory-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var settings = new Dictionary<string, string>
+            {
+                [InfraFactory.StorageKind] = "local",
+                [InfraFactory.StorageLocalRoot] = root,
+                [InfraFactory.StorageServiceUri] = "https://acct.blob.core.windows.net",
+                [InfraFactory.QueueKind] = "inprocess",
+                [InfraFactory.ServiceBusNamespace] = "ns.servicebus.windows.net",
+                [InfraFactory.ServiceBusQueueName] = "factory-kind-" + Guid.NewGuid().ToString("N"),
+            };
+            Assert.Equal(Path.GetFullPath(root), Assert.IsType<FileSystemBlobStore>(InfraFactory.CreateBlobStore(settings.GetValueOrDefault, "unused")).Root);
+            Assert.IsType<InProcessJobQueue>(InfraFactory.CreateJobQueue(settings.GetValueOrDefault));
+            settings[InfraFactory.QueueKind] = "kafka";
+            Assert.Contains("inprocess, servicebus", Assert.Throws<InvalidOperationException>(() => InfraFactory.CreateJobQueue(settings.GetValueOrDefault)).Message);
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, true);
+        }
+    }
 }

@@ -38,7 +38,10 @@ public static class ImageDecoder
         var codec = opened.Codec!;
 
         var (dw, dh) = PickDecodeSize(codec, header, targetMaxSide);
-        var rgba = new byte[(long)dw * dh * 4 <= Array.MaxLength ? dw * dh * 4 : throw new InvalidOperationException("unreachable: limits checked")];
+        // Within int range: the header check capped the pixel count before we got here.
+        if ((long)dw * dh * 4 > Array.MaxLength)
+            return ImageResult<DecodedImage>.Reject(RejectionCodes.DimensionsTooLarge, $"{dw}x{dh} RGBA does not fit one buffer; lower MaxPixels.");
+        var rgba = new byte[dw * dh * 4];
         var info = new SKImageInfo(dw, dh, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         SKCodecResult result;
         var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
@@ -108,7 +111,7 @@ public static class ImageDecoder
             SKEncodedImageFormat.Png => ImageFormat.Png,
             SKEncodedImageFormat.Webp => ImageFormat.Webp,
             SKEncodedImageFormat.Gif => ImageFormat.Gif,
-            var other => (ImageFormat?)null,
+            _ => (ImageFormat?)null,
         };
         if (format != sniffed)
             return opened.With(new ImageRejection(RejectionCodes.UnsupportedFormat, $"The signature says {sniffed} but the decoder found {codec.EncodedFormat}."));

@@ -106,6 +106,9 @@ public sealed class FaceAligner
         return ImageResult<AlignedFace>.Ok(new AlignedFace(img, AlignmentMethod.DetectionBoxFallback, face, detection.Count, detection.SignificantCount, null, geometry));
     }
 
+    /// <summary>The fallback's crop geometry for a dlib box (what <see cref="Align"/> uses without a landmark model).</summary>
+    public static FfhqGeometry FallbackPlanFor(int width, int height, DlibRect box, int outputSize) => FallbackPlan(width, height, box, outputSize);
+
     internal static FfhqGeometry FallbackPlan(int width, int height, DlibRect box, int outputSize)
     {
         double w = box.Width;

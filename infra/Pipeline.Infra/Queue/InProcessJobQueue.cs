@@ -117,12 +117,11 @@ public sealed class InProcessJobQueue : IJobQueue
     {
         lock (_sync)
         {
-            var (list, e) = Locked(message);
+            var (_, e) = Locked(message);
             e.DeliveryCount = Math.Max(0, e.DeliveryCount - 1);
             e.LockToken = null;
             e.LockedUntil = null;
             Pulse();
-            _ = list;
         }
         return Task.CompletedTask;
     }

@@ -89,4 +89,24 @@ public class FaceDetectorTests
         Assert.Equal(new PixelRect(102, 98, 50, 50), box);
         Assert.Empty(HaarDetector.Group(rects.Take(5).ToList(), 5, 0.2));
     }
+
+    [Fact]
+    public void Cascade_loader_fails_clearly_on_missing_or_foreign_files()
+    {
+        var missing = Assert.Throws<FileNotFoundException>(() => HaarCascade.Load("/nonexistent/cascade.xml"));
+        Assert.Contains("opencv-data", missing.Message);
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "<?xml version=\"1.0\"?><opencv_storage><cascade><stageType>BOOST</stageType><featureType>LBP</featureType><width>24</width><height>24</height></cascade></opencv_storage>");
+            var lbp = Assert.Throws<InvalidDataException>(() => HaarCascade.Load(path));
+            Assert.Contains("LBP", lbp.Message);
+            File.WriteAllText(path, "<?xml version=\"1.0\"?><opencv_storage><haarcascade_frontalface/></opencv_storage>");
+            Assert.Throws<InvalidDataException>(() => HaarCascade.Load(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

@@ -73,12 +73,18 @@ public sealed class FakeServiceBus : IAsyncDisposable
     }
 
     /// <summary>The broker-side queue (created on first use), to inspect counts.</summary>
-    public InProcessJobQueue Queue(string name) => _queues.GetOrAdd(name, n =>
+    public InProcessJobQueue Queue(string name)
     {
-        var q = new InProcessJobQueue(n, _entity);
-        RegisterManagement(n);
-        return q;
-    });
+        if (_queues.TryGetValue(name, out var q)) return q;
+        lock (_queues)
+        {
+            if (_queues.TryGetValue(name, out q)) return q;
+            q = new InProcessJobQueue(name, _entity);
+            RegisterManagement(name);
+            _queues[name] = q;
+            return q;
+        }
+    }
 
     // ---- fault injection ----
 
@@ -293,6 +299,9 @@ public sealed class FakeServiceBus : IAsyncDisposable
         public void OnDisposition(Message message, DeliveryState state)
         {
             if (message.MessageAnnotations?.Map.TryGetValue(new Symbol("x-opt-lock-token"), out var t) != true || t is not Guid token) return;
+            // A closing link "releases" its unsettled deliveries locally; Service Bus instead keeps such locks until they
+            // expire (or are settled by lock token over $management), so ignore that synthetic outcome.
+            if (state is Released && _link.IsClosed) return;
             if (!_bus._locked.TryRemove(token, out var entry)) return; // lock already lost: the settlement is void
             try
             {

@@ -194,6 +194,26 @@ public sealed class ServiceBusClientTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task After_a_reconnect_settlement_goes_by_lock_token_over_management()
+    {
+        var bus = Own(FakeServiceBus.Start(Entity with { LockDuration = TimeSpan.FromSeconds(5) }));
+        var q = SasClient(bus);
+        await q.SendAsync(Msg("done"), Ct);
+        await q.SendAsync(Msg("poison"), Ct);
+        var done = await ReceiveOneAsync(q);
+        var poison = await ReceiveOneAsync(q);
+        bus.DropConnections(); // the link that delivered both is gone; the broker still holds their locks
+        await Task.Delay(300, Ct); // let the client see the close frame (before that, a settle would race the drop)
+        await q.CompleteAsync(done, Ct);
+        await q.DeadLetterAsync(poison, "InvalidJob", "bad json", Ct);
+        Assert.Equal(0, bus.Queue("jobs").ActiveCount); // settled now, not redelivered after the lock expires
+        var dead = (await q.ReceiveAsync(1, TimeSpan.FromSeconds(3), SubQueue.DeadLetter, Ct)).Single();
+        Assert.Equal(("poison", "InvalidJob", "bad json"), (dead.MessageId, dead.DeadLetterReason, dead.DeadLetterErrorDescription));
+        await q.CompleteAsync(dead, Ct);
+        Assert.True(q.ConnectionsOpened >= 2);
+    }
+
+    [Fact]
     public async Task Sends_survive_a_dropped_connection_and_stay_deduplicated()
     {
         var bus = Own(FakeServiceBus.Start(Entity));
@@ -223,6 +243,6 @@ public sealed class ServiceBusClientTests : IAsyncDisposable
     public void Options_without_an_endpoint_say_what_to_set()
     {
         var ex = Assert.Throws<ArgumentException>(() => new ServiceBusJobQueue(new ServiceBusOptions()));
-        Assert.Contains("Pipeline__ServiceBus__FullyQualifiedNamespace", ex.Message);
+        Assert.Contains("Pipeline__Queue__FullyQualifiedNamespace", ex.Message);
     }
 }

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using Pipeline.Engine.Metrics.Fid;
+using Pipeline.Engine.Metrics.Ppl;
+using static TorchSharp.torch;
+
+namespace Pipeline.Engine.Metrics.Records;
+
+/// <summary>What an evaluation may draw on; each metric uses the parts it needs and says which one is missing.</summary>
+public sealed record MetricContext
+{
+    public string? ModelId { get; init; }
+    public string? ModelSha256 { get; init; }
+    public string? Dataset { get; init; }
+    public Device Device { get; init; } = CPU;
+    public required FeatureNetworkStore Weights { get; init; }
+    /// <summary>(count, batch) -> generated images: uint8 NHWC (quantised, as FID expects) or float NCHW in [0, 1].</summary>
+    public Func<long, int, IAsyncEnumerable<Tensor>>? GeneratedImages { get; init; }
+    /// <summary>Reference statistics (.npz mu/sigma) of the real dataset.</summary>
+    public string? ReferenceStats { get; init; }
+    public IPplGenerator? Generator { get; init; }
+    /// <summary>Pairs (projected image, target) in [-1, 1] for lpips_projection.</summary>
+    public Func<IAsyncEnumerable<(Tensor Projected, Tensor Target)>>? ProjectionPairs { get; init; }
+    public IProgress<(string Metric, long Done, long Total)>? Progress { get; init; }
+    public int Batch { get; init; } = 64;
+}
+
+/// <summary>Value, image count and feature network of a successful evaluation.</summary>
+public sealed record MetricOutcome(double Value, long Images, string? FeatureNetworkSha256);
+
+/// <summary>A named metric: its fixed settings and how to evaluate it.</summary>
+public sealed record MetricDefinition(
+    string Name, string Description, IReadOnlyDictionary<string, object?> Settings,
+    Func<MetricContext, CancellationToken, Task<MetricOutcome>> Evaluate);
+
+/// <summary>Metrics registered by name (as NVlabs' metric_main), evaluated into JSON-line records.</summary>
+public sealed class MetricRegistry
+{
+    private readonly Dictionary<string, MetricDefinition> metrics = new(StringComparer.Ordinal);
+
+    public IEnumerable<string> Names => metrics.Keys.Order(StringComparer.Ordinal);
+
+    public void Register(MetricDefinition m) => metrics[m.Name] = m;
+
+    public MetricDefinition Get(string name) => metrics.TryGetValue(name, out var m) ? m
+        : throw new ArgumentException($"unknown metric '{name}'; known: {string.Join(", ", Names)}", nameof(name));
+
+    /// <summary>fid50k_full, fid10k, ppl_{w,z}{end,full} (face crop), ppl2_wend (no crop), lpips_projection.</summary>
+    public static MetricRegistry CreateDefault()
+    {
+        var r = new MetricRegistry();
+        r.Register(StandardMetrics.Fid("fid50k_full", 50_000, "FID of 50k generated images against the full dataset's statistics"));
+        r.Register(StandardMetrics.Fid("fid10k", 10_000, "FID of 10k generated images against the dataset's statistics (quick)"));
+        foreach (var (space, sampling) in new[] { (PplSpace.W, PplSampling.End), (PplSpace.W, PplSampling.Full), (PplSpace.Z, PplSampling.End), (PplSpace.Z, PplSampling.Full) })
+            r.Register(StandardMetrics.Ppl(new PplOptions { Space = space, Sampling = sampling, Samples = 50_000, Crop = true }, null));
+        r.Register(StandardMetrics.Ppl(new PplOptions { Space = PplSpace.W, Sampling = PplSampling.End, Samples = 50_000, Crop = false }, "ppl2_wend"));
+        r.Register(StandardMetrics.LpipsProjection());
+        return r;
+    }
+
+    /// <summary>
+    /// Evaluates <paramref name="name"/> and writes its record through <paramref name="sink"/>. Missing weights give a
+    /// "skipped" record, other errors a "failed" record (both with the reason); cancellation propagates.
+    /// </summary>
+    public async Task<MetricRecord> EvaluateAsync(string name, MetricContext ctx, IMetricSink sink, CancellationToken ct = default)
+    {
+        var m = Get(name);
+        var started = DateTimeOffset.UtcNow;
+        var sw = Stopwatch.StartNew();
+        MetricRecord Record(string status, double? value, long images, string? featSha, string? reason) => new()
+        {
+            Metric = m.Name, Value = value, Status = status, Reason = reason, ModelId = ctx.ModelId, ModelSha256 = ctx.ModelSha256,
+            Dataset = ctx.Dataset, Images = images, Settings = m.Settings, FeatureNetworkSha256 = featSha,
+            DurationSeconds = sw.Elapsed.TotalSeconds, Device = DeviceName(ctx.Device), Timestamp = started,
+        };
+        MetricRecord record;
+        try
+        {
+            var o = await m.Evaluate(ctx, ct);
+            record = Record("ok", o.Value, o.Images, o.FeatureNetworkSha256, null);
+        }
+        catch (WeightsMissingException e)
+        {
+            record = Record("skipped", null, 0, null, e.Message);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            record = Record("failed", null, 0, null, $"{e.GetType().Name}: {e.Message}");
+        }
+        await sink.WriteLineAsync(record.StoragePath(), record.ToJsonLine(), ct);
+        return record;
+    }
+
+    public static string DeviceName(Device d) => d.ToString();
+}

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using Pipeline.Engine.Metrics;
+using Pipeline.Engine.Metrics.Fid;
+using Spectre.Console;
+
+namespace Pipeline.Worker.Cli.Metrics;
+
+/// <summary>`pipeline fid A B`: FID between two image folders or pytorch-fid .npz statistics files.</summary>
+public sealed class FidCommand : ICliCommand
+{
+    public Command Build()
+    {
+        var a = new Argument<string>("a") { Description = "Image folder or .npz (mu, sigma)." };
+        var b = new Argument<string>("b") { Description = "Image folder or .npz (mu, sigma)." };
+        var batch = MetricsCli.BatchOption(50);
+        var device = MetricsCli.DeviceOption();
+        var models = MetricsCli.ModelsDirOption();
+        var dims = new Option<int>("--dims") { Description = "Feature block: 64, 192, 768 or 2048 (pool3).", DefaultValueFactory = _ => 2048 };
+        var cmd = new Command("fid", "Frechet Inception Distance (pytorch-fid semantics) between two image folders or statistics files.")
+        {
+            a, b, batch, device, models, dims,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            try
+            {
+                var paths = new[] { parse.GetValue(a)!, parse.GetValue(b)! };
+                var stats = new GaussianStats[2];
+                FidFeatureExtractor? extractor = null;
+                for (int i = 0; i < 2; i++)
+                {
+                    if (File.Exists(paths[i]) && paths[i].EndsWith(".npz", StringComparison.OrdinalIgnoreCase))
+                    {
+                        stats[i] = FidStatsFile.Load(paths[i]);
+                        continue;
+                    }
+                    if (extractor is null)
+                    {
+                        var (model, _) = await MetricsCli.Store(parse.GetValue(models)).LoadInceptionAsync(ct);
+                        extractor = new FidFeatureExtractor(model, MetricsCli.ResolveDevice(parse.GetValue(device)!), parse.GetValue(dims));
+                    }
+                    stats[i] = await MetricsCli.FolderStatsAsync(extractor, paths[i], parse.GetValue(batch), ct);
+                }
+                var r = FrechetDistance.Compute(stats[0], stats[1], warn: m => AnsiConsole.MarkupLineInterpolated($"[yellow]{m}[/]"));
+                Console.WriteLine($"FID: {r.Value:R}");
+                return 0;
+            }
+            catch (WeightsMissingException e)
+            {
+                return MetricsCli.Skipped(e);
+            }
+        });
+        return cmd;
+    }
+}
+
+/// <summary>`pipeline stats FOLDER -o ref.npz`: reference statistics, stored with the feature network's digest.</summary>
+public sealed class StatsCommand : ICliCommand
+{
+    public Command Build()
+    {
+        var folder = new Argument<string>("folder") { Description = "Folder of images (bmp jpg jpeg pgm png ppm tif tiff webp)." };
+        var output = new Option<string>("--output", "-o") { Description = "Output .npz (mu, sigma float64).", Required = true };
+        var batch = MetricsCli.BatchOption(50);
+        var device = MetricsCli.DeviceOption();
+        var models = MetricsCli.ModelsDirOption();
+        var cmd = new Command("stats", "Compute FID statistics (pytorch-fid .npz) of an image folder; reuse them as the reference side of `pipeline fid`.")
+        {
+            folder, output, batch, device, models,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            try
+            {
+                var (model, sha) = await MetricsCli.Store(parse.GetValue(models)).LoadInceptionAsync(ct);
+                using var _ = model;
+                var extractor = new FidFeatureExtractor(model, MetricsCli.ResolveDevice(parse.GetValue(device)!));
+                var dir = parse.GetValue(folder)!;
+                var stats = await MetricsCli.FolderStatsAsync(extractor, dir, parse.GetValue(batch), ct);
+                var outPath = parse.GetValue(output)!;
+                FidStatsFile.Save(outPath, stats, new FidStatsInfo { FeatureNetworkSha256 = sha, Source = Path.GetFullPath(dir) });
+                Console.WriteLine($"wrote {outPath} ({stats.Count} images, {stats.Dims} dims) and {outPath}.json");
+                return 0;
+            }
+            catch (WeightsMissingException e)
+            {
+                return MetricsCli.Skipped(e);
+            }
+        });
+        return cmd;
+    }
+}

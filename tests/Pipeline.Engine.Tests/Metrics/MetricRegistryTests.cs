@@ -1,0 +1,94 @@
+using Pipeline.Engine.IO;
+using Pipeline.Engine.Metrics;
+using Pipeline.Engine.Metrics.Lpips;
+using Pipeline.Engine.Metrics.Records;
+using static TorchSharp.torch;
+
+namespace Pipeline.Engine.Tests.Metrics;
+
+public sealed class MetricRegistryTests : IDisposable
+{
+    private readonly string dir = Path.Combine(Path.GetTempPath(), "metrics-registry-" + Guid.NewGuid().ToString("N"));
+
+    public MetricRegistryTests() => Directory.CreateDirectory(dir);
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    private sealed class ListSink : IMetricSink
+    {
+        public List<(string Path, string Line)> Lines { get; } = [];
+        public Task WriteLineAsync(string path, string line, CancellationToken ct) { Lines.Add((path, line)); return Task.CompletedTask; }
+    }
+
+    [Fact]
+    public void DefaultRegistryHasTheStandardMetrics()
+    {
+        var names = MetricRegistry.CreateDefault().Names.ToArray();
+        foreach (var n in new[] { "fid50k_full", "fid10k", "ppl_wend", "ppl_wfull", "ppl_zend", "ppl_zfull", "ppl2_wend", "lpips_projection" })
+            Assert.Contains(n, names);
+        Assert.Throws<ArgumentException>(() => MetricRegistry.CreateDefault().Get("nope"));
+    }
+
+    [Fact]
+    public async Task MissingWeightsGiveASkippedRecordWithoutAValue()
+    {
+        var sink = new ListSink();
+        var ctx = new MetricContext
+        {
+            Weights = new FeatureNetworkStore(new FeatureNetworkOptions { CacheDirectory = Path.Combine(dir, "empty") }),
+            ReferenceStats = Path.Combine(dir, "ref.npz"),
+            GeneratedImages = (_, _) => throw new InvalidOperationException("must not generate without weights"),
+            ModelId = "ffhq-256",
+        };
+        var rec = await MetricRegistry.CreateDefault().EvaluateAsync("fid10k", ctx, sink, TestContext.Current.CancellationToken);
+        Assert.Equal("skipped", rec.Status);
+        Assert.Null(rec.Value);
+        Assert.Contains("weights missing", rec.Reason, StringComparison.Ordinal);
+        var (path, line) = Assert.Single(sink.Lines);
+        Assert.StartsWith("metrics/fid10k/", path, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', line);
+        var back = MetricRecord.FromJsonLine(line);
+        Assert.Equal("ffhq-256", back.ModelId);
+        Assert.Equal("skipped", back.Status);
+        Assert.Contains("\"model_id\":\"ffhq-256\"", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LpipsProjectionRecordsTheMeanDistanceWithConfiguredWeights()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        manual_seed(4);
+        // Weights of any value exercise the plumbing: configured files, digest check off (these are not the official files).
+        using var reference = new LpipsVgg();
+        var sd = reference.state_dict();
+        var trunk = sd.Where(kv => kv.Key.StartsWith("net.", StringComparison.Ordinal))
+            .Select(kv => new KeyValuePair<string, Tensor>("features." + kv.Key.Split('.')[2] + "." + kv.Key.Split('.')[3], kv.Value));
+        var heads = sd.Where(kv => kv.Key.StartsWith("lin", StringComparison.Ordinal));
+        SafeTensors.Save(Path.Combine(dir, "vgg.safetensors"), trunk.ToDictionary(), null);
+        SafeTensors.Save(Path.Combine(dir, "lin.safetensors"), heads.ToDictionary(), null);
+        var store = new FeatureNetworkStore(new FeatureNetworkOptions
+        {
+            CacheDirectory = dir, Verify = false,
+            Files = new Dictionary<string, string> { ["vgg16"] = Path.Combine(dir, "vgg.safetensors"), ["lpips-vgg"] = Path.Combine(dir, "lin.safetensors") },
+        });
+        var a = rand([3, 3, 32, 32]) * 2 - 1;
+        var b = rand([3, 3, 32, 32]) * 2 - 1;
+        double expected;
+        using (no_grad()) expected = reference.Distance(a, b).mean().item<float>();
+        var sink = new FileMetricSink(Path.Combine(dir, "out"));
+        var rec = await MetricRegistry.CreateDefault().EvaluateAsync("lpips_projection",
+            new MetricContext { Weights = store, ProjectionPairs = () => Pairs(a, b) }, sink, ct);
+        Assert.Equal("ok", rec.Status);
+        Assert.Equal(3, rec.Images);
+        Assert.Equal(expected, rec.Value!.Value, 1e-5);
+        var written = Directory.GetFiles(Path.Combine(dir, "out", "metrics", "lpips_projection"), "*.jsonl", SearchOption.AllDirectories);
+        Assert.Equal(rec, MetricRecord.FromJsonLine(File.ReadAllLines(Assert.Single(written)).Single()) with { Settings = rec.Settings });
+    }
+
+    private static async IAsyncEnumerable<(Tensor, Tensor)> Pairs(Tensor a, Tensor b)
+    {
+        await Task.Yield();
+        yield return (a[..2], b[..2]);
+        yield return (a[2..], b[2..]);
+    }
+}
