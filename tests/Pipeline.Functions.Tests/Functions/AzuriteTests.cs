@@ -16,7 +16,7 @@ public sealed class AzuriteTests(AzuriteFixture azurite) : IClassFixture<Azurite
         if (azurite.SkipReason is not null) Assert.Skip(azurite.SkipReason);
         return new HandlerHost(s =>
         {
-            s.Remove("Pipeline:Storage:LocalRoot");
+            s.Remove("Pipeline:Storage:Root");
             s["Pipeline:Storage:ConnectionString"] = azurite.ConnectionString;
         });
     }

@@ -30,7 +30,7 @@ public sealed class HandlerHost : IAsyncDisposable
         Root = Directory.CreateTempSubdirectory("functions-store-").FullName;
         var config = new Dictionary<string, string?>
         {
-            ["Pipeline:Storage:LocalRoot"] = Root,
+            ["Pipeline:Storage:Root"] = Root,
             ["Pipeline:Http:Auth"] = "Keys",
             ["Pipeline:Http:Keys"] = Key,
             ["Logging:LogLevel:Default"] = "Warning",
