@@ -98,11 +98,17 @@ public sealed class FeatureClusters
         long c = feats.shape[1], fw = feats.shape[3];
         var fdata = feats.flatten().data<double>().ToArray();
         long blocks = h * w / 32;
-        var rows = new List<FeatureRow>();
-        foreach (var id in ids.Distinct().Order())
+        // One pass groups the pixels (raster order) of every id; pixels with non-integer values match no id.
+        var pixelsOf = new SortedDictionary<long, List<int>>();
+        for (int p = 0; p < ids.Length; p++)
         {
-            var pixels = Enumerable.Range(0, ids.Length).Where(p => raw[p] == id).ToList();
-            if (pixels.Count == 0) continue;
+            if (raw[p] != ids[p]) continue;
+            if (!pixelsOf.TryGetValue(ids[p], out var list)) pixelsOf[ids[p]] = list = [];
+            list.Add(p);
+        }
+        var rows = new List<FeatureRow>();
+        foreach (var (id, pixels) in pixelsOf)
+        {
             int mid = pixels[pixels.Count / 2];
             long y = mid / w, x = mid % w;
             var f = new double[c];

@@ -11,10 +11,22 @@ public sealed record PipelineSettings
     public string ModelCache { get; init; } = Path.Combine(Path.GetTempPath(), "pipeline-models");
     /// <summary>Largest batch per forward pass (halved automatically after CUDA out-of-memory).</summary>
     public int MaxBatch { get; init; } = 16;
+    /// <summary>Jobs handled at once; above 1, concurrent projection jobs of one model share a batch.</summary>
+    public int Concurrency { get; init; } = 2;
     /// <summary>"cpu", "cuda" or "auto" (CUDA when available).</summary>
     public string Device { get; init; } = "auto";
     /// <summary>Must equal the queue's max delivery count so the last attempt marks the job failed.</summary>
     public int MaxDeliveryCount { get; init; } = 5;
     /// <summary>Local folder of the embedded file-system store when Pipeline__Storage__Root is not set.</summary>
     public string DefaultLocalRoot { get; init; } = ".pipeline/data";
+    /// <summary>Face detection and alignment for selfie and projection inputs.</summary>
+    public FaceSettings Faces { get; init; } = new();
+}
+
+/// <summary>Pipeline__Faces__*: the Haar cascade (Debian opencv-data) and the optional dlib landmark model (never bundled; see docs/imaging.md).</summary>
+public sealed record FaceSettings
+{
+    public string? CascadePath { get; init; }
+    public string? ShapePredictorPath { get; init; }
+    public int OutputSize { get; init; } = 256;
 }

@@ -30,6 +30,9 @@ public static class WorkerHost
         builder.Services.AddSingleton(new JobQueueProcessorOptions());
         builder.Services.AddSingleton(new HeartbeatFile(Path.Combine(Path.GetTempPath(), "pipeline-worker.alive")));
         builder.Services.AddSingleton<JobRunner>();
+        builder.Services.AddSingleton<Jobs.Shared.FacePreparation>();
+        builder.Services.AddSingleton<Jobs.Shared.PerceptualLossProvider>();
+        builder.Services.AddSingleton(new Jobs.StyleGan2.ProjectionBatcher { MaxBatch = settings.MaxBatch });
         builder.Services.AddJobHandlers(device);
         builder.Services.AddHostedService<WorkerService>();
         AddTelemetry(builder);
