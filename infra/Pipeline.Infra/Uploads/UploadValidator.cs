@@ -11,14 +11,16 @@ public sealed record UploadCandidate(string UploadId, string? ETag, ReadOnlyMemo
 /// The one upload validation, shared by the ValidateUpload function and <c>pipeline validate</c>. Cheap checks first:
 /// a safe name, the byte cap, the requested jobs, then content sniffing and header-only dimension limits (no pixel
 /// memory before that), a full decode that must succeed (truncation), EXIF orientation, minimum resolution, and a
-/// face check for selfie jobs when a face checker is available. The image part is Pipeline.Imaging's
-/// <see cref="Imaging.UploadValidator"/>; this class adds names, size caps before reading, and the jobs.
+/// face check for selfie jobs when a face checker is available (Pipeline.Imaging's decoder and FaceAligner).
 /// Never throws on bad input.
 /// </summary>
 public sealed class UploadValidator(UploadValidationOptions? options = null, FaceAligner? faces = null, JobIdOptions? jobIds = null, TimeProvider? time = null)
 {
     private readonly UploadValidationOptions _options = options ?? new UploadValidationOptions();
     private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    /// <summary>Long side uploads are decoded to for the checks.</summary>
+    public const int ValidationMaxSide = 1024;
 
     /// <summary>The limits in force.</summary>
     public UploadValidationOptions Options => _options;
@@ -44,19 +46,26 @@ public sealed class UploadValidator(UploadValidationOptions? options = null, Fac
         var plan = UploadJobPlanner.For(input, id, upload.Metadata, _options);
         if (plan.Error is not null) return UploadVerdict.Reject(id, bytes, UploadCodes.BadRequest, $"The upload's metadata is invalid: {plan.Error}.");
 
-        var checkFaces = plan.NeedsFace ? faces : null;
-        var checkedImage = Imaging.UploadValidator.Validate(upload.Content.Span, _options.ToDecodeLimits(), checkFaces);
-        if (!checkedImage.IsSuccess)
+        // Every byte is decoded (truncation is caught) at a reduced size: enough for the face check, cheap for big photos.
+        var decoded = ImageDecoder.Decode(upload.Content.Span, _options.ToDecodeLimits(), ValidationMaxSide);
+        ImageRejection? rejection = decoded.Rejection;
+        FaceDetectionResult? detection = null;
+        if (rejection is null && plan.NeedsFace && faces is not null)
+        {
+            var check = faces.Check(decoded.Value!.Image);
+            rejection = check.Rejection;
+            detection = check.Value;
+        }
+        if (rejection is not null)
         {
             // The header may still be readable (e.g. too small, no face): report what was measured.
             var probe = ImageDecoder.Probe(upload.Content.Span, _options.ToDecodeLimits() with { MinSide = 1 });
-            int? faceCount = checkedImage.Rejection!.Code == RejectionCodes.NoFace ? 0 : null;
+            int? faceCount = rejection.Code == RejectionCodes.NoFace ? 0 : null;
             var info = probe.Value is { } h ? new UploadImageInfo(h.Format.ToString().ToLowerInvariant(), h.Width, h.Height, h.ExifOrientation, faceCount) : null;
-            return UploadVerdict.Reject(id, bytes, checkedImage.Rejection.Code, checkedImage.Rejection.Message, info);
+            return UploadVerdict.Reject(id, bytes, rejection.Code, rejection.Message, info);
         }
 
-        var result = checkedImage.Value!;
-        var header = result.Header;
+        var header = decoded.Value!.Header;
         var notes = new List<string>();
         if (plan.NeedsFace && faces is null) notes.Add("face check unavailable: no face detector configured");
 
@@ -66,7 +75,7 @@ public sealed class UploadValidator(UploadValidationOptions? options = null, Fac
             UploadId = id,
             Accepted = true,
             Bytes = bytes,
-            Image = new UploadImageInfo(header.Format.ToString().ToLowerInvariant(), header.Width, header.Height, header.ExifOrientation, result.Faces?.Count),
+            Image = new UploadImageInfo(header.Format.ToString().ToLowerInvariant(), header.Width, header.Height, header.ExifOrientation, detection?.Count),
             Jobs = plan.Jobs.Select(j => JobEnvelope.Create(j, source, now, jobIds)).ToList(),
             Notes = notes,
         };
