@@ -111,6 +111,17 @@ internal sealed class AmqpConnectionScope : IAsyncDisposable
         }
     }
 
+    /// <summary>Closes the receiver of a sub-queue so the next receive attaches a fresh one.</summary>
+    public async Task DropReceiverAsync(SubQueue sub)
+    {
+        var link = Interlocked.Exchange(ref _receivers[(int)sub], null);
+        if (link is null) return;
+        try { await link.CloseAsync(TimeSpan.FromSeconds(1), null); }
+        catch (AmqpException) { }
+        catch (TimeoutException) { }
+        catch (ObjectDisposedException) { }
+    }
+
     public async Task<RequestResponseLink> ManagementAsync(string entityPath, SubQueue sub, CancellationToken ct)
     {
         if (_management[(int)sub] is { IsClosed: false } m) return m;

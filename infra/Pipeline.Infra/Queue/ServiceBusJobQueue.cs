@@ -101,7 +101,18 @@ public sealed class ServiceBusJobQueue : IJobQueue
                     var got = new List<ReceivedMessage>();
                     link.SetCredit(maxMessages, false);
                     var left = deadline - _time.GetUtcNow();
-                    var first = await link.ReceiveAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1)).WaitAsync(cancellationToken);
+                    var wait = left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1);
+                    Message? first;
+                    try
+                    {
+                        // The guard covers a link that dies without completing the pending receive.
+                        first = await link.ReceiveAsync(wait).WaitAsync(wait + TimeSpan.FromSeconds(2), cancellationToken);
+                    }
+                    catch (TimeoutException)
+                    {
+                        await scope.DropReceiverAsync(subQueue);
+                        throw new QueueTransientException($"The receive link on '{path}' stopped answering.");
+                    }
                     if (first is null)
                     {
                         if (link.IsClosed || scope.IsClosed) throw new QueueTransientException($"The receive link on '{path}' closed while waiting.");
@@ -233,7 +244,6 @@ public sealed class ServiceBusJobQueue : IJobQueue
         var deadline = until ?? _time.GetUtcNow() + _options.OperationTimeout;
         var floor = _time.GetUtcNow() + _options.OperationTimeout;
         if (deadline < floor) deadline = floor; // reconnecting may take longer than a short receive wait
-        Exception? last = null;
         for (var attempt = 1; ; attempt++)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -245,16 +255,19 @@ public sealed class ServiceBusJobQueue : IJobQueue
             }
             catch (Exception ex) when (!ct.IsCancellationRequested && AmqpErrors.IsTransient(ex))
             {
-                last = ex;
                 await InvalidateAsync();
-                if (_time.GetUtcNow() >= deadline)
+                var now = _time.GetUtcNow();
+                if (now >= deadline)
                     throw new QueueTransientException($"Service Bus {what} on '{_entity}' failed after {attempt} attempts: {ex.Message}", ex);
+                // Connection failures already wait in ScopeAsync; this pause keeps a flapping link from spinning.
+                var pause = TimeSpan.FromTicks(Math.Min(_options.InitialReconnectBackoff.Ticks << Math.Min(attempt - 1, 10), _options.MaxReconnectBackoff.Ticks));
+                if (pause > deadline - now) pause = deadline - now;
+                await Task.Delay(pause, _time, ct);
             }
             catch (AmqpException ex) when (!ct.IsCancellationRequested)
             {
                 throw AmqpErrors.ToException(ex.Error, $"Service Bus {what} on '{_entity}'");
             }
-            _ = last;
         }
     }
 
@@ -330,7 +343,7 @@ public sealed class ServiceBusJobQueue : IJobQueue
             return (endpoint, parts.GetValueOrDefault("SharedAccessKeyName"), parts.GetValueOrDefault("SharedAccessKey"), parts.GetValueOrDefault("EntityPath") ?? o.QueueName);
         }
         if (string.IsNullOrWhiteSpace(o.FullyQualifiedNamespace))
-            throw new ArgumentException("ServiceBusOptions needs FullyQualifiedNamespace or ConnectionString (set Pipeline__ServiceBus__FullyQualifiedNamespace).", nameof(o));
+            throw new ArgumentException("ServiceBusOptions needs FullyQualifiedNamespace or ConnectionString (set Pipeline__Queue__FullyQualifiedNamespace).", nameof(o));
         return (o.FullyQualifiedNamespace, o.SharedAccessKeyName, o.SharedAccessKey, o.QueueName);
     }
 

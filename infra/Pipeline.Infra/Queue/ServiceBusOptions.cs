@@ -7,8 +7,8 @@ namespace Pipeline.Infra.Queue;
 /// <see cref="SharedAccessKeyName"/>+<see cref="SharedAccessKey"/> (SASL PLAIN; only where the namespace allows local
 /// auth), else Entra ID through CBS put-token with <see cref="Credential"/> (default: DefaultAzureCredential with
 /// <see cref="ManagedIdentityClientId"/>).
-/// App settings: <c>Pipeline__ServiceBus__FullyQualifiedNamespace</c>, <c>Pipeline__ServiceBus__ConnectionString</c>,
-/// <c>Pipeline__ServiceBus__QueueName</c>, <c>Pipeline__ServiceBus__ManagedIdentityClientId</c>.
+/// App settings: <c>Pipeline__Queue__FullyQualifiedNamespace</c>, <c>Pipeline__Queue__ConnectionString</c>,
+/// <c>Pipeline__Queue__QueueName</c>, <c>Pipeline__Queue__ManagedIdentityClientId</c>.
 /// </summary>
 public sealed record ServiceBusOptions
 {

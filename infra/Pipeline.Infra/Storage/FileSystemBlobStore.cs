@@ -8,7 +8,7 @@ namespace Pipeline.Infra.Storage;
 /// <summary>Options of <see cref="FileSystemBlobStore"/>.</summary>
 public sealed record FileSystemBlobStoreOptions
 {
-    /// <summary>Root folder; "uploads/a.png" lives at &lt;Root&gt;/uploads/a.png. App setting <c>Pipeline__Storage__LocalRoot</c>.</summary>
+    /// <summary>Root folder; "uploads/a.png" lives at &lt;Root&gt;/uploads/a.png. App setting <c>Pipeline__Storage__Root</c>.</summary>
     public required string Root { get; init; }
 }
 

@@ -73,12 +73,18 @@ public sealed class FakeServiceBus : IAsyncDisposable
     }
 
     /// <summary>The broker-side queue (created on first use), to inspect counts.</summary>
-    public InProcessJobQueue Queue(string name) => _queues.GetOrAdd(name, n =>
+    public InProcessJobQueue Queue(string name)
     {
-        var q = new InProcessJobQueue(n, _entity);
-        RegisterManagement(n);
-        return q;
-    });
+        if (_queues.TryGetValue(name, out var q)) return q;
+        lock (_queues)
+        {
+            if (_queues.TryGetValue(name, out q)) return q;
+            q = new InProcessJobQueue(name, _entity);
+            RegisterManagement(name);
+            _queues[name] = q;
+            return q;
+        }
+    }
 
     // ---- fault injection ----
 
@@ -225,7 +231,9 @@ public sealed class FakeServiceBus : IAsyncDisposable
         private readonly SubQueue _sub;
         private readonly ListenerLink _link;
         private readonly CancellationTokenSource _stop;
-        private readonly SemaphoreSlim _credit = new(0, int.MaxValue);
+        private readonly object _creditLock = new();
+        private int _credit;
+        private TaskCompletionSource _creditChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public DeliveryPump(FakeServiceBus bus, InProcessJobQueue queue, SubQueue sub, ListenerLink link)
         {
@@ -237,9 +245,15 @@ public sealed class FakeServiceBus : IAsyncDisposable
             _ = Task.Run(RunAsync);
         }
 
+        // Mirrors ListenerLink's own accounting: a positive delta adds credit, a non-positive one means the peer cut it to zero.
         public void AddCredit(int delta)
         {
-            if (delta > 0) _credit.Release(delta);
+            lock (_creditLock)
+            {
+                _credit = delta > 0 ? _credit + delta : 0;
+                _creditChanged.TrySetResult();
+                _creditChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
         }
 
         public void Stop() => _stop.Cancel();
@@ -250,16 +264,27 @@ public sealed class FakeServiceBus : IAsyncDisposable
             {
                 while (!_stop.IsCancellationRequested)
                 {
-                    await _credit.WaitAsync(_stop.Token);
-                    ReceivedMessage? m = null;
-                    while (m is null && !_stop.IsCancellationRequested)
-                        { var batch = await _queue.ReceiveAsync(1, TimeSpan.FromMilliseconds(200), _sub, _stop.Token); m = batch.Count > 0 ? batch[0] : null; }
-                    if (m is null) return;
-                    if (_link.IsClosed)
+                    Task changed;
+                    lock (_creditLock) changed = _creditChanged.Task;
+                    if (Volatile.Read(ref _credit) <= 0)
                     {
-                        // Taken after the client went away: give it straight back.
-                        await _queue.AbandonAsync(m);
-                        return;
+                        await changed.WaitAsync(_stop.Token);
+                        continue;
+                    }
+                    var batch = await _queue.ReceiveAsync(1, TimeSpan.FromMilliseconds(100), _sub, _stop.Token);
+                    if (batch.Count == 0) continue;
+                    var m = batch[0];
+                    bool send;
+                    lock (_creditLock)
+                    {
+                        send = _credit > 0 && !_link.IsClosed;
+                        if (send) _credit--;
+                    }
+                    if (!send)
+                    {
+                        // The client withdrew its credit (or left) while we were taking the message: put it back uncounted.
+                        await _queue.ReleaseAsync(m);
+                        continue;
                     }
                     _bus._locked[m.LockToken] = (_queue, m);
                     _link.SendMessage(ToAmqp(m));
@@ -268,11 +293,15 @@ public sealed class FakeServiceBus : IAsyncDisposable
             catch (OperationCanceledException) { }
             catch (AmqpException) { }
             catch (ObjectDisposedException) { }
+            catch (MessageLockLostException) { }
         }
 
         public void OnDisposition(Message message, DeliveryState state)
         {
             if (message.MessageAnnotations?.Map.TryGetValue(new Symbol("x-opt-lock-token"), out var t) != true || t is not Guid token) return;
+            // A closing link "releases" its unsettled deliveries locally; Service Bus instead keeps such locks until they
+            // expire (or are settled by lock token over $management), so ignore that synthetic outcome.
+            if (state is Released && _link.IsClosed) return;
             if (!_bus._locked.TryRemove(token, out var entry)) return; // lock already lost: the settlement is void
             try
             {

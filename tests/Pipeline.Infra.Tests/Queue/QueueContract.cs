@@ -245,7 +245,8 @@ public abstract class QueueContract : IAsyncDisposable
     {
         var q = await CreateQueueAsync();
         await q.SendAsync(Msg("long-work"), Ct);
-        var processor = new JobQueueProcessor(q, new JobQueueProcessorOptions { ReceiveWait = Wait, MaxMessages = 1 });
+        // Renew at a quarter of the lock so a busy CI machine has to miss three renewals in a row to lose it.
+        var processor = new JobQueueProcessor(q, new JobQueueProcessorOptions { ReceiveWait = Wait, MaxMessages = 1, RenewInterval = Entity.LockDuration / 4 });
         MessageOutcome? outcome = null;
         processor.Settled += (_, o, _) => outcome = o;
         var other = await OpenAnotherClientAsync();

@@ -17,6 +17,8 @@ internal sealed class LocalProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ExitCode => _process.ExitCode;
+
     public static LocalProcess Start(string file, IEnumerable<string> args, string workDir, IReadOnlyDictionary<string, string>? env = null)
     {
         var psi = new ProcessStartInfo(file)

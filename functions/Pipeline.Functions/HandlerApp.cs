@@ -1,0 +1,151 @@
+using Azure.Identity;
+using Azure.Storage.Blobs;
+using Pipeline.Functions.Handlers;
+using Pipeline.Functions.Host;
+using Pipeline.Functions.Services;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Queue;
+using Pipeline.Infra.Storage;
+using Pipeline.Infra.Uploads;
+
+namespace Pipeline.Functions;
+
+/// <summary>Composition of the custom handler: configuration → services → one POST route per function folder.</summary>
+public static class HandlerApp
+{
+    /// <summary>The function names (= folder names with a function.json = routes).</summary>
+    public static readonly string[] Functions = ["ValidateUpload", "ScheduleAugmentation", "SubmitJob", "JobStatus", "JobResults", "Metrics", "Dashboard"];
+
+    /// <summary>
+    /// Builds the app. <paramref name="configure"/> runs before registration (configuration sources, TestServer);
+    /// <paramref name="overrides"/> after it (tests swap queues or signers).
+    /// </summary>
+    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrides = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        // The host passes the port it chose; it only ever calls us on loopback.
+        var port = Environment.GetEnvironmentVariable("FUNCTIONS_CUSTOMHANDLER_PORT") ?? Environment.GetEnvironmentVariable("FUNCTIONS_HTTPWORKER_PORT");
+        if (!string.IsNullOrEmpty(port)) builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        configure?.Invoke(builder);
+        builder.Services.AddPipelineFunctions(builder.Configuration);
+        overrides?.Invoke(builder.Services);
+        var app = builder.Build();
+        Map(app);
+        return app;
+    }
+
+    /// <summary>Registers the handlers and what they need, from configuration section "Pipeline".</summary>
+    public static IServiceCollection AddPipelineFunctions(this IServiceCollection services, IConfiguration configuration)
+    {
+        var section = configuration.GetSection("Pipeline");
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(section.GetSection("Uploads").Get<UploadValidationOptions>() ?? new UploadValidationOptions());
+        services.AddSingleton(section.GetSection("Queues").Get<QueueNames>() ?? new QueueNames());
+        services.AddSingleton(new HttpAuthOptions
+        {
+            Auth = section["Http:Auth"] ?? "",
+            Keys = (section["Http:Keys"] ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+        });
+        services.AddSingleton(section.GetSection("Sas").Get<SasOptions>() ?? new SasOptions());
+        services.AddSingleton(section.GetSection("Augmentation").Get<AugmentationOptions>() ?? new AugmentationOptions());
+        var jobIdKey = section["JobIdKey"];
+        services.AddSingleton(new JobIdOptions { Key = string.IsNullOrEmpty(jobIdKey) ? null : System.Text.Encoding.UTF8.GetBytes(jobIdKey) });
+
+        AddStorage(services, section.GetSection("Storage"));
+        services.AddSingleton<Func<string, IJobQueue>>(_ => QueueFactory(section));
+        services.AddSingleton(sp => new JobQueueProvider(sp.GetRequiredService<QueueNames>(), sp.GetRequiredService<Func<string, IJobQueue>>()));
+        services.AddSingleton<IJobQueueProvider>(sp => sp.GetRequiredService<JobQueueProvider>());
+
+        // Face check for selfie jobs: on unless Pipeline:Uploads:FaceDetection=off; needs the Haar cascade file.
+        var faceDetection = section["Uploads:FaceDetection"];
+        IFaceCounter? faces = string.Equals(faceDetection, "off", StringComparison.OrdinalIgnoreCase) ? null : HaarFaceCounter.TryCreate(section["Uploads:FaceCascadePath"]);
+        services.AddSingleton(sp => new UploadValidator(sp.GetRequiredService<UploadValidationOptions>(), sp.GetService<IFaceCounter>() ?? faces, sp.GetRequiredService<JobIdOptions>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<JobPublisher>();
+        services.AddSingleton<HttpAuth>();
+        services.AddSingleton<ValidateUploadHandler>();
+        services.AddSingleton<ScheduleAugmentationHandler>();
+        services.AddSingleton<ApiHandlers>();
+        services.AddSingleton<DashboardHandlers>();
+        return services;
+    }
+
+    private static void AddStorage(IServiceCollection services, IConfigurationSection storage)
+    {
+        var root = storage["Root"];
+        var connectionString = storage["ConnectionString"];
+        var serviceUri = storage["BlobServiceUri"];
+        if (!string.IsNullOrEmpty(root))
+        {
+            services.AddSingleton<IBlobStore>(new FileSystemBlobStore(new FileSystemBlobStoreOptions { Root = root }));
+            services.AddSingleton<ILinkSigner, NoLinkSigner>();
+        }
+        else if (!string.IsNullOrEmpty(connectionString))
+        {
+            // Local emulator (Azurite): account-key SAS is acceptable only there, and EmulatorLinkSigner enforces that.
+            var service = new BlobServiceClient(connectionString, new BlobClientOptions(BlobClientOptions.ServiceVersion.V2026_06_06));
+            services.AddSingleton<IBlobStore>(new AzureBlobStore(service));
+            services.AddSingleton<ILinkSigner>(sp => new EmulatorLinkSigner(service, sp.GetRequiredService<TimeProvider>()));
+        }
+        else if (!string.IsNullOrEmpty(serviceUri))
+        {
+            var service = new BlobServiceClient(new Uri(serviceUri), new DefaultAzureCredential());
+            services.AddSingleton<IBlobStore>(new AzureBlobStore(service, new AzureBlobStoreOptions { CreateContainers = false }));
+            services.AddSingleton<ILinkSigner>(sp => new UserDelegationLinkSigner(service, sp.GetRequiredService<TimeProvider>()));
+        }
+        else
+        {
+            throw new InvalidOperationException(
+                "No storage configured: set Pipeline:Storage:BlobServiceUri (Azure, managed identity), Pipeline:Storage:ConnectionString (Azurite) or Pipeline:Storage:Root (local folder).");
+        }
+    }
+
+    private static Func<string, IJobQueue> QueueFactory(IConfigurationSection section)
+    {
+        var ns = section["ServiceBus:FullyQualifiedNamespace"];
+        var connectionString = section["ServiceBus:ConnectionString"];
+        if (string.IsNullOrEmpty(ns) && string.IsNullOrEmpty(connectionString))
+            return name => new InProcessJobQueue(name); // local runs: a worker in the same process or the tests drain it
+        // Our AMQP client: Entra token over CBS with the managed identity in Azure (local auth is disabled there),
+        // a SAS connection string only against local brokers.
+        return name => new ServiceBusJobQueue(new ServiceBusOptions
+        {
+            FullyQualifiedNamespace = string.IsNullOrEmpty(ns) ? null : ns,
+            ConnectionString = string.IsNullOrEmpty(connectionString) ? null : connectionString,
+            ManagedIdentityClientId = Environment.GetEnvironmentVariable("AZURE_CLIENT_ID"),
+            QueueName = name,
+        });
+    }
+
+    private static void Map(WebApplication app)
+    {
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" }));
+        MapFunction<ValidateUploadHandler>(app, "ValidateUpload", (h, i, ct) => h.HandleAsync(i, ct));
+        MapFunction<ScheduleAugmentationHandler>(app, "ScheduleAugmentation", (h, i, ct) => h.HandleAsync(i, ct));
+        MapFunction<ApiHandlers>(app, "SubmitJob", (h, i, ct) => h.SubmitAsync(i, ct));
+        MapFunction<ApiHandlers>(app, "JobStatus", (h, i, ct) => h.StatusAsync(i, ct));
+        MapFunction<ApiHandlers>(app, "JobResults", (h, i, ct) => h.ResultsAsync(i, ct));
+        MapFunction<DashboardHandlers>(app, "Metrics", (h, i, ct) => h.MetricsAsync(i, ct));
+        MapFunction<DashboardHandlers>(app, "Dashboard", (h, i, ct) => h.DashboardAsync(i, ct));
+    }
+
+    private static void MapFunction<THandler>(WebApplication app, string name, Func<THandler, Invocation, CancellationToken, Task<IResult>> run)
+        where THandler : notnull
+    {
+        app.MapPost("/" + name, async (HttpContext ctx, THandler handler) =>
+        {
+            Invocation invocation;
+            try
+            {
+                invocation = await Invocation.ReadAsync(ctx.Request, ctx.RequestAborted);
+                return await run(handler, invocation, ctx.RequestAborted);
+            }
+            catch (InvalidInvocationException ex)
+            {
+                var bad = new InvocationResult();
+                bad.Logs.Add($"{name}: invalid invocation: {ex.Message}");
+                bad.ReturnValue = new { error = ex.Message };
+                return bad.ToResult(StatusCodes.Status400BadRequest);
+            }
+        });
+    }
+}

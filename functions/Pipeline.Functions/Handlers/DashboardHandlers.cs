@@ -1,0 +1,189 @@
+using System.Reflection;
+using Pipeline.Functions.Host;
+using Pipeline.Functions.Services;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Storage;
+
+namespace Pipeline.Functions.Handlers;
+
+/// <summary>Metrics (GET metrics): FID/PPL series per model, job counts and latencies, recent works for the gallery.</summary>
+public sealed class DashboardHandlers(ApiHandlers api, IBlobStore store, ILinkSigner links, SasOptions sas)
+{
+    private const int MaxStatusDocuments = 500;
+    private const int MaxResultDocuments = 50;
+
+    /// <summary>The metrics document the dashboard plots.</summary>
+    public async Task<IResult> MetricsAsync(Invocation invocation, CancellationToken cancellationToken) =>
+        await api.RunAsync(invocation, async req =>
+        {
+            int gallerySize = 24;
+            if (req.Query("gallery") is { } g && (!int.TryParse(g, out gallerySize) || gallerySize is < 0 or > 100))
+                return HttpTriggerResponse.Problem(400, "bad_request", "gallery must be in 0..100.");
+            return HttpTriggerResponse.Json(200, new
+            {
+                metrics = await SeriesAsync(cancellationToken),
+                jobs = await JobsAsync(cancellationToken),
+                gallery = await GalleryAsync(gallerySize, cancellationToken),
+            });
+        });
+
+    /// <summary>
+    /// Dashboard (GET dashboard/{*asset}): the page and its script and style, embedded in this assembly. The page needs
+    /// authorization; the script and style hold no data and load without a key (a browser cannot add one to them).
+    /// </summary>
+    public async Task<IResult> DashboardAsync(Invocation invocation, CancellationToken cancellationToken) =>
+        await api.RunAsync(invocation, req =>
+        {
+            var asset = AssetOf(req);
+            return Task.FromResult(DashboardAssets.TryGet(asset) is { } a
+                ? HttpTriggerResponse.Text(200, a.ContentType, a.Text, a.ContentType.StartsWith("text/html", StringComparison.Ordinal) ? "no-store" : "private, max-age=300")
+                : HttpTriggerResponse.Problem(404, "not_found", "No such dashboard asset."));
+        }, req => AssetOf(req) is "app.js" or "style.css");
+
+    private static string AssetOf(HttpTriggerRequest req) => req.Param("asset") is { Length: > 0 } a ? a : "index.html";
+
+    private async Task<List<object>> SeriesAsync(CancellationToken cancellationToken)
+    {
+        var series = new Dictionary<(string Metric, string Model), List<object>>();
+        await foreach (var blob in store.ListAsync(BlobLayout.Metrics + "/", cancellationToken))
+        {
+            if (!blob.Path.EndsWith(".jsonl", StringComparison.Ordinal)) continue;
+            IReadOnlyList<MetricRecord> records;
+            try { records = await store.ReadJsonLinesAsync<MetricRecord>(blob.Path, cancellationToken); }
+            catch (System.Text.Json.JsonException) { continue; } // a half-written line must not take the dashboard down
+            foreach (var r in records)
+            {
+                var value = r.Results.TryGetValue(r.Metric, out var v) ? v : r.Results.Values.FirstOrDefault(double.NaN);
+                if (double.IsNaN(value) || double.IsInfinity(value)) continue;
+                var key = (r.Metric, r.Model ?? "(unknown model)");
+                if (!series.TryGetValue(key, out var points)) series[key] = points = [];
+                points.Add(new { t = r.Timestamp, value });
+            }
+        }
+        return series.OrderBy(s => s.Key.Metric, StringComparer.Ordinal).ThenBy(s => s.Key.Model, StringComparer.Ordinal)
+            .Select(s => (object)new { metric = s.Key.Metric, model = s.Key.Model, points = s.Value }).ToList();
+    }
+
+    private async Task<object> JobsAsync(CancellationToken cancellationToken)
+    {
+        var recent = new List<BlobProperties>();
+        await foreach (var b in store.ListAsync(BlobLayout.Status + "/", cancellationToken)) recent.Add(b);
+        var counts = Enum.GetValues<JobState>().ToDictionary(s => s.ToString().ToLowerInvariant(), _ => 0);
+        var byKind = new Dictionary<string, int>();
+        foreach (var b in recent.OrderByDescending(b => b.LastModified).Take(MaxStatusDocuments))
+        {
+            JobStatus? s;
+            try { s = await store.GetJsonAsync<JobStatus>(b.Path, cancellationToken); }
+            catch (System.Text.Json.JsonException) { continue; }
+            if (s is null) continue;
+            counts[s.State.ToString().ToLowerInvariant()]++;
+            var kind = s.Kind.ToString().ToLowerInvariant();
+            byKind[kind] = byKind.GetValueOrDefault(kind) + 1;
+        }
+        var latencies = new List<object>();
+        foreach (var r in await RecentResultsAsync(MaxResultDocuments, cancellationToken))
+            latencies.Add(new { jobId = r.JobId, kind = r.Kind.ToString().ToLowerInvariant(), finishedAt = r.FinishedAt.ToUnixTimeSeconds(), seconds = (r.FinishedAt - r.StartedAt).TotalSeconds });
+        return new { counts, byKind, latencies };
+    }
+
+    private async Task<List<JobResult>> RecentResultsAsync(int max, CancellationToken cancellationToken)
+    {
+        var docs = new List<BlobProperties>();
+        await foreach (var b in store.ListAsync(BlobLayout.Results + "/", cancellationToken))
+            if (b.Path.EndsWith("/" + BlobLayout.ResultFileName, StringComparison.Ordinal)) docs.Add(b);
+        var results = new List<JobResult>();
+        foreach (var d in docs.OrderByDescending(d => d.LastModified).Take(max))
+        {
+            try
+            {
+                if (await store.GetJsonAsync<JobResult>(d.Path, cancellationToken) is { } r) results.Add(r);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // skip unreadable documents
+            }
+        }
+        return results;
+    }
+
+    private async Task<List<object>> GalleryAsync(int size, CancellationToken cancellationToken)
+    {
+        var items = new List<object>();
+        if (size == 0) return items;
+        // Generated works: augmentation batches (StyleGAN v1/v2 samples) and translation/projection outputs.
+        var manifests = new List<BlobProperties>();
+        await foreach (var b in store.ListAsync(BlobLayout.Datasets + "/", cancellationToken))
+            if (b.Path.EndsWith("/" + BlobLayout.ManifestFileName, StringComparison.Ordinal)) manifests.Add(b);
+        foreach (var m in manifests.OrderByDescending(m => m.LastModified))
+        {
+            if (items.Count >= size) break;
+            DatasetManifest? manifest;
+            try { manifest = await store.GetJsonAsync<DatasetManifest>(m.Path, cancellationToken); }
+            catch (System.Text.Json.JsonException) { continue; }
+            if (manifest is null) continue;
+            foreach (var item in manifest.Items.Take(Math.Max(1, size / 4)))
+            {
+                if (items.Count >= size) break;
+                if (!item.Path.StartsWith(BlobLayout.DatasetPrefix(manifest.BatchId), StringComparison.Ordinal)) continue;
+                items.Add(new
+                {
+                    title = $"{manifest.Job.Operation} · {manifest.BatchId} · seed {item.Seed}",
+                    model = manifest.Job.Model.Path,
+                    family = Family(manifest.Job.Family),
+                    createdAt = manifest.CreatedAt.ToUnixTimeSeconds(),
+                    url = await links.SignAsync(item.Path, sas.DefaultLifetime, cancellationToken),
+                });
+            }
+        }
+        foreach (var r in await RecentResultsAsync(MaxResultDocuments, cancellationToken))
+        {
+            foreach (var o in r.Outputs.Where(o => o.ContentType.StartsWith("image/", StringComparison.Ordinal)))
+            {
+                if (items.Count >= size) break;
+                if (!o.Path.StartsWith(BlobLayout.ResultsPrefix(r.JobId), StringComparison.Ordinal)) continue;
+                items.Add(new
+                {
+                    title = $"{Path.GetFileName(o.Path)} · {r.FinishedAt:yyyy-MM-dd HH:mm}",
+                    model = r.Job.Model.Path,
+                    family = r.Job is AugmentationBatchJob a ? Family(a.Family) : r.Kind.ToString(),
+                    createdAt = r.FinishedAt.ToUnixTimeSeconds(),
+                    url = await links.SignAsync(o.Path, sas.DefaultLifetime, cancellationToken),
+                });
+            }
+        }
+        return items;
+    }
+
+    private static string Family(StyleGanFamily f) => f == StyleGanFamily.StyleGan1 ? "StyleGAN v1" : "StyleGAN2";
+}
+
+/// <summary>The dashboard's static files, embedded as resources (Dashboard/assets/*).</summary>
+public static class DashboardAssets
+{
+    private static readonly Dictionary<string, (string ContentType, string Text)> Assets = Load();
+
+    /// <summary>An asset by file name (no paths: nothing outside the embedded set can be served).</summary>
+    public static (string ContentType, string Text)? TryGet(string name) => Assets.TryGetValue(name, out var a) ? a : null;
+
+    private static Dictionary<string, (string, string)> Load()
+    {
+        var asm = Assembly.GetExecutingAssembly();
+        var map = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
+        foreach (var res in asm.GetManifestResourceNames().Where(n => n.StartsWith("dashboard/", StringComparison.Ordinal)))
+        {
+            using var s = asm.GetManifestResourceStream(res)!;
+            using var reader = new StreamReader(s);
+            var name = res["dashboard/".Length..];
+            var type = Path.GetExtension(name) switch
+            {
+                ".html" => "text/html; charset=utf-8",
+                ".js" => "text/javascript; charset=utf-8",
+                ".css" => "text/css; charset=utf-8",
+                ".svg" => "image/svg+xml",
+                _ => "text/plain; charset=utf-8",
+            };
+            map[name] = (type, reader.ReadToEnd());
+        }
+        return map;
+    }
+}

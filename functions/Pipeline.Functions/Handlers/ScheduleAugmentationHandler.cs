@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Pipeline.Functions.Host;
+using Pipeline.Functions.Services;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Storage;
+
+namespace Pipeline.Functions.Handlers;
+
+/// <summary>One batch of the augmentation schedule (an entry of the config blob).</summary>
+public sealed record AugmentationScheduleEntry
+{
+    /// <summary>Target dataset; batches are named "&lt;name&gt;-&lt;slot&gt;" under datasets/.</summary>
+    public required string Name { get; init; }
+    /// <summary>Checkpoint under models/.</summary>
+    public required string Model { get; init; }
+    /// <summary>StyleGAN v1 or v2.</summary>
+    public StyleGanFamily Family { get; init; } = StyleGanFamily.StyleGan2;
+    /// <summary>Sampling, truncation, style mixing, SOAT panorama or blend.</summary>
+    public AugmentationOp Operation { get; init; } = AugmentationOp.Sample;
+    /// <summary>Images per batch.</summary>
+    public int Count { get; init; } = 16;
+    /// <summary>Truncation psi.</summary>
+    public double Truncation { get; init; } = 1.0;
+    /// <summary>Style-mixing crossover layer (null = random per image).</summary>
+    public int? MixingCrossover { get; init; }
+    /// <summary>SOAT panorama width in latents.</summary>
+    public int PanoramaLatents { get; init; } = 3;
+    /// <summary>SOAT blend: the second checkpoint.</summary>
+    public string? SecondModel { get; init; }
+    /// <summary>Output side (null = native).</summary>
+    public int? Size { get; init; }
+    /// <summary>Base seed; each slot offsets it so slots produce new images.</summary>
+    public long Seed { get; init; }
+}
+
+/// <summary>The augmentation config blob: <c>{ "batches": [ ... ] }</c>.</summary>
+public sealed record AugmentationSchedule
+{
+    /// <summary>Batches enqueued at every schedule slot.</summary>
+    public IReadOnlyList<AugmentationScheduleEntry> Batches { get; init; } = [];
+}
+
+/// <summary>
+/// ScheduleAugmentation: timer trigger (CRON in app setting AugmentationSchedule). Enqueues one augmentation job per
+/// configured batch, idempotent per schedule slot: the slot is part of the batch id, hence of the deterministic job id,
+/// so a replayed or overlapping invocation for the same slot publishes nothing new.
+/// </summary>
+public sealed class ScheduleAugmentationHandler(IBlobStore store, JobPublisher publisher, AugmentationOptions options, TimeProvider time)
+{
+    /// <summary>Handles one timer invocation.</summary>
+    public async Task<IResult> HandleAsync(Invocation invocation, CancellationToken cancellationToken)
+    {
+        var result = new InvocationResult();
+        var slot = SlotOf(Invocation.Get(invocation.Data, "timer") as JsonObject, time.GetUtcNow());
+        AugmentationSchedule? schedule;
+        try
+        {
+            schedule = await store.GetJsonAsync<AugmentationSchedule>(options.ConfigBlob, cancellationToken);
+        }
+        catch (JsonException ex)
+        {
+            // A broken config is an operator error: log it and succeed, retrying cannot fix it.
+            result.Logs.Add($"Augmentation config {options.ConfigBlob} is not valid JSON: {ex.Message}");
+            result.ReturnValue = new { slot, enqueued = 0, error = "invalid config" };
+            return result.ToResult();
+        }
+        if (schedule is null)
+        {
+            result.Logs.Add($"No augmentation config at {options.ConfigBlob}; nothing to enqueue.");
+            result.ReturnValue = new { slot, enqueued = 0 };
+            return result.ToResult();
+        }
+
+        var jobs = new List<object>();
+        foreach (var entry in schedule.Batches)
+        {
+            var error = Check(entry);
+            if (error is not null)
+            {
+                result.Logs.Add($"Skipped batch '{entry.Name}': {error}");
+                continue;
+            }
+            var job = ToJob(entry, slot);
+            var envelope = JobEnvelope.Create(job, "timer", time.GetUtcNow());
+            var outcome = await publisher.PublishAsync(envelope, cancellationToken);
+            result.Logs.Add($"{job.BatchId}: job {envelope.JobId} {outcome.ToString().ToLowerInvariant()}");
+            jobs.Add(new { batchId = job.BatchId, jobId = envelope.JobId, outcome = outcome.ToString() });
+        }
+        result.ReturnValue = new { slot, jobs };
+        return result.ToResult();
+    }
+
+    /// <summary>
+    /// The schedule slot this invocation serves: the timer's ScheduleStatus.Next identifies the occurrence (a replay
+    /// carries the same status); without a monitor status, the current minute.
+    /// </summary>
+    public static DateTimeOffset SlotOf(JsonObject? timer, DateTimeOffset now)
+    {
+        var status = Invocation.Get(timer, "ScheduleStatus") as JsonObject;
+        var next = Invocation.GetString(status, "Next");
+        if (next is not null && DateTimeOffset.TryParse(next, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
+            return t.ToUniversalTime();
+        return new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
+    }
+
+    /// <summary>The job of one entry for one slot.</summary>
+    public static AugmentationBatchJob ToJob(AugmentationScheduleEntry entry, DateTimeOffset slot) => new()
+    {
+        Model = new BlobRef(entry.Model),
+        BatchId = $"{entry.Name}-{slot.UtcDateTime:yyyyMMdd-HHmm}",
+        Family = entry.Family,
+        Operation = entry.Operation,
+        Count = entry.Count,
+        Seed = entry.Seed + slot.ToUnixTimeSeconds() / 60,
+        Truncation = entry.Truncation,
+        MixingCrossover = entry.MixingCrossover,
+        PanoramaLatents = entry.PanoramaLatents,
+        SecondModel = entry.SecondModel is null ? null : new BlobRef(entry.SecondModel),
+        Size = entry.Size,
+    };
+
+    private static string? Check(AugmentationScheduleEntry e)
+    {
+        if (!BlobNames.IsSafeId(e.Name, out var why) || e.Name.Length > 100) return $"name: {why}";
+        if (!e.Model.StartsWith(BlobLayout.Models + "/", StringComparison.Ordinal) || !BlobNames.IsSafeRelative(e.Model, out _)) return "model must be a path under models/";
+        if (e.Count is < 1 or > 10_000) return "count must be in 1..10000";
+        if (e.Truncation is < 0 or > 2 || double.IsNaN(e.Truncation)) return "truncation must be in 0..2";
+        if (e.PanoramaLatents is < 2 or > 16) return "panoramaLatents must be in 2..16";
+        if (e.Size is < 16 or > 2048) return "size must be in 16..2048";
+        if (e.Operation == AugmentationOp.SoatBlend && e.SecondModel is null) return "soatBlend needs secondModel";
+        if (e.SecondModel is not null && (!e.SecondModel.StartsWith(BlobLayout.Models + "/", StringComparison.Ordinal) || !BlobNames.IsSafeRelative(e.SecondModel, out _)))
+            return "secondModel must be a path under models/";
+        return null;
+    }
+}

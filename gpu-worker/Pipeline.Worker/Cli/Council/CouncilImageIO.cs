@@ -1,0 +1,91 @@
+using Pipeline.Engine.Council;
+using SkiaSharp;
+
+namespace Pipeline.Worker.Cli.Council;
+
+/// <summary>Image files for the translate command: decoding (as PIL's convert("RGB")), PNG writing, contact sheets.</summary>
+internal static class CouncilImageIO
+{
+    /// <summary>Largest accepted input, against decompression bombs (the reference resizes to ~256 px anyway).</summary>
+    public const long MaxPixels = 64L * 1024 * 1024;
+
+    public static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif"];
+
+    /// <summary>The input images: one file, or every image under a folder (recursive) sorted by path like the reference.</summary>
+    public static IReadOnlyList<string> Collect(string input)
+    {
+        if (File.Exists(input)) return [Path.GetFullPath(input)];
+        if (!Directory.Exists(input)) throw new FileNotFoundException($"input not found: {input} (give an image file or a folder of images)");
+        var files = Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories)
+            .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Order(StringComparer.Ordinal).ToList();
+        if (files.Count == 0) throw new FileNotFoundException($"no images ({string.Join(", ", Extensions)}) under {input}");
+        return files;
+    }
+
+    public static RgbImage Decode(string path)
+    {
+        using var codec = SKCodec.Create(path) ?? throw new InvalidDataException($"{path}: not an image SkiaSharp can decode");
+        var (w, h) = (codec.Info.Width, codec.Info.Height);
+        if (w <= 0 || h <= 0 || (long)w * h > MaxPixels)
+            throw new InvalidDataException($"{path}: {w}x{h} is outside the accepted size (at most {MaxPixels} pixels)");
+        var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bmp = new SKBitmap(info);
+        var result = codec.GetPixels(info, bmp.GetPixels());
+        if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+            throw new InvalidDataException($"{path}: decoding failed ({result})");
+        var rgba = bmp.Bytes;
+        var rgb = new byte[w * h * 3];
+        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
+        {
+            rgb[i] = rgba[j];
+            rgb[i + 1] = rgba[j + 1];
+            rgb[i + 2] = rgba[j + 2];
+        }
+        return new RgbImage(w, h, rgb);
+    }
+
+    private static SKBitmap ToBitmap(RgbImage img)
+    {
+        var bmp = new SKBitmap(new SKImageInfo(img.Width, img.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var rgba = new byte[img.Width * img.Height * 4];
+        for (int i = 0, j = 0; i < img.Pixels.Length; i += 3, j += 4)
+        {
+            rgba[j] = img.Pixels[i];
+            rgba[j + 1] = img.Pixels[i + 1];
+            rgba[j + 2] = img.Pixels[i + 2];
+            rgba[j + 3] = 255;
+        }
+        System.Runtime.InteropServices.Marshal.Copy(rgba, 0, bmp.GetPixels(), rgba.Length);
+        return bmp;
+    }
+
+    public static void WritePng(RgbImage img, string path)
+    {
+        using var bmp = ToBitmap(img);
+        using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
+        var tmp = path + ".tmp";
+        using (var fs = File.Create(tmp)) data.SaveTo(fs);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>A grid: one row per input (the input first, then its K outputs), 2 px gaps.</summary>
+    public static RgbImage ContactSheet(IReadOnlyList<IReadOnlyList<RgbImage>> rows)
+    {
+        const int gap = 2;
+        int cell = rows.SelectMany(r => r).Max(i => Math.Max(i.Width, i.Height));
+        int cols = rows.Max(r => r.Count);
+        int w = cols * cell + (cols + 1) * gap, h = rows.Count * cell + (rows.Count + 1) * gap;
+        var px = new byte[w * h * 3];
+        Array.Fill(px, (byte)255);
+        for (int r = 0; r < rows.Count; r++)
+            for (int c = 0; c < rows[r].Count; c++)
+            {
+                var img = rows[r][c];
+                int x0 = gap + c * (cell + gap), y0 = gap + r * (cell + gap);
+                for (int y = 0; y < img.Height; y++)
+                    Array.Copy(img.Pixels, y * img.Width * 3, px, ((y0 + y) * w + x0) * 3, img.Width * 3);
+            }
+        return new RgbImage(w, h, px);
+    }
+}

@@ -1,0 +1,98 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Pipeline.Engine.Pix2PixHD;
+using Spectre.Console;
+using TorchSharp;
+
+namespace Pipeline.Worker.Cli.Pix2PixHD;
+
+/// <summary>
+/// `pipeline label2img labels.png [--instances inst.png] --model DIR`: pix2pixHD test.py for one label map, written as PNG.
+/// </summary>
+public sealed class Label2ImgCommand : ICliCommand
+{
+    public Command Build()
+    {
+        var labels = new Argument<FileInfo>("labels") { Description = "Label map: single-channel 8-bit PNG of class ids (0..label_nc-1)." };
+        var instances = new Option<FileInfo?>("--instances") { Description = "Instance map PNG (16-bit ids, Cityscapes *_instanceIds.png style). Default: the label map." };
+        var model = new Option<DirectoryInfo>("--model") { Description = "Folder with latest_net_G.pth (and latest_net_E.pth, features_clustered_NNN.npy, opt.txt when present).", Required = true };
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "Output image (.png, or .jpg for test.py-like JPEG q75). Default: <labels>_synthesized_image.png." };
+        var photo = new Option<FileInfo?>("--photo") { Description = "Real photo to encode styles from (feature models; implies --use-encoded-image)." };
+        var seed = new Option<int?>("--seed") { Description = "Seed for style (cluster) choices and random crops, to regenerate the same image." };
+        var which = new Option<string>("--which-epoch") { Description = "Checkpoint prefix: <which>_net_G.pth.", DefaultValueFactory = _ => "latest" };
+        var labelNc = new Option<int?>("--label-nc") { Description = "Number of classes (default: opt.txt, else inferred from the generator)." };
+        var noInstance = new Option<bool>("--no-instance") { Description = "The model was trained without instance maps (no edge channel)." };
+        var resize = new Option<string?>("--resize-or-crop") { Description = "scale_width | none | resize_and_crop | crop | scale_width_and_crop (default: opt.txt or scale_width)." };
+        var loadSize = new Option<int?>("--load-size") { Description = "Target width for scale_width / side for resize (reference loadSize)." };
+        var fineSize = new Option<int?>("--fine-size") { Description = "Crop side for the crop modes (reference fineSize)." };
+        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when available)." };
+        var cmd = new Command("label2img", "Translate a semantic label map into a photo with a pix2pixHD checkpoint.")
+        {
+            labels, instances, model, output, photo, seed, which, labelNc, noInstance, resize, loadSize, fineSize, device,
+        };
+        cmd.SetAction(parse =>
+        {
+            try
+            {
+                var labelFile = parse.GetValue(labels)!;
+                var dir = parse.GetValue(model)!;
+                var dev = Devices.Pick(parse.GetValue(device));
+                var result = AnsiConsole.Status().Start("Loading model…", ctx =>
+                {
+                    var overrides = new TranslatorOverrides(parse.GetValue(labelNc), parse.GetValue(noInstance) ? true : null,
+                        parse.GetValue(resize), parse.GetValue(loadSize), parse.GetValue(fineSize));
+                    var sw = Stopwatch.StartNew();
+                    using var translator = Translator.Load(dir.FullName, null, parse.GetValue(which)!, dev, overrides);
+                    AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(translator.Generator.ToString())} on {dev.type} ({sw.ElapsedMilliseconds} ms)");
+                    ctx.Status("Validating maps…");
+                    var (map, info) = LabelMaps.ReadLabels(File.ReadAllBytes(labelFile.FullName), translator.Options.LabelNc);
+                    var instFile = parse.GetValue(instances);
+                    var inst = instFile is null ? null : LabelMaps.ReadInstances(File.ReadAllBytes(instFile.FullName), info);
+                    var photoFile = parse.GetValue(photo);
+                    ctx.Status("Translating…");
+                    sw.Restart();
+                    var r = translator.Translate(new Label2ImageRequest(map)
+                    {
+                        Instances = inst,
+                        Photo = photoFile is null ? null : ImageFiles.ReadPhoto(photoFile.FullName),
+                        UseEncodedImage = photoFile is not null,
+                        Seed = parse.GetValue(seed),
+                    });
+                    AnsiConsole.MarkupLine($"[grey]label map:[/] {info.Width}x{info.Height}, {info.DistinctIds} classes used; generated {r.Image.shape[1]}x{r.Image.shape[0]} in {sw.ElapsedMilliseconds} ms");
+                    return r;
+                });
+                using (result)
+                {
+                    var outPath = parse.GetValue(output)?.FullName
+                                  ?? Path.Combine(labelFile.DirectoryName ?? ".", Path.GetFileNameWithoutExtension(labelFile.Name) + "_synthesized_image.png");
+                    ImageFiles.WriteImage(result.Image, outPath);
+                    AnsiConsole.MarkupLine($"[green]wrote[/] {Markup.Escape(outPath)}");
+                }
+                return 0;
+            }
+            catch (InvalidLabelMapException e)
+            {
+                AnsiConsole.MarkupLine($"[red]label map rejected ({e.Reason}):[/] {Markup.Escape(e.Message)}");
+                return 3;
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or NotSupportedException or ArgumentException)
+            {
+                AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
+                return 2;
+            }
+        });
+        return cmd;
+    }
+}
+
+/// <summary>Device choice shared by the pix2pixHD commands.</summary>
+internal static class Devices
+{
+    public static torch.Device Pick(string? name) => name?.ToLowerInvariant() switch
+    {
+        null or "" => torch.cuda.is_available() ? torch.CUDA : torch.CPU,
+        "cpu" => torch.CPU,
+        "cuda" => torch.cuda.is_available() ? torch.CUDA : throw new NotSupportedException("CUDA was requested but this libtorch has no CUDA device (TorchSharp-cpu build or no GPU)"),
+        var other => throw new ArgumentException($"device '{other}' is not cpu or cuda"),
+    };
+}

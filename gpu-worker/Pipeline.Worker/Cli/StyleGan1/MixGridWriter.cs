@@ -1,0 +1,170 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Pipeline.Engine.StyleGan1;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Storage;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Worker.Cli.StyleGan1;
+
+/// <summary>A style-mixing grid job: which checkpoint, which seeds, where to write.</summary>
+public sealed record MixRequest
+{
+    public required string ModelPath { get; init; }
+    public required string OutputDirectory { get; init; }
+    public required IReadOnlyList<long> RowSeeds { get; init; }
+    public required IReadOnlyList<long> ColumnSeeds { get; init; }
+    public MixingRange Range { get; init; } = MixingRange.Coarse;
+
+    /// <summary>Output size in px (a power of two); null uses the resolution detected from the weights.</summary>
+    public int? Size { get; init; }
+
+    public double Truncation { get; init; } = 0.7;
+    public long NoiseSeed { get; init; }
+    public long MeanStyleSeed { get; init; }
+    public int BatchSize { get; init; } = 16;
+    public int Padding { get; init; } = 2;
+    public string Device { get; init; } = "auto";
+}
+
+/// <summary>Renders a grid with the engine and writes grid PNG, per-image PNGs and the manifest (the worker's composition of <see cref="StyleMixingGrid"/>).</summary>
+public static class MixGridWriter
+{
+    public static async Task<(MixManifest Manifest, string ManifestPath)> WriteAsync(MixRequest req, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+    {
+        var device = ResolveDevice(req.Device);
+        var checkpoint = StyleGan1Checkpoint.Load(req.ModelPath);
+        using var g = checkpoint.CreateGenerator(useRunningAverage: true, device: device);
+        int detected = StyleMixingGrid.DetectTrainedStep(g);
+        int step = req.Size is { } size ? StepOf(size, g.Config.MaxStep) : detected;
+        var options = new StyleMixingGridOptions
+        {
+            RowSeeds = req.RowSeeds,
+            ColumnSeeds = req.ColumnSeeds,
+            Range = req.Range,
+            Step = step,
+            Truncation = req.Truncation,
+            NoiseSeed = req.NoiseSeed,
+            MeanStyleSeed = req.MeanStyleSeed,
+            BatchSize = req.BatchSize,
+        };
+        using var grid = StyleMixingGrid.Render(g, options, progress, ct);
+
+        var stem = $"mix-{req.Range.Name}";
+        var dir = Path.GetFullPath(req.OutputDirectory);
+        var tilesDir = Path.Combine(dir, stem);
+        Directory.CreateDirectory(tilesDir);
+        int rows = req.RowSeeds.Count, cols = req.ColumnSeeds.Count, s = grid.Resolution, pad = req.Padding;
+        MixRect Rect(int gridRow, int gridCol) => new(pad + gridCol * (s + pad), pad + gridRow * (s + pad), s, s);
+        string Rel(string path) => Path.GetRelativePath(dir, path).Replace('\\', '/');
+
+        using var scope = NewDisposeScope();
+        // Layout as generate.py's mixing grid: blank corner, header row = column sources, header column = row sources.
+        var blank = full(1, 3, s, s, -1f);
+        var tiles = new List<Tensor> { blank, grid.ColumnImages };
+        for (int r = 0; r < rows; r++)
+        {
+            tiles.Add(grid.RowImages[r..(r + 1)]);
+            tiles.Add(grid.Cells[(r * cols)..((r + 1) * cols)]);
+        }
+        var gridImage = ImagePng.Tile(cat(tiles, 0), rows + 1, cols + 1, pad);
+        var gridPath = Path.Combine(dir, stem + ".png");
+        ImagePng.Write(gridImage, gridPath);
+
+        var rowSources = new List<MixSource>();
+        for (int r = 0; r < rows; r++)
+        {
+            var p = Path.Combine(tilesDir, $"row{r}.png");
+            ImagePng.Write(grid.RowImages[r], p);
+            rowSources.Add(new MixSource(r, req.RowSeeds[r], Rel(p), Rect(r + 1, 0)));
+        }
+        var colSources = new List<MixSource>();
+        for (int c = 0; c < cols; c++)
+        {
+            var p = Path.Combine(tilesDir, $"col{c}.png");
+            ImagePng.Write(grid.ColumnImages[c], p);
+            colSources.Add(new MixSource(c, req.ColumnSeeds[c], Rel(p), Rect(0, c + 1)));
+        }
+        var cells = new List<MixCell>();
+        for (int i = 0; i < grid.CellInfo.Count; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var info = grid.CellInfo[i];
+            var p = Path.Combine(tilesDir, $"r{info.Row}_c{info.Column}.png");
+            ImagePng.Write(grid.Cells[i], p);
+            cells.Add(new MixCell(info.Row, info.Column, info.RowSeed, info.ColumnSeed, info.Range, info.RangeLo, info.RangeHi,
+                info.Truncation, info.NoiseSeed, Rel(p), Rect(info.Row + 1, info.Column + 1)));
+        }
+
+        int lo = Math.Max(req.Range.Lo, 0), hi = Math.Min(req.Range.Hi, step);
+        var manifest = new MixManifest
+        {
+            CreatedUtc = DateTimeOffset.UtcNow,
+            Model = new MixModelInfo("stylegan1", Path.GetFileName(req.ModelPath), new FileInfo(req.ModelPath).Length,
+                await Sha256Async(req.ModelPath, ct), g.Config.CodeDim, g.Config.Levels, req.Size is null),
+            Step = step,
+            Resolution = s,
+            Range = new MixRangeInfo(req.Range.Name, lo, hi, Enumerable.Range(lo, hi - lo + 1).Select(i => 4 << i).ToArray()),
+            Truncation = req.Truncation,
+            NoiseSeed = req.NoiseSeed,
+            MeanStyle = new MixMeanStyleInfo(req.MeanStyleSeed, options.MeanStyleChunks * options.MeanStyleChunkSize),
+            Rows = rows,
+            Columns = cols,
+            Grid = new MixGridImage(Rel(gridPath), (int)gridImage.shape[2], (int)gridImage.shape[1], pad,
+                "(rows+1) x (columns+1) tiles: blank corner, first row = column sources, first column = row sources, cell (r, c) at tile (r+1, c+1)"),
+            RowSources = rowSources,
+            ColumnSources = colSources,
+            Cells = cells,
+        };
+        var manifestPath = Path.Combine(dir, stem + ".json");
+        var tmp = manifestPath + ".tmp";
+        await File.WriteAllTextAsync(tmp, JsonSerializer.Serialize(manifest, MixManifest.Json), ct);
+        File.Move(tmp, manifestPath, overwrite: true);
+        return (manifest, manifestPath);
+    }
+
+    /// <summary>
+    /// Uploads a written grid to datasets/&lt;batchId&gt;/ (images first, the manifest last so it marks completion);
+    /// the manifest's relative paths stay valid there. Returns the manifest's blob path.
+    /// </summary>
+    public static async Task<string> PublishAsync(IBlobStore store, string batchId, MixManifest manifest, string manifestPath, CancellationToken ct)
+    {
+        var dir = Path.GetDirectoryName(manifestPath)!;
+        var images = new[] { manifest.Grid.Image }
+            .Concat(manifest.RowSources.Select(x => x.Image))
+            .Concat(manifest.ColumnSources.Select(x => x.Image))
+            .Concat(manifest.Cells.Select(x => x.Image));
+        foreach (var rel in images)
+        {
+            var bytes = await File.ReadAllBytesAsync(Path.Combine(dir, rel), ct);
+            await store.PutBytesAsync(BlobLayout.DatasetItem(batchId, rel), bytes, new BlobPutOptions { ContentType = "image/png" }, ct);
+        }
+        var blob = BlobLayout.DatasetItem(batchId, Path.GetFileName(manifestPath));
+        await store.PutBytesAsync(blob, await File.ReadAllBytesAsync(manifestPath, ct), new BlobPutOptions { ContentType = "application/json" }, ct);
+        return blob;
+    }
+
+    /// <summary>size = 4 * 2^step, checked against the generator's levels.</summary>
+    public static int StepOf(int size, int maxStep)
+    {
+        int step = (int)Math.Round(Math.Log2(size)) - 2;
+        if (size < 4 || (4 << Math.Max(step, 0)) != size || step > maxStep)
+            throw new ArgumentException($"--size {size} is not a generator resolution: use a power of two from 4 to {4 << maxStep}");
+        return step;
+    }
+
+    public static Device ResolveDevice(string name) => name.ToLowerInvariant() switch
+    {
+        "auto" => cuda.is_available() ? CUDA : CPU,
+        "cpu" => CPU,
+        "cuda" => cuda.is_available() ? CUDA : throw new ArgumentException("--device cuda: no CUDA device is available (this build may use the CPU libtorch)"),
+        _ => throw new ArgumentException($"--device {name}: use auto, cpu or cuda"),
+    };
+
+    private static async Task<string> Sha256Async(string path, CancellationToken ct)
+    {
+        await using var fs = File.OpenRead(path);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(fs, ct));
+    }
+}

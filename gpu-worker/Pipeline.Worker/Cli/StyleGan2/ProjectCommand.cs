@@ -1,0 +1,82 @@
+using System.CommandLine;
+using Pipeline.Engine.IO;
+using Pipeline.Engine.StyleGan2;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace Pipeline.Worker.Cli.StyleGan2;
+
+/// <summary>`pipeline project`: find the latent (w or W+) and noise maps that reproduce each image (projector.py).</summary>
+public sealed class ProjectCommand : ICliCommand
+{
+    public Command Build()
+    {
+        var images = new Argument<FileInfo[]>("images") { Description = "Images to project (all optimised together, each with its own latent)", Arity = ArgumentArity.OneOrMore };
+        var ckpt = Sg2Cli.Checkpoint();
+        var steps = new Option<int>("--steps") { Description = "Optimisation steps", DefaultValueFactory = _ => 1000 };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 0.1 };
+        var wPlus = new Option<bool>("--w-plus") { Description = "Optimise one w per layer (W+) instead of a single w" };
+        var mse = new Option<double>("--mse") { Description = "MSE weight (the only image loss until a perceptual loss is plugged in)", DefaultValueFactory = _ => 1.0 };
+        var noiseReg = new Option<double>("--noise-regularize") { Description = "Noise regularisation weight", DefaultValueFactory = _ => 1e5 };
+        var batch = new Option<int>("--batch") { Description = "Images per optimisation (GPU pass)", DefaultValueFactory = _ => 8 };
+        var seed = new Option<long>("--seed") { Description = "Seed of the random draws", DefaultValueFactory = _ => 0 };
+        var outDir = Sg2Cli.OutDir("projection");
+        var device = Sg2Cli.DeviceOption();
+        var cmd = new Command("project", "Project images into a StyleGAN2 latent space; writes latents (.npy and a torch.save .pt), reconstructions and a loss plot.")
+        {
+            images, ckpt, steps, lr, wPlus, mse, noiseReg, batch, seed, outDir, device,
+        };
+        cmd.SetAction((p, ct) => Task.FromResult(Sg2Cli.Run(() =>
+        {
+            var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
+            var files = p.GetValue(images)!;
+            var (g, _) = Sg2Cli.LoadGenerator(p.GetValue(ckpt)!, dev);
+            int res = Math.Min(g.Config.Size, 256);
+            var targets = files.Select(f => Sg2Images.LoadTarget(f.FullName, res)).ToList(); // fail early on a bad file
+            var opts = new ProjectorOptions
+            {
+                Steps = p.GetValue(steps), Lr = p.GetValue(lr), WPlus = p.GetValue(wPlus), MseWeight = p.GetValue(mse),
+                NoiseRegularize = p.GetValue(noiseReg), NMeanLatent = 10000, Coupling = ProjectionCoupling.Independent,
+            };
+            var projector = new Projector(g, opts);
+            var dir = p.GetValue(outDir)!;
+            dir.Create();
+            int bs = Math.Max(1, p.GetValue(batch));
+            var tree = new OrderedDictionary<string, object?>();
+            var curves = new List<(string Name, IReadOnlyList<ProjectionStep> History)>();
+            var draws = new RandomProjectorDraws(p.GetValue(seed));
+            AnsiConsole.Progress().Start(ctx =>
+            {
+                for (int i0 = 0; i0 < files.Length; i0 += bs)
+                {
+                    var chunk = files.Skip(i0).Take(bs).ToArray();
+                    var task = ctx.AddTask($"projecting {string.Join(", ", chunk.Select(f => f.Name))}", maxValue: opts.Steps);
+                    var r = projector.Project(cat(targets.Skip(i0).Take(bs).ToArray(), 0), draws, new Progress<int>(_ => task.Increment(1)), ct);
+                    task.Value = task.MaxValue;
+                    for (int k = 0; k < chunk.Length; k++)
+                    {
+                        var stem = Path.GetFileNameWithoutExtension(chunk[k].Name);
+                        var latent = r.Latent[k].cpu().contiguous();
+                        Npy.Save(Path.Combine(dir.FullName, $"{stem}-latent.npy"), latent);
+                        Sg2Images.SavePng(r.Image[k], Path.Combine(dir.FullName, $"{stem}-project.png"));
+                        tree[chunk[k].Name] = new OrderedDictionary<string, object?>
+                        {
+                            ["img"] = r.Image[k].cpu().contiguous(),
+                            ["latent"] = latent,
+                            ["noise"] = r.Noises.Select(n => (object?)n.narrow(0, k, 1).cpu().contiguous()).ToList(),
+                        };
+                    }
+                    // The loss is summed over the images of one optimisation, so there is one curve per batch.
+                    curves.Add((string.Join(", ", chunk.Select(f => Path.GetFileNameWithoutExtension(f.Name))), r.History));
+                }
+            });
+            var ptPath = Path.Combine(dir.FullName, Path.GetFileNameWithoutExtension(files[0].Name) + ".pt");
+            TorchFile.Save(ptPath, tree);
+            var plotPath = Path.Combine(dir.FullName, "loss.png");
+            LossPlot.Save(curves, plotPath);
+            AnsiConsole.MarkupLineInterpolated($"[green]{files.Length} projected[/]: latents *.npy and {Path.GetFileName(ptPath)}, reconstructions *-project.png, loss curve {plotPath}");
+            return 0;
+        })));
+        return cmd;
+    }
+}

@@ -1,0 +1,101 @@
+using System.CommandLine;
+using Pipeline.Engine.StyleGan2;
+using Spectre.Console;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Worker.Cli.StyleGan2;
+
+/// <summary>Options and helpers the StyleGAN2 commands share: checkpoint, device, seeds, truncation, error reporting.</summary>
+internal static class Sg2Cli
+{
+    public static Option<FileInfo> Checkpoint() => new("--ckpt", "-c")
+    {
+        Description = "StyleGAN2 checkpoint (.pt from rosinality train.py / convert_weight.py, or SOAT); shapes are inferred from the weights",
+        Required = true,
+    };
+
+    public static Option<string> DeviceOption() => new("--device")
+    {
+        Description = "cpu, cuda or cuda:N (default: cuda when available)",
+        DefaultValueFactory = _ => cuda.is_available() ? "cuda" : "cpu",
+    };
+
+    public static Option<double> Truncation() => new("--truncation", "-t")
+    {
+        Description = "Truncation psi (1 = none); uses the checkpoint's latent_avg, else a mean latent of --truncation-mean samples",
+        DefaultValueFactory = _ => 1.0,
+    };
+
+    public static Option<int> TruncationMean() => new("--truncation-mean")
+    {
+        Description = "Samples for the mean latent when the checkpoint has no latent_avg",
+        DefaultValueFactory = _ => 4096,
+    };
+
+    public static Option<DirectoryInfo> OutDir(string defaultDir) => new("--out", "-o")
+    {
+        Description = "Output folder",
+        DefaultValueFactory = _ => new DirectoryInfo(defaultDir),
+    };
+
+    public static Device ParseDevice(string text)
+    {
+        var d = new Device(text);
+        if (d.type == DeviceType.CUDA && !cuda.is_available())
+            throw new InvalidOperationException($"device '{text}' requested but CUDA is not available in this libtorch build (use --device cpu)");
+        return d;
+    }
+
+    /// <summary>Loads the checkpoint's generator onto the device; errors say which file and what is wrong.</summary>
+    public static (Engine.StyleGan2.Generator G, StyleGan2Checkpoint Ckpt) LoadGenerator(FileInfo file, Device device)
+    {
+        var ckpt = AnsiConsole.Status().Start($"loading {file.Name}", _ => StyleGan2Checkpoint.Load(file.FullName));
+        var g = ckpt.Generator;
+        g.to(device);
+        var c = g.Config;
+        AnsiConsole.MarkupLineInterpolated($"[grey]{file.Name}: {c.Size} px, style_dim {c.StyleDim}, n_mlp {c.NMlp}, {c.NLatent} latent rows, device {device}[/]");
+        return (g, ckpt);
+    }
+
+    /// <summary>The truncation latent: latent_avg from the file, else mean_latent(n).</summary>
+    public static Tensor? TruncationLatent(Engine.StyleGan2.Generator g, StyleGan2Checkpoint ckpt, double truncation, int n)
+    {
+        if (truncation >= 1) return null;
+        using var _ = no_grad();
+        return ckpt.TruncationLatent?.to(g.Device) ?? g.MeanLatent(n);
+    }
+
+    /// <summary>z for a seed: torch's CPU generator seeded with it, so a seed always gives the same image on any device.</summary>
+    public static Tensor SeedZ(long seed, int dim)
+    {
+        using var gen = new torch.Generator((ulong)seed, CPU);
+        return randn([1, dim], generator: gen);
+    }
+
+    /// <summary>"1,2,5-8" -> 1 2 5 6 7 8.</summary>
+    public static List<long> ParseSeeds(string text)
+    {
+        var seeds = new List<long>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var dash = part.IndexOf('-', 1);
+            if (dash > 0 && long.TryParse(part[..dash], out var a) && long.TryParse(part[(dash + 1)..], out var b) && b >= a)
+                for (long s = a; s <= b; s++) seeds.Add(s);
+            else if (long.TryParse(part, out var s1)) seeds.Add(s1);
+            else throw new ArgumentException($"'{part}' is not a seed or a range like 4-9");
+        }
+        return seeds;
+    }
+
+    /// <summary>Runs a command body, turning expected failures into one red line and exit code 1 (2 for bad input files).</summary>
+    public static int Run(Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ArgumentException or InvalidOperationException)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            return e is FileNotFoundException or InvalidDataException ? 2 : 1;
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using Pipeline.Engine.Pix2PixHD;
+using Pipeline.Infra.Contracts;
+using Pipeline.Worker.Cli.Pix2PixHD;
+using Pipeline.Worker.Hosting;
+using TorchSharp;
+
+namespace Pipeline.Worker.Jobs.Pix2PixHD;
+
+/// <summary>
+/// Translation jobs of variant <see cref="TranslationVariant.Pix2PixHdLabelToImage"/>: label map (+ instance map) -> image.
+/// <see cref="JobSpec.Model"/> names the generator (`.../latest_net_G.pth`); `latest_net_E.pth`, `features_clustered_010.npy`
+/// and `opt.txt` beside it are used when present. Outputs: results/&lt;jobId&gt;/output-&lt;i&gt;.png, one style draw each.
+/// </summary>
+public sealed class Pix2PixHdJobHandler(EngineDevice device) : IJobHandler
+{
+    private static readonly string[] Siblings = ["latest_net_E.pth", "features_clustered_010.npy", "opt.txt"];
+
+    public bool CanHandle(JobSpec job) => job is TranslationJob { Variant: TranslationVariant.Pix2PixHdLabelToImage };
+
+    public async Task<IReadOnlyDictionary<string, double>> RunAsync(JobContext context, CancellationToken cancellationToken)
+    {
+        var job = (TranslationJob)context.Job;
+        var sw = Stopwatch.StartNew();
+        var translator = await LoadAsync(context, job.Model, cancellationToken);
+        context.ReportProgress(0.1);
+
+        Raster<int> labels;
+        Raster<int>? instances = null;
+        LabelMapInfo info;
+        try
+        {
+            (labels, info) = LabelMaps.ReadLabels(await context.ReadInputAsync(job.Input, cancellationToken), translator.Options.LabelNc);
+            if (job.InstanceMap is not null)
+                instances = LabelMaps.ReadInstances(await context.ReadInputAsync(job.InstanceMap, cancellationToken), info);
+        }
+        catch (InvalidLabelMapException e)
+        {
+            throw new PermanentJobException($"label map rejected ({e.Reason}): {e.Message}", e);
+        }
+        context.ReportProgress(0.2);
+
+        int outputs = translator.Options.UsesFeatures ? Math.Max(1, job.Outputs) : 1; // without features every draw is identical
+        long width = 0, height = 0;
+        for (int i = 0; i < outputs; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            byte[] png;
+            // One job at a time per translator: the modules are not re-entrant across threads.
+            lock (translator)
+            {
+                using var r = translator.Translate(new Label2ImageRequest(labels)
+                {
+                    Instances = instances,
+                    Seed = unchecked((int)(job.Seed + i)),
+                    LoadSize = job.Size,
+                });
+                (height, width) = (r.Image.shape[0], r.Image.shape[1]);
+                png = ImageFiles.EncodeImage(r.Image, jpeg: false);
+            }
+            await context.WriteOutputAsync($"output-{i}.png", png, "image/png", "translation", cancellationToken);
+            context.ReportProgress(0.2 + 0.8 * (i + 1) / outputs);
+        }
+        return new Dictionary<string, double>
+        {
+            ["seconds"] = sw.Elapsed.TotalSeconds,
+            ["outputs"] = outputs,
+            ["width"] = width,
+            ["height"] = height,
+            ["classes_used"] = info.DistinctIds,
+        };
+    }
+
+    private async Task<Translator> LoadAsync(JobContext context, BlobRef model, CancellationToken cancellationToken)
+    {
+        var folder = model.Path.Contains('/', StringComparison.Ordinal) ? model.Path[..model.Path.LastIndexOf('/')] : "";
+        var files = new Dictionary<string, string>();
+        foreach (var name in Siblings)
+        {
+            var path = folder.Length == 0 ? name : $"{folder}/{name}";
+            if (await context.Store.GetPropertiesAsync(path, cancellationToken) is not null)
+                files[name] = (await context.Models.GetFileAsync(new BlobRef(path), cancellationToken)).LocalPath;
+        }
+        return await context.Models.GetAsync(model, local => Translator.LoadFiles(
+            new Translator.ModelFiles(local.LocalPath, files.GetValueOrDefault("latest_net_E.pth"),
+                files.GetValueOrDefault("features_clustered_010.npy"), files.GetValueOrDefault("opt.txt")),
+            device: device.Name.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? torch.CUDA : torch.CPU), cancellationToken);
+    }
+}

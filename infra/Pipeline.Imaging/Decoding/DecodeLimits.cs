@@ -1,0 +1,33 @@
+namespace Pipeline.Imaging;
+
+/// <summary>
+/// Limits applied to untrusted uploads before any pixel memory is allocated. Defaults follow docs/imaging.md:
+/// 20 MB, 40 MP, 12000 px per side (a 40 MP RGBA decode holds 160 MB), 64 px minimum side.
+/// </summary>
+public sealed record DecodeLimits
+{
+    public long MaxBytes { get; init; } = 20L * 1024 * 1024;
+    public long MaxPixels { get; init; } = 40_000_000;
+    public int MaxSide { get; init; } = 12_000;
+    public int MinSide { get; init; } = 64;
+
+    public static DecodeLimits Default { get; } = new();
+}
+
+/// <summary>Raster formats we accept, identified from content, never from the file name.</summary>
+public enum ImageFormat
+{
+    Jpeg,
+    Png,
+    Webp,
+    Gif,
+}
+
+/// <summary>What the header says, without decoding pixels. Width/Height are upright (EXIF orientation applied).</summary>
+public sealed record ImageHeader(ImageFormat Format, int Width, int Height, int StoredWidth, int StoredHeight, int ExifOrientation, int FrameCount);
+
+/// <summary>A decoded upright image plus where it came from.</summary>
+/// <param name="Image">Upright RGB pixels (possibly reduced when a target size was asked for).</param>
+/// <param name="Header">The original header (full-size upright dimensions).</param>
+/// <param name="Scale">Image.Width / Header.Width: multiply coordinates in Image by 1/Scale to reach original pixels.</param>
+public sealed record DecodedImage(RgbImage Image, ImageHeader Header, double Scale);

@@ -1,0 +1,76 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Pipeline.Functions.Tests.Functions;
+
+namespace Pipeline.Functions.Tests.Dashboard;
+
+/// <summary>
+/// Stands in for the Functions host's HTTP front door on 127.0.0.1 (the host itself cannot be installed here): a
+/// browser request to /api/... is turned into the HTTP-trigger payload the host would POST to the handler, and the
+/// handler's "res" output becomes the HTTP response.
+/// </summary>
+public sealed class HostEmulator : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private HostEmulator(WebApplication app, string baseUrl)
+    {
+        _app = app;
+        BaseUrl = baseUrl;
+    }
+
+    public string BaseUrl { get; }
+
+    public static async Task<HostEmulator> StartAsync(HandlerHost handler)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        app.Map("/api/{**path}", async (HttpContext ctx, string? path) =>
+        {
+            path ??= "";
+            var (function, routeParams) = Route(path);
+            if (function is null) return Results.NotFound();
+            var query = ctx.Request.Query.ToDictionary(q => q.Key, q => q.Value.ToString());
+            var headers = ctx.Request.Headers.ToDictionary(h => h.Key, h => h.Value.Select(v => v ?? "").ToArray());
+            string? body = null;
+            if (ctx.Request.ContentLength > 0) body = await new StreamReader(ctx.Request.Body).ReadToEndAsync(ctx.RequestAborted);
+            var payload = Payloads.Http(ctx.Request.Method, path, query, headers, routeParams, body);
+            var (status, result) = await handler.InvokeAsync(function, payload);
+            if (status != 200) return Results.StatusCode(502);
+            var res = result["Outputs"]!["res"]!.AsObject();
+            foreach (var (k, v) in res["headers"]!.AsObject())
+                if (!k.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)) ctx.Response.Headers[k] = (string?)v;
+            var contentType = (string?)res["headers"]!["Content-Type"] ?? "text/plain";
+            return Results.Text((string?)res["body"] ?? "", contentType, statusCode: (int)res["statusCode"]!);
+        });
+        await app.StartAsync();
+        var url = app.Urls.First();
+        return new HostEmulator(app, url);
+    }
+
+    // The routes of the function.json files.
+    private static (string? Function, Dictionary<string, string> Params) Route(string path)
+    {
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        return parts switch
+        {
+            ["dashboard", .. var rest] => ("Dashboard", new() { ["asset"] = string.Join('/', rest) }),
+            ["metrics"] => ("Metrics", new()),
+            ["jobs"] => ("SubmitJob", new()),
+            ["jobs", var id] => ("JobStatus", new() { ["jobId"] = id }),
+            ["jobs", var id, "results"] => ("JobResults", new() { ["jobId"] = id }),
+            _ => (null, new()),
+        };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,76 @@
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Storage;
+
+namespace Pipeline.Functions.Tests.Functions;
+
+/// <summary>ScheduleAugmentation driven with the timer payload the host sends.</summary>
+public sealed class ScheduleAugmentationTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private const string Config = """
+        {
+          "batches": [
+            { "name": "ffhq-trunc", "model": "models/stylegan2-ffhq-256.pt", "family": "styleGan2", "operation": "truncation", "count": 32, "truncation": 0.7, "seed": 100 },
+            { "name": "celeba-v1-mix", "model": "models/stylegan1-celeba-128.pt", "family": "styleGan1", "operation": "styleMixing", "count": 8, "mixingCrossover": 4 },
+            { "name": "../escape", "model": "models/x.pt", "count": 1 },
+            { "name": "too-many", "model": "models/x.pt", "count": 1000000 }
+          ]
+        }
+        """;
+
+    [Fact]
+    public async Task EnqueuesOneJobPerValidBatchAndIsIdempotentPerSlot()
+    {
+        await using var host = new HandlerHost(queueOptions: new Infra.Queue.QueueEntityOptions { RequiresDuplicateDetection = false });
+        await host.Store.PutBytesAsync("datasets/augmentation-schedule.json", System.Text.Encoding.UTF8.GetBytes(Config), cancellationToken: Ct);
+        var slot = new DateTimeOffset(2026, 11, 23, 3, 0, 0, TimeSpan.Zero);
+
+        var (status, first) = await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot));
+        Assert.Equal(200, status);
+        var messages = await host.PeekAllAsync("jobs-augment");
+        Assert.Equal(2, messages.Count);
+        var jobs = messages.Select(m => JobEnvelope.Parse(m.Body.Span)).Select(e => Assert.IsType<AugmentationBatchJob>(e.Job)).OrderBy(j => j.BatchId).ToList();
+        Assert.Equal("celeba-v1-mix-20261123-0300", jobs[0].BatchId);
+        Assert.Equal(StyleGanFamily.StyleGan1, jobs[0].Family);
+        Assert.Equal(AugmentationOp.StyleMixing, jobs[0].Operation);
+        Assert.Equal(4, jobs[0].MixingCrossover);
+        Assert.Equal("ffhq-trunc-20261123-0300", jobs[1].BatchId);
+        Assert.Equal(0.7, jobs[1].Truncation);
+        Assert.Equal(32, jobs[1].Count);
+        var logs = first["Logs"]!.AsArray().Select(l => (string)l!).ToList();
+        Assert.Contains(logs, l => l.Contains("Skipped batch '../escape'", StringComparison.Ordinal));
+        Assert.Contains(logs, l => l.Contains("Skipped batch 'too-many'", StringComparison.Ordinal));
+
+        // The workers take the jobs; a replay of the same slot (host restart, overlapping instances) adds nothing.
+        foreach (var m in messages)
+            await host.Store.PutJsonAsync(BlobLayout.StatusDocument(m.MessageId),
+                new JobStatus { JobId = m.MessageId, Kind = JobKind.Augmentation, State = JobState.Running, UpdatedAt = DateTimeOffset.UtcNow }, cancellationToken: Ct);
+        var q = host.Queue("jobs-augment");
+        foreach (var m in await q.ReceiveAsync(10, TimeSpan.FromSeconds(1), cancellationToken: Ct)) await q.CompleteAsync(m, Ct);
+        await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot));
+        Assert.Empty(await host.PeekAllAsync("jobs-augment"));
+
+        // The next slot is new work.
+        await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot, slot.AddDays(1)));
+        var next = await host.PeekAllAsync("jobs-augment");
+        Assert.Equal(2, next.Count);
+        Assert.Empty(next.Select(m => m.MessageId).Intersect(messages.Select(m => m.MessageId)));
+    }
+
+    [Fact]
+    public async Task MissingOrBrokenConfigEnqueuesNothingAndDoesNotFailTheInvocation()
+    {
+        await using var host = new HandlerHost();
+        var slot = new DateTimeOffset(2026, 11, 23, 3, 0, 0, TimeSpan.Zero);
+        var (status, body) = await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot));
+        Assert.Equal(200, status);
+        Assert.Contains("No augmentation config", body["Logs"]!.ToJsonString(), StringComparison.Ordinal);
+
+        await host.Store.PutBytesAsync("datasets/augmentation-schedule.json", "{ not json"u8.ToArray(), cancellationToken: Ct);
+        (status, body) = await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot));
+        Assert.Equal(200, status);
+        Assert.Contains("not valid JSON", body["Logs"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Empty(await host.PeekAllAsync("jobs-augment"));
+    }
+}
