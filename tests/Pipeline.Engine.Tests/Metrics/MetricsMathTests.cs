@@ -137,7 +137,7 @@ public class MetricsMathTests
         var rng = new Generator(3);
         var a = randn([48, 8], dtype: ScalarType.Float64, generator: rng);
         var g = Linear(a);
-        var o = new PplOptions { Space = PplSpace.W, Sampling = PplSampling.Full, Samples = 40, Batch = 16, Epsilon = 1e-4 };
+        var o = new PplOptions { Space = PplSpace.W, Sampling = PplSamplingMode.Full, Samples = 40, Batch = 16, Epsilon = 1e-4 };
         var perBatch = new List<Tensor>();
         var r = PerceptualPathLength.Run(g, new SquaredL2(), o, CPU, ScalarType.Float64, (_, n) =>
         {
@@ -158,7 +158,7 @@ public class MetricsMathTests
         using var scope = NewDisposeScope();
         var rng = new Generator(8);
         var g = Linear(eye(48, dtype: ScalarType.Float64));
-        var o = new PplOptions { Space = PplSpace.Z, Sampling = PplSampling.Full, Samples = 20, Batch = 20, Epsilon = 1e-5 };
+        var o = new PplOptions { Space = PplSpace.Z, Sampling = PplSamplingMode.Full, Samples = 20, Batch = 20, Epsilon = 1e-5 };
         var z = randn([40, 48], dtype: ScalarType.Float64, generator: rng);
         var t = rand([20], dtype: ScalarType.Float64, generator: rng);
         var r = PerceptualPathLength.Run(g, new SquaredL2(), o, CPU, ScalarType.Float64, (_, _) => new PplDraw(z, t, []),

@@ -61,11 +61,31 @@ public sealed class MetricsCliTests : IDisposable
         Assert.False(File.Exists(Path.Combine(dir, "out.npz")));
     }
 
+    private sealed class SquaredL2 : Pipeline.Engine.IPerceptualLoss
+    {
+        public Tensor Distance(Tensor a, Tensor b) => (a - b).square().flatten(1).sum(1);
+    }
+
+    [Fact]
+    public void PplRunsOnAStyleGan2Checkpoint()
+    {
+        var ckpt = Path.Combine(Pipeline.Tests.TestPaths.RequireFixtureDir("stylegan2"), "ppl_parts", "weights.pt");
+        if (!File.Exists(ckpt)) Assert.Skip("stylegan2/ppl_parts/weights.pt not present");
+        using var scope = NewDisposeScope();
+        var g = Pipeline.Engine.StyleGan2.StyleGan2Checkpoint.Load(ckpt).Generator;
+        g.eval();
+        manual_seed(3);
+        var o = new Pipeline.Engine.Metrics.Ppl.PplOptions { Samples = 5, Batch = 2, Crop = true };
+        var r = Pipeline.Engine.Metrics.Ppl.PerceptualPathLength.Run(PplCommand.Adapt(g), new SquaredL2(), o, CPU, ct: TestContext.Current.CancellationToken);
+        Assert.Equal(5, r.Distances.Length);
+        Assert.All(r.Distances, d => Assert.True(double.IsFinite(d) && d > 0));
+    }
+
     [Fact]
     public void MetricCommandsAreDiscovered()
     {
         var names = CliCommands.Discover().Select(c => c.Build().Name).ToArray();
-        foreach (var n in new[] { "fid", "stats", "lpips", "models" }) Assert.Contains(n, names);
+        foreach (var n in new[] { "fid", "stats", "lpips", "models", "ppl" }) Assert.Contains(n, names);
         var bench = new BenchCommand().Build();
         Assert.Contains(bench.Subcommands, c => c.Name == "fid");
     }
