@@ -66,6 +66,8 @@ public sealed class MixCommand : ICliCommand
                         task.StopTask();
                     });
                 AnsiConsole.MarkupLineInterpolated($"[green]wrote[/] {manifest!.Grid.Image} ({manifest.Resolution} px cells, {manifest.Cells.Count} mixes) and {manifestPath}");
+                if (manifest.Model.TrainedStepDetected)
+                    AnsiConsole.MarkupLineInterpolated($"size {manifest.Resolution} px was detected from the weights (last level with trained noise); pass --size to choose another");
                 if (parse.GetValue(publish) is { } batchId)
                 {
                     var store = InfraFactory.CreateBlobStore(Environment.GetEnvironmentVariable, new PipelineSettings().DefaultLocalRoot);
