@@ -57,6 +57,8 @@ public sealed class DemoCommand : ICliCommand
             ["Pipeline:ModelCache"] = Path.Combine(root, "model-cache"),
             ["Pipeline:MaxDeliveryCount"] = "3",
             ["Pipeline:MaxBatch"] = "8",
+            // The demo prints its own progress; the host's informational logs would drown it.
+            ["Logging:LogLevel:Default"] = "Warning",
         };
         string? Setting(string name) => config.GetValueOrDefault(name.Replace("__", ":", StringComparison.Ordinal));
         var store = InfraFactory.CreateBlobStore(Setting, dataRoot);
