@@ -27,12 +27,14 @@ public sealed class DemoCommand : ICliCommand
         var output = new Option<string>("--out") { Description = "Folder for the demo's storage (recreated on each run).", DefaultValueFactory = _ => Path.Combine(".pipeline", "demo") };
         var steps = new Option<int>("--steps") { Description = "Projection steps (projector.py uses 1000; small keeps the CPU demo quick).", DefaultValueFactory = _ => 40 };
         var timeout = new Option<int>("--timeout-seconds") { Description = "Give up waiting for the worker after this long.", DefaultValueFactory = _ => 900 };
-        var cmd = new Command("demo", "Run the pipeline end to end on this machine: validate uploads, enqueue jobs, run the worker, write results, rejections and metrics.") { output, steps, timeout };
-        cmd.SetAction((parse, ct) => RunAsync(parse.GetValue(output)!, parse.GetValue(steps), TimeSpan.FromSeconds(parse.GetValue(timeout)), ct));
+        var blob = new Option<string?>("--storage-connection-string") { Description = "Run against Azure Blob storage (e.g. Azurite) instead of the local folder." };
+        var bus = new Option<string?>("--servicebus-connection-string") { Description = "Run against a Service Bus namespace (or an AMQP 1.0 peer that behaves like one) through our AMQP client instead of the in-process queue." };
+        var cmd = new Command("demo", "Run the pipeline end to end on this machine: validate uploads, enqueue jobs, run the worker, write results, rejections and metrics.") { output, steps, timeout, blob, bus };
+        cmd.SetAction((parse, ct) => RunAsync(parse.GetValue(output)!, parse.GetValue(steps), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(blob), parse.GetValue(bus), ct));
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string outDir, int steps, TimeSpan timeout, CancellationToken ct)
+    private static async Task<int> RunAsync(string outDir, int steps, TimeSpan timeout, string? blobConnection, string? busConnection, CancellationToken ct)
     {
         var root = Path.GetFullPath(outDir);
         if (Directory.Exists(root))
@@ -60,6 +62,17 @@ public sealed class DemoCommand : ICliCommand
             // The demo prints its own progress; the host's informational logs would drown it.
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        if (blobConnection is not null)
+        {
+            config["Pipeline:Storage:Kind"] = "azure";
+            config["Pipeline:Storage:ConnectionString"] = blobConnection;
+            config["Pipeline:Storage:ContainerPrefix"] = "demo" + Guid.NewGuid().ToString("N")[..6];
+        }
+        if (busConnection is not null)
+        {
+            config["Pipeline:Queue:Kind"] = "servicebus";
+            config["Pipeline:Queue:ConnectionString"] = busConnection;
+        }
         string? Setting(string name) => config.GetValueOrDefault(name.Replace("__", ":", StringComparison.Ordinal));
         var store = InfraFactory.CreateBlobStore(Setting, dataRoot);
         var queue = InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = 3, LockDuration = TimeSpan.FromMinutes(2) });
@@ -127,7 +140,8 @@ public sealed class DemoCommand : ICliCommand
             table.AddRow(Markup.Escape(env.JobId[..16] + "…"), env.Kind.ToString(), s?.State.ToString() ?? "unknown", Markup.Escape(detail.Length > 80 ? detail[..80] + "…" : detail));
         }
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLineInterpolated($"Everything is under [bold]{dataRoot}[/]: uploads/, results/<jobId>/, rejected/, status/, datasets/<batchId>/ (with manifest.json), metrics/<metric>/*.jsonl.");
+        var where = blobConnection is null ? dataRoot : $"the storage account, containers prefixed '{config["Pipeline:Storage:ContainerPrefix"]}'";
+        AnsiConsole.MarkupLineInterpolated($"Everything is under [bold]{where}[/]: uploads/, results/<jobId>/, rejected/, status/, datasets/<batchId>/ (with manifest.json), metrics/<metric>/*.jsonl.");
         AnsiConsole.WriteLine(models.Note);
         bool allFinished = states.Count == published.Count && states.Values.All(s => s?.State is JobState.Succeeded or JobState.Failed);
         return allFinished ? 0 : 1;

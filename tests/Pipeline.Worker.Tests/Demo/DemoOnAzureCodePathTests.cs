@@ -1,0 +1,56 @@
+using System.CommandLine;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Queue;
+using Pipeline.Infra.Storage;
+using Pipeline.Infra.Tests.Queue;
+using Pipeline.Infra.Tests.Services;
+using Pipeline.Worker.Cli;
+
+namespace Pipeline.Worker.Tests.Demo;
+
+/// <summary>
+/// The demo on the Azure code path: blobs in a real Azurite, jobs through our AMQP 1.0 Service Bus client to the
+/// Service-Bus-like test peer (peek-lock, lock renewal on $management, dispositions).
+/// </summary>
+public sealed class DemoOnAzureCodePathTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>, IDisposable
+{
+    private readonly string _out = Path.Combine(Path.GetTempPath(), "demo-azure-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_out)) Directory.Delete(_out, recursive: true);
+    }
+
+    [Fact]
+    public async Task DemoRunsAgainstAzuriteAndTheAmqpPeer()
+    {
+        if (azurite.SkipReason is { } why) Assert.Skip(why);
+        await using var bus = FakeServiceBus.Start(new QueueEntityOptions { MaxDeliveryCount = 3, LockDuration = TimeSpan.FromSeconds(30) });
+        var busConnection = $"Endpoint={bus.Endpoint};SharedAccessKeyName={FakeServiceBus.KeyName};SharedAccessKey={FakeServiceBus.Key}";
+        var root = new RootCommand();
+        foreach (var c in CliCommands.Discover()) root.Subcommands.Add(c.Build());
+        int exit = await root.Parse(["demo", "--out", _out, "--steps", "5", "--timeout-seconds", "600",
+            "--storage-connection-string", azurite.ConnectionString!, "--servicebus-connection-string", busConnection])
+            .InvokeAsync(cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(0, exit);
+
+        // Nothing was written locally: the results are in Azurite.
+        Assert.False(Directory.Exists(Path.Combine(_out, "data", "results")));
+        var store = new AzureBlobStore(new AzureBlobStoreOptions { ConnectionString = azurite.ConnectionString, ContainerPrefix = "" });
+        var statuses = new List<JobStatus>();
+        var service = new Azure.Storage.Blobs.BlobServiceClient(azurite.ConnectionString);
+        await foreach (var container in service.GetBlobContainersAsync(cancellationToken: TestContext.Current.CancellationToken))
+        {
+            if (!container.Name.EndsWith("status", StringComparison.Ordinal)) continue;
+            var prefixed = new AzureBlobStore(new AzureBlobStoreOptions { ConnectionString = azurite.ConnectionString, ContainerPrefix = container.Name[..^"status".Length] });
+            await foreach (var b in prefixed.ListAsync("status/", TestContext.Current.CancellationToken))
+                statuses.Add((await prefixed.GetJsonAsync<JobStatus>(b.Path, TestContext.Current.CancellationToken))!);
+        }
+        Assert.NotEmpty(statuses);
+        Assert.Contains(statuses, s => s.Kind == JobKind.Projection && s.State == JobState.Succeeded);
+        Assert.Contains(statuses, s => s.Kind == JobKind.Augmentation && s.State == JobState.Succeeded);
+        Assert.All(statuses, s => Assert.True(s.State is JobState.Succeeded or JobState.Failed, $"{s.JobId}: {s.State}"));
+        Assert.True(bus.RenewalCount >= 0);
+        GC.KeepAlive(store);
+    }
+}
