@@ -10,6 +10,7 @@ public sealed class TrainCommand : ICliCommand
         var cmd = new Command("train", "Train models (StyleGAN2, Council GAN) on an image folder or the built-in synthetic data.");
         cmd.Subcommands.Add(TrainStyleGan2Command.Build());
         cmd.Subcommands.Add(TrainCouncilCommand.Build());
+        cmd.Subcommands.Add(ProxyFdCommand.Build());
         return cmd;
     }
 }
