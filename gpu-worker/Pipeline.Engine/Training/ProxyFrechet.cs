@@ -49,5 +49,28 @@ public sealed class ProxyFrechet : IDisposable
 
     public static double Distance(GaussianStats a, GaussianStats b) => FrechetDistance.Compute(a, b).Value;
 
+    /// <summary>Name of <see cref="PixelFeatures"/>'s distance.</summary>
+    public const string PixelName = "pixel8-fd";
+
+    /// <summary>
+    /// The crudest layout-and-colour proxy: images in [-1, 1] area-averaged to 8×8 and flattened (192-d). Its Fréchet
+    /// distance needs no network at all, which makes it a useful cross-check of <see cref="Features"/>.
+    /// </summary>
+    public static Tensor PixelFeatures(Tensor imagesSigned)
+    {
+        using var _ = no_grad();
+        return nn.functional.adaptive_avg_pool2d(imagesSigned.to(float32), [8, 8]).flatten(1).to(float64);
+    }
+
+    /// <summary>Mean and covariance of <see cref="PixelFeatures"/> of all batches.</summary>
+    public static GaussianStats PixelStats(IEnumerable<Tensor> batches)
+    {
+        using var acc = new GaussianStatsAccumulator(192);
+        foreach (var b in batches)
+            using (var f = PixelFeatures(b))
+                acc.Add(f);
+        return acc.ToStats();
+    }
+
     public void Dispose() => _net.Dispose();
 }

@@ -40,7 +40,7 @@ internal static class ProxyFdCommand
             if (p.GetValue(sg2) is { } ckpt) record = StyleGan2(ckpt.FullName, TrainingData.ParseKind(p.GetValue(kind)!), n, p.GetValue(initSeed), fd);
             else if (p.GetValue(council) is { } prefix) record = Council(prefix, n, p.GetValue(initSeed), fd);
             else throw new ArgumentException("give --stylegan2 <checkpoint> or --council <prefix>");
-            var table = new Table().AddColumn("comparison").AddColumn(ProxyFrechet.Name);
+            var table = new Table().AddColumn("comparison").AddColumn($"Frechet distance ({ProxyFrechet.Name}; pixel8_* rows: {ProxyFrechet.PixelName})");
             foreach (var (k, v) in record.Where(kv => kv.Value is double)) table.AddRow(k, $"{(double)v!:F4}");
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLineInterpolated($"[grey]{ProxyFrechet.Description}[/]");
@@ -54,6 +54,9 @@ internal static class ProxyFdCommand
     {
         for (long i = 0; i < all.shape[0]; i += size) yield return all.narrow(0, i, Math.Min(size, all.shape[0] - i));
     }
+
+    private static double Pixel(Tensor a, Tensor b) =>
+        ProxyFrechet.Distance(ProxyFrechet.PixelStats(Chunks(a)), ProxyFrechet.PixelStats(Chunks(b)));
 
     private static Tensor Real(SyntheticKind kind, int seed0, int n, int size)
     {
@@ -92,6 +95,9 @@ internal static class ProxyFdCommand
             ["trained_vs_real"] = ProxyFrechet.Distance(fd.Stats(Chunks(trained)), s1),
             ["init_vs_real"] = ProxyFrechet.Distance(fd.Stats(Chunks(initial)), s1),
             ["real_vs_real"] = ProxyFrechet.Distance(fd.Stats(Chunks(real2)), s1),
+            ["pixel8_trained_vs_real"] = Pixel(trained, real1),
+            ["pixel8_init_vs_real"] = Pixel(initial, real1),
+            ["pixel8_real_vs_real"] = Pixel(real2, real1),
         };
     }
 
@@ -114,6 +120,10 @@ internal static class ProxyFdCommand
             ["init_vs_anime"] = ProxyFrechet.Distance(fd.Stats(Chunks(initial)), t),
             ["inputs_vs_anime"] = ProxyFrechet.Distance(fd.Stats(Chunks(inputs)), t),
             ["anime_vs_anime"] = ProxyFrechet.Distance(fd.Stats(Chunks(targets2)), t),
+            ["pixel8_trained_vs_anime"] = Pixel(trained, targets),
+            ["pixel8_init_vs_anime"] = Pixel(initial, targets),
+            ["pixel8_inputs_vs_anime"] = Pixel(inputs, targets),
+            ["pixel8_anime_vs_anime"] = Pixel(targets2, targets),
         };
     }
 
