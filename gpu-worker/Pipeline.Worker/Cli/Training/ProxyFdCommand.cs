@@ -41,7 +41,7 @@ internal static class ProxyFdCommand
             else if (p.GetValue(council) is { } prefix) record = Council(prefix, n, p.GetValue(initSeed), fd);
             else throw new ArgumentException("give --stylegan2 <checkpoint> or --council <prefix>");
             var table = new Table().AddColumn("comparison").AddColumn($"Frechet distance ({ProxyFrechet.Name}; pixel8_* rows: {ProxyFrechet.PixelName})");
-            foreach (var (k, v) in record.Where(kv => kv.Value is double)) table.AddRow(k, $"{(double)v!:F4}");
+            foreach (var (k, v) in record.Where(kv => kv.Value is double)) table.AddRow(k, ((double)v!).ToString("G5", System.Globalization.CultureInfo.InvariantCulture));
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLineInterpolated($"[grey]{ProxyFrechet.Description}[/]");
             if (p.GetValue(json) is { } file) File.AppendAllText(file.FullName, JsonSerializer.Serialize(record) + "\n");
