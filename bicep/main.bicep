@@ -1,6 +1,6 @@
 // The GAN image pipeline in one resource group: storage (blob layout), Service Bus job queues, the Functions custom
-// handler on Flex Consumption (upload validation, scheduling, HTTP API, dashboard), GPU workers as event-driven
-// Container Apps jobs, a registry and monitoring. Identity-only: no keys, no connection strings, no public blobs.
+// handler on Flex Consumption (upload validation, scheduling, HTTP API, dashboard), GPU workers as scale-to-zero
+// Container Apps, a registry and monitoring. Identity-only: no keys, no connection strings, no public blobs.
 // Deploy: docs/deploy.md (two passes: infrastructure, then the Event Grid subscription and the workers once the
 // handler is published and the worker image is in the registry).
 targetScope = 'resourceGroup'
@@ -17,7 +17,7 @@ param namePrefix string = 'gan'
 @allowed(['T4', 'A100'])
 param gpuProfile string = 'T4'
 
-@description('Most concurrent worker executions per job queue.')
+@description('Most worker replicas per job queue.')
 @minValue(1)
 @maxValue(100)
 param maxReplicas int = 4
@@ -33,7 +33,7 @@ param authClientId string
 @description('Worker image repository:tag inside the registry this template creates.')
 param workerImage string = 'pipeline-worker:latest'
 
-@description('Second pass: create the worker jobs (the image must already be in the registry).')
+@description('Second pass: create the GPU worker apps (the image must already be in the registry).')
 param deployWorkers bool = false
 
 @description('Second pass: subscribe ValidateUpload to BlobCreated events (the handler must already be published).')
@@ -262,4 +262,4 @@ output functionsIdentityClientId string = functionsIdentity.properties.clientId
 output workerIdentityClientId string = workerIdentity.properties.clientId
 output appInsightsName string = monitoring.outputs.appInsightsName
 output containerAppsEnvironment string = deployWorkers ? workers!.outputs.environmentName : ''
-output workerJobs array = deployWorkers ? workers!.outputs.jobNames : []
+output workerApps array = deployWorkers ? workers!.outputs.workerNames : []

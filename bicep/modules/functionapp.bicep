@@ -57,8 +57,13 @@ var identitySettings = [
   { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
 ]
 var pipelineSettings = [
-  { name: 'Pipeline__Storage__BlobServiceUri', value: dataBlobEndpoint }
-  { name: 'Pipeline__ServiceBus__FullyQualifiedNamespace', value: serviceBusNamespace }
+  // Storage and queue settings as infra/Pipeline.Infra/InfraFactory reads them (shared with the worker).
+  { name: 'Pipeline__Storage__Kind', value: 'azure' }
+  { name: 'Pipeline__Storage__ServiceUri', value: dataBlobEndpoint }
+  { name: 'Pipeline__Storage__ManagedIdentityClientId', value: identityClientId }
+  { name: 'Pipeline__Queue__Kind', value: 'servicebus' }
+  { name: 'Pipeline__Queue__FullyQualifiedNamespace', value: serviceBusNamespace }
+  { name: 'Pipeline__Queue__ManagedIdentityClientId', value: identityClientId }
   { name: 'Pipeline__Queues__Translate', value: queues.translate }
   { name: 'Pipeline__Queues__Project', value: queues.project }
   { name: 'Pipeline__Queues__Augment', value: queues.augment }

@@ -1,6 +1,5 @@
-// Container Apps environment with a serverless GPU workload profile and one event-driven job per job queue.
-// KEDA's azure-servicebus rule authenticates with the worker's user-assigned identity (no connection string):
-// one queued message starts one execution, which receives exactly that job, settles it and exits.
+// Container Apps environment with a serverless GPU workload profile and one scale-to-zero worker app per job queue.
+// KEDA's azure-servicebus rule authenticates with the worker's user-assigned identity (no connection string).
 param location string
 param namePrefix string
 param tags object
@@ -21,9 +20,9 @@ param serviceBusNamespace string
 param dataBlobEndpoint string
 @description('Application Insights component (same resource group); its connection string is read here, never passed around.')
 param appInsightsName string
-@description('Longest time one job may run before the replica is stopped and Service Bus redelivers it.')
-@minValue(300)
-param replicaTimeoutSeconds int = 3600
+@description('Seconds a replica stays after the queue is empty (scale to zero afterwards).')
+@minValue(60)
+param cooldownSeconds int = 600
 
 // Sizes are fixed per serverless GPU profile; a replica must request exactly them.
 
@@ -63,7 +62,9 @@ resource environment 'Microsoft.App/managedEnvironments@2025-07-01' = {
   }
 }
 
-resource jobs 'Microsoft.App/jobs@2025-07-01' = [
+// The worker (`pipeline worker`, the image's entrypoint) is a long-running receive loop, so it runs as a
+// scale-to-zero app: KEDA starts replicas while the queue has messages and removes them when it is empty.
+resource workers 'Microsoft.App/containerApps@2025-07-01' = [
   for kind in items(queues): {
     name: '${namePrefix}-${kind.key}'
     location: location
@@ -76,23 +77,43 @@ resource jobs 'Microsoft.App/jobs@2025-07-01' = [
       environmentId: environment.id
       workloadProfileName: gpuProfileName
       configuration: {
-        triggerType: 'Event'
-        replicaTimeout: replicaTimeoutSeconds
-        // Retries belong to Service Bus (maxDeliveryCount, then the DLQ), not to the platform.
-        replicaRetryLimit: 0
+        activeRevisionsMode: 'Single'
+        // No ingress: the worker only talks outward (Service Bus, Storage).
         registries: [
           { server: registryLoginServer, identity: identityId }
         ]
-        eventTriggerConfig: {
-          parallelism: 1
-          replicaCompletionCount: 1
-          scale: {
-            minExecutions: 0
-            maxExecutions: maxReplicas
-            pollingInterval: 30
-            rules: [
-              {
-                name: 'servicebus-${kind.key}'
+      }
+      template: {
+        containers: [
+          {
+            name: 'worker'
+            image: image
+            resources: { cpu: gpu.cpu, memory: gpu.memory }
+            env: [
+              { name: 'AZURE_CLIENT_ID', value: identityClientId }
+              { name: 'Pipeline__Storage__Kind', value: 'azure' }
+              { name: 'Pipeline__Storage__ServiceUri', value: dataBlobEndpoint }
+              { name: 'Pipeline__Storage__ManagedIdentityClientId', value: identityClientId }
+              { name: 'Pipeline__Queue__Kind', value: 'servicebus' }
+              { name: 'Pipeline__Queue__FullyQualifiedNamespace', value: serviceBusNamespace }
+              { name: 'Pipeline__Queue__QueueName', value: kind.value }
+              { name: 'Pipeline__Queue__ManagedIdentityClientId', value: identityClientId }
+              { name: 'Pipeline__Device', value: 'cuda' }
+              { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
+              { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
+            ]
+          }
+        ]
+        scale: {
+          minReplicas: 0
+          maxReplicas: maxReplicas
+          pollingInterval: 30
+          // Keep a warm replica a while after the queue drains: model load dominates short jobs.
+          cooldownPeriod: cooldownSeconds
+          rules: [
+            {
+              name: 'servicebus-${kind.key}'
+              custom: {
                 type: 'azure-servicebus'
                 identity: identityId
                 metadata: {
@@ -101,32 +122,13 @@ resource jobs 'Microsoft.App/jobs@2025-07-01' = [
                   messageCount: '1'
                 }
               }
-            ]
-          }
+            }
+          ]
         }
-      }
-      template: {
-        containers: [
-          {
-            name: 'worker'
-            image: image
-            args: ['worker', '--queue', kind.value, '--max-jobs', '1']
-            resources: { cpu: gpu.cpu, memory: gpu.memory }
-            env: [
-              { name: 'AZURE_CLIENT_ID', value: identityClientId }
-              { name: 'Pipeline__Storage__BlobServiceUri', value: dataBlobEndpoint }
-              { name: 'Pipeline__ServiceBus__FullyQualifiedNamespace', value: serviceBusNamespace }
-              { name: 'Pipeline__Worker__Queue', value: kind.value }
-              { name: 'Pipeline__Worker__JobKind', value: kind.key }
-              { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
-              { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
-            ]
-          }
-        ]
       }
     }
   }
 ]
 
 output environmentName string = environment.name
-output jobNames array = [for (kind, i) in items(queues): jobs[i].name]
+output workerNames array = [for (kind, i) in items(queues): workers[i].name]

@@ -3,6 +3,7 @@ using Azure.Storage.Blobs;
 using Pipeline.Functions.Handlers;
 using Pipeline.Functions.Host;
 using Pipeline.Functions.Services;
+using Pipeline.Infra;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
@@ -48,18 +49,17 @@ public static class HandlerApp
         });
         services.AddSingleton(section.GetSection("Sas").Get<SasOptions>() ?? new SasOptions());
         services.AddSingleton(section.GetSection("Augmentation").Get<AugmentationOptions>() ?? new AugmentationOptions());
-        var jobIdKey = section["JobIdKey"];
-        services.AddSingleton(new JobIdOptions { Key = string.IsNullOrEmpty(jobIdKey) ? null : System.Text.Encoding.UTF8.GetBytes(jobIdKey) });
+        services.AddSingleton(InfraFactory.CreateJobIdOptions(name => configuration[name.Replace("__", ":", StringComparison.Ordinal)]));
 
-        AddStorage(services, section.GetSection("Storage"));
-        services.AddSingleton<Func<string, IJobQueue>>(_ => QueueFactory(section));
+        AddStorage(services, configuration);
+        services.AddSingleton<Func<string, IJobQueue>>(_ => QueueFactory(configuration));
         services.AddSingleton(sp => new JobQueueProvider(sp.GetRequiredService<QueueNames>(), sp.GetRequiredService<Func<string, IJobQueue>>()));
         services.AddSingleton<IJobQueueProvider>(sp => sp.GetRequiredService<JobQueueProvider>());
 
         // Face check for selfie jobs: on unless Pipeline:Uploads:FaceDetection=off; needs the Haar cascade file.
         var faceDetection = section["Uploads:FaceDetection"];
-        IFaceCounter? faces = string.Equals(faceDetection, "off", StringComparison.OrdinalIgnoreCase) ? null : HaarFaceCounter.TryCreate(section["Uploads:FaceCascadePath"]);
-        services.AddSingleton(sp => new UploadValidator(sp.GetRequiredService<UploadValidationOptions>(), sp.GetService<IFaceCounter>() ?? faces, sp.GetRequiredService<JobIdOptions>(), sp.GetRequiredService<TimeProvider>()));
+        var faces = string.Equals(faceDetection, "off", StringComparison.OrdinalIgnoreCase) ? null : FaceChecks.TryCreate(section["Uploads:FaceCascadePath"]);
+        services.AddSingleton(sp => new UploadValidator(sp.GetRequiredService<UploadValidationOptions>(), faces, sp.GetRequiredService<JobIdOptions>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<JobPublisher>();
         services.AddSingleton<HttpAuth>();
         services.AddSingleton<ValidateUploadHandler>();
@@ -69,51 +69,47 @@ public static class HandlerApp
         return services;
     }
 
-    private static void AddStorage(IServiceCollection services, IConfigurationSection storage)
+    // Storage and queues follow infra's InfraFactory (Pipeline__Storage__*, Pipeline__Queue__*), shared with the worker;
+    // only the queue name differs per job kind here.
+    private static void AddStorage(IServiceCollection services, IConfiguration configuration)
     {
-        var root = storage["Root"];
-        var connectionString = storage["ConnectionString"];
-        var serviceUri = storage["BlobServiceUri"];
-        if (!string.IsNullOrEmpty(root))
+        string? Setting(string name) => configuration[name.Replace("__", ":", StringComparison.Ordinal)];
+        var store = InfraFactory.CreateBlobStore(Setting, Path.Combine(".pipeline", "data"));
+        services.AddSingleton(store);
+        var connectionString = Setting(InfraFactory.StorageConnectionString);
+        var serviceUri = Setting(InfraFactory.StorageServiceUri);
+        var prefix = Setting(InfraFactory.StorageContainerPrefix) ?? "";
+        if (store is FileSystemBlobStore)
         {
-            services.AddSingleton<IBlobStore>(new FileSystemBlobStore(new FileSystemBlobStoreOptions { Root = root }));
             services.AddSingleton<ILinkSigner, NoLinkSigner>();
         }
         else if (!string.IsNullOrEmpty(connectionString))
         {
             // Local emulator (Azurite): account-key SAS is acceptable only there, and EmulatorLinkSigner enforces that.
             var service = new BlobServiceClient(connectionString, new BlobClientOptions(BlobClientOptions.ServiceVersion.V2026_06_06));
-            services.AddSingleton<IBlobStore>(new AzureBlobStore(service));
-            services.AddSingleton<ILinkSigner>(sp => new EmulatorLinkSigner(service, sp.GetRequiredService<TimeProvider>()));
-        }
-        else if (!string.IsNullOrEmpty(serviceUri))
-        {
-            var service = new BlobServiceClient(new Uri(serviceUri), new DefaultAzureCredential());
-            services.AddSingleton<IBlobStore>(new AzureBlobStore(service, new AzureBlobStoreOptions { CreateContainers = false }));
-            services.AddSingleton<ILinkSigner>(sp => new UserDelegationLinkSigner(service, sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton<ILinkSigner>(sp => new EmulatorLinkSigner(service, sp.GetRequiredService<TimeProvider>(), prefix));
         }
         else
         {
-            throw new InvalidOperationException(
-                "No storage configured: set Pipeline:Storage:BlobServiceUri (Azure, managed identity), Pipeline:Storage:ConnectionString (Azurite) or Pipeline:Storage:Root (local folder).");
+            var clientId = Setting(InfraFactory.StorageManagedIdentityClientId) ?? Environment.GetEnvironmentVariable("AZURE_CLIENT_ID");
+            var credential = new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = clientId });
+            var service = new BlobServiceClient(new Uri(serviceUri!), credential);
+            services.AddSingleton<ILinkSigner>(sp => new UserDelegationLinkSigner(service, sp.GetRequiredService<TimeProvider>(), prefix));
         }
     }
 
-    private static Func<string, IJobQueue> QueueFactory(IConfigurationSection section)
+    private static Func<string, IJobQueue> QueueFactory(IConfiguration configuration)
     {
-        var ns = section["ServiceBus:FullyQualifiedNamespace"];
-        var connectionString = section["ServiceBus:ConnectionString"];
-        if (string.IsNullOrEmpty(ns) && string.IsNullOrEmpty(connectionString))
-            return name => new InProcessJobQueue(name); // local runs: a worker in the same process or the tests drain it
-        // Our AMQP client: Entra token over CBS with the managed identity in Azure (local auth is disabled there),
-        // a SAS connection string only against local brokers.
-        return name => new ServiceBusJobQueue(new ServiceBusOptions
+        string? Setting(string name) => configuration[name.Replace("__", ":", StringComparison.Ordinal)];
+        // In-process queues are owned here (one per name), not shared process-wide.
+        return name =>
         {
-            FullyQualifiedNamespace = string.IsNullOrEmpty(ns) ? null : ns,
-            ConnectionString = string.IsNullOrEmpty(connectionString) ? null : connectionString,
-            ManagedIdentityClientId = Environment.GetEnvironmentVariable("AZURE_CLIENT_ID"),
-            QueueName = name,
-        });
+            string? PerQueue(string key) => key == InfraFactory.ServiceBusQueueName ? name : Setting(key);
+            var kind = Setting(InfraFactory.QueueKind);
+            bool local = string.Equals(kind, "inprocess", StringComparison.OrdinalIgnoreCase)
+                || (string.IsNullOrEmpty(kind) && string.IsNullOrEmpty(Setting(InfraFactory.ServiceBusNamespace)) && string.IsNullOrEmpty(Setting(InfraFactory.ServiceBusConnectionString)));
+            return local ? new InProcessJobQueue(name) : InfraFactory.CreateJobQueue(PerQueue);
+        };
     }
 
     private static void Map(WebApplication app)

@@ -53,11 +53,11 @@ public sealed class DashboardHandlers(ApiHandlers api, IBlobStore store, ILinkSi
             catch (System.Text.Json.JsonException) { continue; } // a half-written line must not take the dashboard down
             foreach (var r in records)
             {
-                var value = r.Results.TryGetValue(r.Metric, out var v) ? v : r.Results.Values.FirstOrDefault(double.NaN);
-                if (double.IsNaN(value) || double.IsInfinity(value)) continue;
-                var key = (r.Metric, r.Model ?? "(unknown model)");
+                // Skipped and failed evaluations carry no value: they are facts for the record, not points to plot.
+                if (r.Status != "ok" || r.Value is not { } value || double.IsNaN(value) || double.IsInfinity(value)) continue;
+                var key = (r.Metric, r.ModelId ?? "(unknown model)");
                 if (!series.TryGetValue(key, out var points)) series[key] = points = [];
-                points.Add(new { t = r.Timestamp, value });
+                points.Add(new { t = r.Timestamp.ToUnixTimeSeconds(), value });
             }
         }
         return series.OrderBy(s => s.Key.Metric, StringComparer.Ordinal).ThenBy(s => s.Key.Model, StringComparer.Ordinal)

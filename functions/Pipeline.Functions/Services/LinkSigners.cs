@@ -23,7 +23,7 @@ public sealed class NoLinkSigner : ILinkSigner
 /// SAS signed with a user-delegation key obtained with the app's Entra identity (Storage Blob Delegator role): no
 /// account key exists anywhere (the bicep disables shared keys). The key is cached and renewed before it expires.
 /// </summary>
-public sealed class UserDelegationLinkSigner(BlobServiceClient service, TimeProvider time) : ILinkSigner
+public sealed class UserDelegationLinkSigner(BlobServiceClient service, TimeProvider time, string containerPrefix = "") : ILinkSigner
 {
     private static readonly TimeSpan KeyLifetime = TimeSpan.FromHours(2);
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -32,7 +32,8 @@ public sealed class UserDelegationLinkSigner(BlobServiceClient service, TimeProv
     /// <inheritdoc />
     public async Task<Uri?> SignAsync(string path, TimeSpan lifetime, CancellationToken cancellationToken)
     {
-        var (container, blob) = BlobLayout.Split(path);
+        var (area, blob) = BlobLayout.Split(path);
+        var container = containerPrefix + area;
         var now = time.GetUtcNow();
         var key = await KeyAsync(now, lifetime, cancellationToken);
         var sas = new BlobSasBuilder(BlobSasPermissions.Read, now + lifetime)
@@ -74,10 +75,12 @@ public sealed class EmulatorLinkSigner : ILinkSigner
 {
     private readonly BlobServiceClient _service;
     private readonly TimeProvider _time;
+    private readonly string _prefix;
 
     /// <summary>Creates the signer for a connection string that must point at 127.0.0.1/localhost.</summary>
-    public EmulatorLinkSigner(BlobServiceClient service, TimeProvider time)
+    public EmulatorLinkSigner(BlobServiceClient service, TimeProvider time, string containerPrefix = "")
     {
+        _prefix = containerPrefix;
         if (!service.Uri.IsLoopback)
             throw new InvalidOperationException("Account-key SAS links are for the local emulator only; in Azure results are signed with a user-delegation key.");
         _service = service;
@@ -87,8 +90,8 @@ public sealed class EmulatorLinkSigner : ILinkSigner
     /// <inheritdoc />
     public Task<Uri?> SignAsync(string path, TimeSpan lifetime, CancellationToken cancellationToken)
     {
-        var (container, blob) = BlobLayout.Split(path);
-        var client = _service.GetBlobContainerClient(container).GetBlobClient(blob);
+        var (area, blob) = BlobLayout.Split(path);
+        var client = _service.GetBlobContainerClient(_prefix + area).GetBlobClient(blob);
         return Task.FromResult<Uri?>(client.GenerateSasUri(BlobSasPermissions.Read, _time.GetUtcNow() + lifetime));
     }
 }

@@ -31,6 +31,9 @@ public sealed record TranslateOptions
     public int MemberSeed { get; init; }
 
     public OutputMapping Mapping { get; init; } = OutputMapping.MinMax;
+
+    /// <summary>Most z codes decoded per pass (the worker halves it after a CUDA out-of-memory); null: all K at once.</summary>
+    public int? MaxBatch { get; init; }
 }
 
 /// <summary>What a translation job records next to its images.</summary>
@@ -151,7 +154,9 @@ public sealed class CouncilTranslator : IDisposable
             if (m < 0 || m >= _members.Length) throw new ArgumentOutOfRangeException(nameof(o), $"member {m} does not exist (council of {_members.Length})");
             return m;
         }
-        return new Random(HashCode.Combine(o.MemberSeed, imageIndex) & int.MaxValue).Next(_members.Length);
+        // A fixed mix (not HashCode.Combine, which is randomised per process) so a rerun picks the same member.
+        int seed = unchecked(o.MemberSeed * 1_000_003 + imageIndex) & int.MaxValue;
+        return new Random(seed).Next(_members.Length);
     }
 
     /// <summary>torch.manual_seed(seed); randn(k, style_dim, 1, 1) on the CPU generator (the reference's z).</summary>
@@ -162,15 +167,23 @@ public sealed class CouncilTranslator : IDisposable
     }
 
     /// <summary>Decodes K z codes of one member for one preprocessed input x (1, 3, S, S), as one batch.</summary>
-    public (Tensor Content, Tensor Outputs) Decode(int member, Tensor x, Tensor z)
+    public (Tensor Content, Tensor Outputs) Decode(int member, Tensor x, Tensor z, int? maxBatch = null)
     {
+        if (maxBatch is < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch), "maxBatch must be at least 1");
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var g = _members[member];
         x = x.to(Device);
         var content = g.EncodeContent(x);
-        long k = z.shape[0];
-        var outs = g.Decode(content.expand(k, -1, -1, -1), g.AdaInParams(z.to(Device)), x.expand(k, -1, -1, -1));
+        var parts = new List<Tensor>();
+        long k = z.shape[0], step = maxBatch ?? k;
+        for (long i = 0; i < k; i += step)
+        {
+            long n = Math.Min(step, k - i);
+            var zi = z.narrow(0, i, n).to(Device);
+            parts.Add(g.Decode(content.expand(n, -1, -1, -1), g.AdaInParams(zi), x.expand(n, -1, -1, -1)));
+        }
+        var outs = parts.Count == 1 ? parts[0] : cat(parts, 0);
         return scope.MoveToOuter(content, outs);
     }
 
@@ -184,7 +197,7 @@ public sealed class CouncilTranslator : IDisposable
         long seed = o.SeedBase + imageIndex;
         var x = ImageTensors.ToInput(resized, Device);
         var z = SampleZ(seed, o.NumStyles);
-        var (content, outs) = Decode(member, x, z);
+        var (content, outs) = Decode(member, x, z, o.MaxBatch);
         return new Translation
         {
             Record = new TranslationRecord(imageIndex, member, seed, o.NumStyles, o.MemberSeed, o.Mapping, Size, Size),

@@ -21,15 +21,34 @@ public static class PilResize
     private const int PrecisionBits = 32 - 8 - 2;
 
     /// <summary>Resizes with PIL.Image.BILINEAR (what torchvision's Resize does to a PIL image).</summary>
-    public static RgbImage Bilinear(RgbImage src, int outWidth, int outHeight)
+    public static RgbImage Bilinear(RgbImage src, int outWidth, int outHeight) =>
+        BilinearWindow(src, outWidth, outHeight, 0, 0, outWidth, outHeight);
+
+    /// <summary>
+    /// The window (left, top, width, height) of the resized image, computing only its pixels: each output pixel
+    /// depends on the input alone, so this equals resizing fully and cropping, without the full-size buffer.
+    /// </summary>
+    public static RgbImage BilinearWindow(RgbImage src, int outWidth, int outHeight, int left, int top, int width, int height)
     {
         src.Validate();
         if (outWidth <= 0 || outHeight <= 0) throw new ArgumentOutOfRangeException(nameof(outWidth), "target size must be positive");
+        if (left < 0 || top < 0 || width <= 0 || height <= 0 || left + width > outWidth || top + height > outHeight)
+            throw new ArgumentOutOfRangeException(nameof(left), $"window {width}x{height}+{left}+{top} is outside {outWidth}x{outHeight}");
         var img = src;
         // PIL skips a pass whose axis keeps its size (that pass would be the identity anyway).
-        if (outWidth != img.Width) img = Horizontal(img, outWidth);
-        if (outHeight != img.Height) img = Vertical(img, outHeight);
+        img = outWidth != img.Width ? Horizontal(img, outWidth, left, width) : Crop(img, left, 0, width, img.Height);
+        img = outHeight != src.Height ? Vertical(img, outHeight, top, height) : Crop(img, 0, top, width, height);
         return ReferenceEquals(img, src) ? src with { Pixels = (byte[])src.Pixels.Clone() } : img;
+    }
+
+    private static RgbImage Crop(RgbImage src, int left, int top, int width, int height)
+    {
+        if (left == 0 && top == 0 && width == src.Width && height == src.Height) return src;
+        int c = src.Channels;
+        var dst = new byte[width * height * c];
+        for (int y = 0; y < height; y++)
+            Array.Copy(src.Pixels, ((top + y) * src.Width + left) * c, dst, y * width * c, width * c);
+        return new RgbImage(width, height, dst, c);
     }
 
     /// <summary>torchvision Resize(size): shorter side to <paramref name="size"/>, longer side int(size·long/short).</summary>
@@ -50,34 +69,37 @@ public static class PilResize
         if (cropWidth > src.Width || cropHeight > src.Height)
             throw new ArgumentException($"cannot center-crop {cropWidth}x{cropHeight} from {src.Width}x{src.Height}");
         var (top, left) = CenterCropOffsets(src.Width, src.Height, cropWidth, cropHeight);
-        int c = src.Channels;
-        var dst = new byte[cropWidth * cropHeight * c];
-        for (int y = 0; y < cropHeight; y++)
-            Array.Copy(src.Pixels, ((top + y) * src.Width + left) * c, dst, y * cropWidth * c, cropWidth * c);
-        return new RgbImage(cropWidth, cropHeight, dst, c);
+        var r = Crop(src, left, top, cropWidth, cropHeight);
+        return ReferenceEquals(r, src) ? src with { Pixels = (byte[])src.Pixels.Clone() } : r;
     }
 
     /// <summary>Resize(shorter side → size) then CenterCrop(cropHeight, cropWidth), as the reference's test transform.</summary>
     public static RgbImage ResizeAndCenterCrop(RgbImage src, int size, int cropWidth, int cropHeight)
     {
+        src.Validate();
         var (w, h) = ShorterSideSize(src.Width, src.Height, size);
-        return CenterCrop(Bilinear(src, w, h), cropWidth, cropHeight);
+        if (cropWidth > w || cropHeight > h)
+            throw new ArgumentException($"cannot center-crop {cropWidth}x{cropHeight} from the resized {w}x{h}");
+        var (top, left) = CenterCropOffsets(w, h, cropWidth, cropHeight);
+        return BilinearWindow(src, w, h, left, top, cropWidth, cropHeight);
     }
 
     private readonly record struct Coeffs(int[] Min, int[] Count, int[] Weights, int KSize);
 
-    private static Coeffs Precompute(int inSize, int outSize)
+    /// <summary>PIL's precompute_coeffs for outputs [first, first + count) of a resize inSize → outSize.</summary>
+    private static Coeffs Precompute(int inSize, int outSize, int first, int count)
     {
         double scale = (double)inSize / outSize;
         double filterScale = Math.Max(scale, 1.0);
         double support = 1.0 * filterScale; // bilinear's support is 1
         int ksize = (int)Math.Ceiling(support) * 2 + 1;
-        var min = new int[outSize];
-        var count = new int[outSize];
-        var kk = new int[outSize * ksize];
+        var min = new int[count];
+        var taps = new int[count];
+        var kk = new int[count * ksize];
         var k = new double[ksize];
-        for (int xx = 0; xx < outSize; xx++)
+        for (int o = 0; o < count; o++)
         {
+            int xx = first + o;
             double center = (xx + 0.5) * scale;
             double ss = 1.0 / filterScale, ww = 0;
             int xmin = (int)(center - support + 0.5);
@@ -96,54 +118,56 @@ public static class PilResize
             for (int x = 0; x < xmax; x++)
             {
                 double w = ww != 0 ? k[x] / ww : k[x];
-                kk[xx * ksize + x] = w < 0 ? (int)(-0.5 + w * (1 << PrecisionBits)) : (int)(0.5 + w * (1 << PrecisionBits));
+                kk[o * ksize + x] = w < 0 ? (int)(-0.5 + w * (1 << PrecisionBits)) : (int)(0.5 + w * (1 << PrecisionBits));
             }
-            min[xx] = xmin;
-            count[xx] = xmax;
+            min[o] = xmin;
+            taps[o] = xmax;
         }
-        return new Coeffs(min, count, kk, ksize);
+        return new Coeffs(min, taps, kk, ksize);
     }
 
     private static byte Clip8(int v) =>
         v >= 1 << PrecisionBits << 8 ? (byte)255 : v <= 0 ? (byte)0 : (byte)(v >> PrecisionBits);
 
-    private static RgbImage Horizontal(RgbImage src, int outWidth)
+    /// <summary>Output columns [first, first + count) of a horizontal resize to <paramref name="outWidth"/>.</summary>
+    private static RgbImage Horizontal(RgbImage src, int outWidth, int first, int count)
     {
-        var cf = Precompute(src.Width, outWidth);
+        var cf = Precompute(src.Width, outWidth, first, count);
         int c = src.Channels;
-        var dst = new byte[outWidth * src.Height * c];
+        var dst = new byte[count * src.Height * c];
         for (int y = 0; y < src.Height; y++)
         {
-            int rowIn = y * src.Width * c, rowOut = y * outWidth * c;
-            for (int xx = 0; xx < outWidth; xx++)
+            int rowIn = y * src.Width * c, rowOut = y * count * c;
+            for (int o = 0; o < count; o++)
             {
-                int xmin = cf.Min[xx], n = cf.Count[xx], kOff = xx * cf.KSize;
+                int xmin = cf.Min[o], n = cf.Count[o], kOff = o * cf.KSize;
                 for (int ch = 0; ch < c; ch++)
                 {
                     int ss = 1 << (PrecisionBits - 1);
                     for (int x = 0; x < n; x++) ss += src.Pixels[rowIn + (x + xmin) * c + ch] * cf.Weights[kOff + x];
-                    dst[rowOut + xx * c + ch] = Clip8(ss);
+                    dst[rowOut + o * c + ch] = Clip8(ss);
                 }
             }
         }
-        return new RgbImage(outWidth, src.Height, dst, c);
+        return new RgbImage(count, src.Height, dst, c);
     }
 
-    private static RgbImage Vertical(RgbImage src, int outHeight)
+    /// <summary>Output rows [first, first + count) of a vertical resize to <paramref name="outHeight"/>.</summary>
+    private static RgbImage Vertical(RgbImage src, int outHeight, int first, int count)
     {
-        var cf = Precompute(src.Height, outHeight);
+        var cf = Precompute(src.Height, outHeight, first, count);
         int c = src.Channels, stride = src.Width * c;
-        var dst = new byte[src.Width * outHeight * c];
-        for (int yy = 0; yy < outHeight; yy++)
+        var dst = new byte[src.Width * count * c];
+        for (int o = 0; o < count; o++)
         {
-            int ymin = cf.Min[yy], n = cf.Count[yy], kOff = yy * cf.KSize;
+            int ymin = cf.Min[o], n = cf.Count[o], kOff = o * cf.KSize;
             for (int i = 0; i < stride; i++)
             {
                 int ss = 1 << (PrecisionBits - 1);
                 for (int y = 0; y < n; y++) ss += src.Pixels[(y + ymin) * stride + i] * cf.Weights[kOff + y];
-                dst[yy * stride + i] = Clip8(ss);
+                dst[o * stride + i] = Clip8(ss);
             }
         }
-        return new RgbImage(src.Width, outHeight, dst, c);
+        return new RgbImage(src.Width, count, dst, c);
     }
 }

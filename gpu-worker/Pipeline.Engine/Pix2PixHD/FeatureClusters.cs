@@ -1,3 +1,4 @@
+using Pipeline.Engine.IO;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Pix2PixHD;
@@ -34,17 +35,19 @@ public sealed class FeatureClusters
     public static FeatureClusters Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"cluster file not found: {path} (the reference writes features_clustered_010.npy with encode_features.py)", path);
-        var obj = NumpyPickle.LoadNpy(File.ReadAllBytes(path));
-        if (obj is not Dictionary<object, object?> dict)
+        var obj = Npy.LoadAny(path);
+        if (obj is not OrderedDictionary<string, object?> dict)
             throw new InvalidDataException($"{path}: expected a pickled dict {{label: centres}}, found {obj?.GetType().Name ?? "None"}");
         var centres = new Dictionary<int, double[][]>();
         foreach (var (key, value) in dict)
         {
-            int label = Convert.ToInt32(key, System.Globalization.CultureInfo.InvariantCulture);
-            if (value is not NdArray { Numbers: { } numbers } a || a.Shape.Length != 2)
+            if (!int.TryParse(key, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var label))
+                throw new InvalidDataException($"{path}: label key '{key}' is not an integer");
+            if (value is not Tensor a || a.dim() != 2 || !a.is_floating_point())
                 throw new InvalidDataException($"{path}: centres of label {label} are not a 2-d numeric array");
-            int k = (int)a.Shape[0], f = (int)a.Shape[1];
+            int k = (int)a.shape[0], f = (int)a.shape[1];
             if (k == 0) continue;
+            var numbers = a.to(ScalarType.Float64).contiguous().data<double>().ToArray();
             centres[label] = Enumerable.Range(0, k).Select(r => numbers.AsSpan(r * f, f).ToArray()).ToArray();
         }
         return new FeatureClusters(centres);
@@ -98,11 +101,17 @@ public sealed class FeatureClusters
         long c = feats.shape[1], fw = feats.shape[3];
         var fdata = feats.flatten().data<double>().ToArray();
         long blocks = h * w / 32;
-        var rows = new List<FeatureRow>();
-        foreach (var id in ids.Distinct().Order())
+        // One pass groups the pixels (raster order) of every id; pixels with non-integer values match no id.
+        var pixelsOf = new SortedDictionary<long, List<int>>();
+        for (int p = 0; p < ids.Length; p++)
         {
-            var pixels = Enumerable.Range(0, ids.Length).Where(p => raw[p] == id).ToList();
-            if (pixels.Count == 0) continue;
+            if (raw[p] != ids[p]) continue;
+            if (!pixelsOf.TryGetValue(ids[p], out var list)) pixelsOf[ids[p]] = list = [];
+            list.Add(p);
+        }
+        var rows = new List<FeatureRow>();
+        foreach (var (id, pixels) in pixelsOf)
+        {
             int mid = pixels[pixels.Count / 2];
             long y = mid / w, x = mid % w;
             var f = new double[c];

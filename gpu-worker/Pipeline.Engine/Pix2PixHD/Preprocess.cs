@@ -2,12 +2,6 @@ using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Pix2PixHD;
 
-/// <summary>A decoded raster in planar layout: <c>Planes[c][y*Width+x]</c>.</summary>
-public sealed record Raster<T>(int Width, int Height, T[][] Planes)
-{
-    public int Channels => Planes.Length;
-}
-
 /// <summary>Where the test-time transform resizes and crops one item (shared by its label, instance and photo maps).</summary>
 public sealed record TransformPlan(int? ResizeW, int? ResizeH, int? CropX, int? CropY, int? CropSize, int SizeBase, bool MakeMultiple);
 

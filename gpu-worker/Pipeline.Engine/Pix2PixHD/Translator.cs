@@ -4,8 +4,11 @@ using static TorchSharp.torch;
 namespace Pipeline.Engine.Pix2PixHD;
 
 /// <summary>One label-map translation: the maps as decoded (before the test-time transform) and how to pick styles.</summary>
-public sealed record Label2ImageRequest(Raster<int> Labels)
+public sealed record Label2ImageRequest(Raster<int>? Labels)
 {
+    /// <summary>For image-to-image models (label_nc 0): the 8-bit input image used in place of a label map.</summary>
+    public Raster<byte>? InputImage { get; init; }
+
     /// <summary>Instance ids; when null and the model uses instance maps, the label map serves as its own instance map.</summary>
     public Raster<int>? Instances { get; init; }
 
@@ -62,7 +65,6 @@ public sealed class Translator : IDisposable
         NetG = netG.to(Device);
         NetE = netE?.to(Device);
         Clusters = clusters;
-        if (options.LabelNc == 0) throw new NotSupportedException("label2img needs a label-map model (label_nc > 0); this model translates images (label_nc 0)");
         if (generator.InputNc != options.NetGInputNc)
             throw new InvalidDataException($"the generator takes {generator.InputNc} input channels, but label_nc {options.LabelNc}, " +
                 $"{(options.NoInstance ? "no edge channel" : "1 edge channel")} and {(options.UsesFeatures ? options.FeatNum : 0)} feature channels make {options.NetGInputNc}: check label_nc / no_instance / instance_feat");
@@ -81,7 +83,7 @@ public sealed class Translator : IDisposable
             ?? throw new FileNotFoundException($"{modelDir} has no {which}_net_G.pth (or .safetensors): pass the folder the reference saved its checkpoints in");
         var optTxt = Path.Combine(modelDir, "opt.txt");
         var clusterPath = Directory.GetFiles(modelDir, "features_clustered_*.npy").Order(StringComparer.Ordinal).FirstOrDefault();
-        return LoadFiles(new ModelFiles(gPath, FindCheckpoint(modelDir, $"{which}_net_E"), clusterPath, File.Exists(optTxt) ? optTxt : null), options, device, overrides);
+        return LoadFiles(new ModelFiles(gPath, (FindCheckpoint(modelDir, $"{which}_net_E") ?? FindCheckpoint(modelDir, "latest_net_E")), clusterPath, File.Exists(optTxt) ? optTxt : null), options, device, overrides);
     }
 
     /// <summary>Where a model's files are when they do not sit in one folder (e.g. a download cache).</summary>
@@ -125,23 +127,31 @@ public sealed class Translator : IDisposable
     {
         using var scope = NewDisposeScope();
         var rng = request.Seed is int s ? new Random(s) : new Random();
-        var labels = request.Labels;
-        var plan = Preprocess.Plan(request.LoadSize is int ls ? Options with { LoadSize = ls } : Options, labels.Width, labels.Height, Generator.SizeBase, request.CropPosition, rng);
-        var label = Preprocess.IdsToTensor(Preprocess.Apply(labels, plan, Preprocess.NearestResize));
+        // label_nc 0: the input is an image, loaded with the photo transform (bicubic + normalise), spec 2.4.
+        var input = Options.LabelNc == 0
+            ? request.InputImage ?? throw new ArgumentException("this model translates images (label_nc 0): set InputImage", nameof(request))
+            : null;
+        var labels = input is null ? request.Labels ?? throw new ArgumentException("a label map is required", nameof(request)) : null;
+        int width = input?.Width ?? labels!.Width, height = input?.Height ?? labels!.Height;
+        var plan = Preprocess.Plan(request.LoadSize is int ls ? Options with { LoadSize = ls } : Options, width, height, Generator.SizeBase, request.CropPosition, rng);
+        var label = input is null
+            ? Preprocess.IdsToTensor(Preprocess.Apply(labels!, plan, Preprocess.NearestResize))
+            : Preprocess.PhotoToTensor(Preprocess.Apply(input, plan, Preprocess.BicubicResize));
         Tensor? inst = null;
         if (!Options.NoInstance || Options.UsesFeatures)
         {
-            var instRaster = request.Instances ?? labels;
-            if (instRaster.Width != labels.Width || instRaster.Height != labels.Height)
-                throw new InvalidLabelMapException(LabelMapRejection.SizeMismatch, $"instance map is {instRaster.Width}x{instRaster.Height} but the label map is {labels.Width}x{labels.Height}");
+            var instRaster = request.Instances ?? labels
+                ?? throw new ArgumentException("this image-to-image model uses instance maps: set Instances", nameof(request));
+            if (instRaster.Width != width || instRaster.Height != height)
+                throw new InvalidLabelMapException(LabelMapRejection.SizeMismatch, $"instance map is {instRaster.Width}x{instRaster.Height} but the input is {width}x{height}");
             inst = Preprocess.IdsToTensor(Preprocess.Apply(instRaster, plan, Preprocess.NearestResize));
         }
         Tensor? photo = null;
         if (request.UseEncodedImage)
         {
             var p = request.Photo ?? throw new ArgumentException("use_encoded_image needs the real photo", nameof(request));
-            if (p.Width != labels.Width || p.Height != labels.Height)
-                throw new ArgumentException($"photo is {p.Width}x{p.Height} but the label map is {labels.Width}x{labels.Height}", nameof(request));
+            if (p.Width != width || p.Height != height)
+                throw new ArgumentException($"photo is {p.Width}x{p.Height} but the input is {width}x{height}", nameof(request));
             photo = Preprocess.PhotoToTensor(Preprocess.Apply(p, plan, Preprocess.BicubicResize));
         }
         var generated = Generate(label, inst, photo, request.Chooser ?? ((_, _, k) => rng.Next(k)), request.UseEncodedImage);

@@ -163,4 +163,31 @@ public sealed partial class Soat
         }
         return skip.clamp(-1, 1);
     }
+
+    /// <summary>
+    /// Spatial blend of two generators with the same architecture: every layer of both runs on the shared input with its
+    /// own weights, noise buffers and style list, mixed with the ramp of <see cref="Blend"/> (this generator on the
+    /// left/top, <paramref name="other"/> on the right/bottom).
+    /// </summary>
+    public Tensor BlendGenerators(Generator other, IReadOnlyList<Tensor> l1, IReadOnlyList<Tensor> l2, BlendDirection direction)
+    {
+        if (other.Config.NumStyles != G.Config.NumStyles || other.Config.Size != G.Config.Size)
+            throw new ArgumentException($"the generators differ in architecture ({G.Config.Size} px / {G.Config.NumStyles} styles vs {other.Config.Size} px / {other.Config.NumStyles})");
+        Tensor M(Tensor p, Tensor q)
+        {
+            var a = Ramp(p.shape[2], p.device);
+            return Mix(p, q, direction == BlendDirection.Vertical ? a.view(1, 1, -1, 1) : a.view(1, 1, 1, -1));
+        }
+        var (n1, n2) = (G.NoiseBuffersList, other.NoiseBuffersList);
+        var x = M(G.Input.forward(1), other.Input.forward(1));
+        x = M(G.Conv1.ForwardStyle(x, l1[0], n1[0]), other.Conv1.ForwardStyle(x, l2[0], n2[0]));
+        var skip = M(G.ToRgb1.ForwardStyle(x, l1[1], null), other.ToRgb1.ForwardStyle(x, l2[1], null));
+        for (int j = 0, i = 2; j < G.ToRgbs.Count; j++, i += 3)
+        {
+            x = M(G.Convs[2 * j].ForwardStyle(x, l1[i], n1[1 + 2 * j]), other.Convs[2 * j].ForwardStyle(x, l2[i], n2[1 + 2 * j]));
+            x = M(G.Convs[2 * j + 1].ForwardStyle(x, l1[i + 1], n1[2 + 2 * j]), other.Convs[2 * j + 1].ForwardStyle(x, l2[i + 1], n2[2 + 2 * j]));
+            skip = M(G.ToRgbs[j].ForwardStyle(x, l1[i + 2], skip), other.ToRgbs[j].ForwardStyle(x, l2[i + 2], skip));
+        }
+        return skip.clamp(-1, 1);
+    }
 }

@@ -1,47 +1,32 @@
 namespace Pipeline.Worker.Hosting;
 
 /// <summary>
-/// Where the pipeline keeps its data and its jobs. Bound from configuration section "Pipeline" (environment
-/// variables Pipeline__Storage__Kind, Pipeline__Queue__FullyQualifiedNamespace, ...). The defaults are the
-/// embedded ones: a local folder and an in-process queue.
+/// Worker settings, bound from configuration section "Pipeline" (environment variables Pipeline__MaxBatch, ...).
+/// Storage and queue are chosen by <see cref="Pipeline.Infra.InfraFactory"/> from Pipeline__Storage__* and
+/// Pipeline__Queue__* (local folder and in-process queue when none are set); docs/infra.md lists them.
 /// </summary>
 public sealed record PipelineSettings
 {
-    public StorageSettings Storage { get; init; } = new();
-    public QueueSettings Queue { get; init; } = new();
     /// <summary>Local folder for downloaded, sha256-verified models.</summary>
     public string ModelCache { get; init; } = Path.Combine(Path.GetTempPath(), "pipeline-models");
     /// <summary>Largest batch per forward pass (halved automatically after CUDA out-of-memory).</summary>
     public int MaxBatch { get; init; } = 16;
+    /// <summary>Jobs handled at once; above 1, concurrent projection jobs of one model share a batch.</summary>
+    public int Concurrency { get; init; } = 2;
     /// <summary>"cpu", "cuda" or "auto" (CUDA when available).</summary>
     public string Device { get; init; } = "auto";
-}
-
-public sealed record StorageSettings
-{
-    /// <summary>"local" (a folder) or "azure" (Blob storage).</summary>
-    public string Kind { get; init; } = "local";
-    /// <summary>local: the folder holding uploads/, results/, ...</summary>
-    public string Root { get; init; } = ".pipeline/data";
-    /// <summary>azure: account blob endpoint, used with DefaultAzureCredential (managed identity in Azure).</summary>
-    public Uri? ServiceUri { get; init; }
-    /// <summary>azure: connection string (Azurite, development). Prefer ServiceUri + identity in Azure.</summary>
-    public string? ConnectionString { get; init; }
-    /// <summary>azure: client id of a user-assigned managed identity.</summary>
-    public string? ManagedIdentityClientId { get; init; }
-}
-
-public sealed record QueueSettings
-{
-    /// <summary>"inprocess" or "servicebus".</summary>
-    public string Kind { get; init; } = "inprocess";
-    public string QueueName { get; init; } = "jobs";
-    /// <summary>servicebus: "&lt;namespace&gt;.servicebus.windows.net" (Entra ID via DefaultAzureCredential).</summary>
-    public string? FullyQualifiedNamespace { get; init; }
-    /// <summary>servicebus: a SAS connection string (development only; local auth is disabled in our Azure deployment).</summary>
-    public string? ConnectionString { get; init; }
-    public string? ManagedIdentityClientId { get; init; }
     /// <summary>Must equal the queue's max delivery count so the last attempt marks the job failed.</summary>
     public int MaxDeliveryCount { get; init; } = 5;
-    public TimeSpan LockDuration { get; init; } = TimeSpan.FromMinutes(1);
+    /// <summary>Local folder of the embedded file-system store when Pipeline__Storage__Root is not set.</summary>
+    public string DefaultLocalRoot { get; init; } = ".pipeline/data";
+    /// <summary>Face detection and alignment for selfie and projection inputs.</summary>
+    public FaceSettings Faces { get; init; } = new();
+}
+
+/// <summary>Pipeline__Faces__*: the Haar cascade (Debian opencv-data) and the optional dlib landmark model (never bundled; see docs/imaging.md).</summary>
+public sealed record FaceSettings
+{
+    public string? CascadePath { get; init; }
+    public string? ShapePredictorPath { get; init; }
+    public int OutputSize { get; init; } = 256;
 }

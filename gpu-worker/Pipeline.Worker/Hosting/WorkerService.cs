@@ -10,23 +10,30 @@ namespace Pipeline.Worker.Hosting;
 /// job in hand is cancelled and abandoned at once so another replica picks it up; nothing is half committed
 /// because result.json is written last.
 /// </summary>
-public sealed class WorkerService(IJobQueue queue, JobRunner runner, JobQueueProcessorOptions options, ILogger<WorkerService> logger, HeartbeatFile heartbeat) : BackgroundService
+public sealed class WorkerService(IJobQueue queue, JobRunner runner, JobQueueProcessorOptions options, PipelineSettings settings, ILogger<WorkerService> logger, HeartbeatFile heartbeat) : BackgroundService
 {
     /// <summary>Messages handled so far (for tests and the demo).</summary>
-    public int Handled { get; private set; }
+    public int Handled => _handled;
+
+    private int _handled;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        heartbeat.Touch();
+        using var beat = new Timer(_ => heartbeat.Touch(), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+        await Task.WhenAll(Enumerable.Range(0, Math.Max(1, settings.Concurrency)).Select(_ => ConsumeAsync(stoppingToken)));
+    }
+
+    private async Task ConsumeAsync(CancellationToken stoppingToken)
     {
         var processor = new JobQueueProcessor(queue, options);
         processor.Settled += (m, outcome, error) =>
         {
-            Handled++;
+            Interlocked.Increment(ref _handled);
             heartbeat.Touch();
             if (error is null) logger.LogInformation("Message {MessageId}: {Outcome}", m.MessageId, outcome);
             else logger.LogWarning("Message {MessageId}: {Outcome} ({Error})", m.MessageId, outcome, error.Message);
         };
-        heartbeat.Touch();
-        using var beat = new Timer(_ => heartbeat.Touch(), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
         try
         {
             await processor.RunAsync(async (message, ct) =>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
+using EngineMetricRecord = Pipeline.Engine.Metrics.Records.MetricRecord;
 
 namespace Pipeline.Worker.Jobs;
 
@@ -120,19 +121,24 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
             ResultPath = resultPath,
         }, cancellationToken: cancellationToken);
 
+    // Per-job records use the engine's metric schema, so FID/PPL and job metrics share one reader (the dashboard).
     private Task AppendJobMetricsAsync(JobEnvelope envelope, IReadOnlyDictionary<string, double> metrics, TimeSpan duration, TimeSpan queueWait, CancellationToken cancellationToken)
     {
-        var results = new Dictionary<string, double>(metrics) { ["duration_s"] = duration.TotalSeconds };
-        if (queueWait > TimeSpan.Zero && queueWait < TimeSpan.FromDays(30)) results["queue_wait_s"] = queueWait.TotalSeconds;
-        var record = new MetricRecord
+        var settings = metrics.ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
+        settings["job_id"] = envelope.JobId;
+        if (queueWait > TimeSpan.Zero && queueWait < TimeSpan.FromDays(30)) settings["queue_wait_s"] = queueWait.TotalSeconds;
+        var record = new EngineMetricRecord
         {
             Metric = "job_" + envelope.Kind.ToString().ToLowerInvariant(),
-            Results = results,
-            Model = envelope.Job.Model.Path,
-            JobId = envelope.JobId,
-            TotalTimeSeconds = duration.TotalSeconds,
-            Timestamp = _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0,
+            Value = duration.TotalSeconds,
+            Status = "ok",
+            ModelId = envelope.Job.Model.Path,
+            Images = metrics.TryGetValue("images", out var n) ? (long)n : 0,
+            Settings = settings,
+            DurationSeconds = duration.TotalSeconds,
+            Device = options.Device,
+            Timestamp = _time.GetUtcNow(),
         };
-        return store.AppendJsonLineAsync(BlobLayout.MetricLog(record.Metric), record, cancellationToken: cancellationToken);
+        return new Pipeline.Worker.Metrics.BlobMetricSink(store).WriteLineAsync(record.StoragePath(), record.ToJsonLine(), cancellationToken);
     }
 }

@@ -21,18 +21,56 @@ public sealed class ModelCache(IBlobStore store, string cacheDirectory) : IDispo
     public Task<LocalModel> GetFileAsync(BlobRef model, CancellationToken cancellationToken) =>
         _files.GetOrAdd(model.Path, p => new Lazy<Task<LocalModel>>(() => FetchAsync(p, cancellationToken))).Value;
 
+    /// <summary>
+    /// Downloads every blob under a models/ folder (a Council GAN council: member files + config.yaml) into one
+    /// local folder, keeping their names, each verified like a single file. Returns the local folder.
+    /// </summary>
+    public async Task<LocalModel> GetFolderAsync(BlobRef folder, CancellationToken cancellationToken)
+    {
+        var prefix = folder.Path.EndsWith('/') ? folder.Path : folder.Path + "/";
+        var blobs = new List<BlobProperties>();
+        await foreach (var b in store.ListAsync(prefix, cancellationToken))
+            if (!b.Path.EndsWith(".sha256", StringComparison.Ordinal)) blobs.Add(b);
+        if (blobs.Count == 0) throw new PermanentJobException($"model folder '{prefix}' is empty or does not exist");
+        var files = await Task.WhenAll(blobs.Select(b => GetFileAsync(new BlobRef(b.Path, b.ETag), cancellationToken)));
+        var identity = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', files.OrderBy(f => f.BlobPath, StringComparer.Ordinal).Select(f => f.BlobPath + ":" + f.Sha256)))));
+        var local = Path.Combine(cacheDirectory, "folders", identity[..16]);
+        if (!Directory.Exists(local))
+        {
+            var tmp = local + ".part";
+            if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+            foreach (var f in files)
+            {
+                var target = Path.Combine(tmp, f.BlobPath[prefix.Length..]);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(f.LocalPath, target);
+            }
+            Directory.Move(tmp, local);
+        }
+        return new LocalModel(prefix, local, identity);
+    }
+
+    /// <summary>Loads a model object once per (folder identity, type) and keeps it for the life of the worker.</summary>
+    public async Task<T> GetFolderModelAsync<T>(BlobRef folder, Func<LocalModel, T> load, CancellationToken cancellationToken) where T : class
+    {
+        var local = await GetFolderAsync(folder, cancellationToken);
+        return (T)_loaded.GetOrAdd((local.Sha256, typeof(T)), _ => LoadOrFail(folder, local, load));
+    }
+
+    private static object LoadOrFail<T>(BlobRef model, LocalModel file, Func<LocalModel, T> load) where T : class
+    {
+        try { return load(file); }
+        catch (Exception e) when (e is InvalidDataException or KeyNotFoundException or NotSupportedException or FileNotFoundException or ArgumentException)
+        {
+            throw new PermanentJobException($"model '{model.Path}' cannot be loaded: {e.Message}", e);
+        }
+    }
+
     /// <summary>Loads a model object once per (file, type) and keeps it for the life of the worker.</summary>
     public async Task<T> GetAsync<T>(BlobRef model, Func<LocalModel, T> load, CancellationToken cancellationToken) where T : class
     {
         var file = await GetFileAsync(model, cancellationToken);
-        return (T)_loaded.GetOrAdd((file.Sha256, typeof(T)), _ =>
-        {
-            try { return load(file); }
-            catch (Exception e) when (e is InvalidDataException or KeyNotFoundException or NotSupportedException)
-            {
-                throw new PermanentJobException($"model '{model.Path}' cannot be loaded: {e.Message}", e);
-            }
-        });
+        return (T)_loaded.GetOrAdd((file.Sha256, typeof(T)), _ => LoadOrFail(model, file, load));
     }
 
     private async Task<LocalModel> FetchAsync(string path, CancellationToken cancellationToken)

@@ -22,7 +22,7 @@ public static class ImageDecoder
     }
 
     /// <summary>
-    /// Decodes to an upright RGB image. With <paramref name="targetMaxSide"/>, JPEGs are decoded DCT-scaled down to no less
+    /// Decodes to an upright RGB image. With <paramref name="targetMaxSide"/>, JPEGs (DCT scaling) and WebPs are decoded scaled down to no less
     /// than twice the target, then reduced with our Lanczos3 so the long side is at most the target (never enlarged).
     /// </summary>
     public static ImageResult<DecodedImage> Decode(ReadOnlySpan<byte> bytes, DecodeLimits? limits = null, int? targetMaxSide = null)
@@ -83,8 +83,9 @@ public static class ImageDecoder
     private static (int W, int H) PickDecodeSize(SKCodec codec, ImageHeader header, int? targetMaxSide)
     {
         int w = header.StoredWidth, h = header.StoredHeight;
-        if (targetMaxSide is not int t || header.Format != ImageFormat.Jpeg) return (w, h);
-        // Smallest DCT scale whose long side still has ≥ 2× the target, so our Lanczos does the final, alias-free reduction.
+        // JPEG scales in the DCT domain (1/2, 1/4, 1/8); libwebp has its own area-averaging rescaler. PNG/GIF decode full size.
+        if (targetMaxSide is not int t || header.Format is not (ImageFormat.Jpeg or ImageFormat.Webp)) return (w, h);
+        // Smallest scale whose long side still has ≥ 2× the target, so our Lanczos does the final, alias-free reduction.
         foreach (var scale in new[] { 0.125f, 0.25f, 0.5f })
         {
             var s = codec.GetScaledDimensions(scale);

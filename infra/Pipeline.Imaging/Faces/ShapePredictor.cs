@@ -60,16 +60,15 @@ public sealed class ShapePredictor
         if (!File.Exists(path))
             throw new FileNotFoundException(
                 $"dlib shape predictor not found at '{path}'. Install Debian's libdlib-data ({DebianShapePredictor68}) after reviewing its licence (docs/imaging.md), and configure the path.", path);
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-        var predictor = Read(fs, path);
-        if (fs.Position != fs.Length)
-            throw new InvalidDataException($"{path}: {fs.Length - fs.Position} trailing bytes after the shape predictor; is this a shape predictor file?");
+        var r = new DlibDeserializer(File.ReadAllBytes(path), path);
+        var predictor = Read(r);
+        if (r.Position != r.Length)
+            throw new InvalidDataException($"{path}: {r.Length - r.Position} trailing bytes after the shape predictor; is this a shape predictor file?");
         return predictor;
     }
 
-    internal static ShapePredictor Read(Stream stream, string source)
+    private static ShapePredictor Read(DlibDeserializer r)
     {
-        var r = new DlibDeserializer(stream, source);
         int version = r.ReadInt32();
         if (version != 1) throw r.Error($"version {version}, expected 1");
         var initial = r.ReadColumnVector(2 * 1000);

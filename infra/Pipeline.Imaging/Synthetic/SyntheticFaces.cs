@@ -81,15 +81,21 @@ public static class SyntheticFaces
         foreach (var side in new[] { -1f, 1f })
         {
             float ex = g.Cx + side * g.EyeDx, ey = g.Cy + g.EyeY;
+            // Shaded eye sockets under the brow: real faces are darker across the eye band than on the cheeks and
+            // the nose bridge, which is what frontal face detectors (Haar cascades) key on.
+            using (var socket = new SKPaint { IsAntialias = true, Shader = SKShader.CreateRadialGradient(new SKPoint(ex, ey - 2), 20, [Shade(g.Skin, 0.3f).WithAlpha(255), Shade(g.Skin, 0.6f).WithAlpha(0)], SKShaderTileMode.Clamp) })
+                c.DrawOval(ex, ey - 2, 22, 15, socket);
             using var white = new SKPaint { IsAntialias = true, Color = new SKColor(235, 230, 225) };
             c.DrawOval(ex, ey, 11, 6, white);
             using var iris = new SKPaint { IsAntialias = true, Color = g.Iris };
             c.DrawCircle(ex, ey, 5, iris);
             using var pupil = new SKPaint { IsAntialias = true, Color = SKColors.Black };
             c.DrawCircle(ex, ey, 2.2f, pupil);
-            using var brow = new SKPaint { IsAntialias = true, Color = Shade(g.Hair, 0.7f), StrokeWidth = 3, Style = SKPaintStyle.Stroke, StrokeCap = SKStrokeCap.Round };
+            using var brow = new SKPaint { IsAntialias = true, Color = Shade(g.Hair, 0.45f), StrokeWidth = 5, Style = SKPaintStyle.Stroke, StrokeCap = SKStrokeCap.Round };
             c.DrawLine(ex - 11, ey - 13, ex + 11, ey - 14 - side, brow);
         }
+        using (var bridge = new SKPaint { IsAntialias = true, Color = Shade(g.Skin, 1.25f).WithAlpha(150) })
+            c.DrawOval(g.Cx, g.Cy + g.EyeY + 2, 5, 16, bridge);
         using (var nose = new SKPaint { IsAntialias = true, Color = Shade(g.Skin, 0.7f).WithAlpha(160), StrokeWidth = 2.5f, Style = SKPaintStyle.Stroke, StrokeCap = SKStrokeCap.Round })
             c.DrawLine(g.Cx + 2, g.Cy + 4, g.Cx - 4, g.Cy + 24, nose);
         DrawMouth(c, g, new SKColor(170, 80, 80), 3f);

@@ -70,6 +70,11 @@ public static class BlobLayout
     /// <summary>metrics/&lt;metric&gt;/&lt;series&gt;.jsonl: one JSON object per evaluation.</summary>
     public static string MetricLog(string metric, string series = "all") => MetricPrefix(metric) + BlobNames.RequireSafeId(series, nameof(series)) + ".jsonl";
 
+    /// <summary>The blob of one evaluation: metrics/&lt;metric&gt;/&lt;yyyy-MM-dd&gt;/&lt;HHmmssfff&gt;-&lt;runId&gt;.jsonl (what the engine's records write).</summary>
+    public static string MetricEvaluation(string metric, DateTimeOffset at, string runId) =>
+        MetricPrefix(metric) + at.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture) + "/" +
+        at.UtcDateTime.ToString("HHmmssfff", System.Globalization.CultureInfo.InvariantCulture) + "-" + BlobNames.RequireSafeId(runId, nameof(runId)) + ".jsonl";
+
     /// <summary>models/&lt;name&gt;.</summary>
     public static string Model(string name) => Join(Models, BlobNames.RequireSafeRelative(name));
 

@@ -61,6 +61,8 @@ public sealed record ProjectionJob : JobSpec
     public bool WPlus { get; init; }
     /// <summary>Seed of the noise initialisation, so a rerun reproduces the result.</summary>
     public long Seed { get; init; }
+    /// <summary>Detect and FFHQ-align the face first (face models); false for other domains.</summary>
+    public bool AlignFace { get; init; } = true;
 }
 
 /// <summary>Which translation network a <see cref="TranslationJob"/> runs.</summary>

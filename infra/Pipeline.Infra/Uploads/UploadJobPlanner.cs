@@ -58,7 +58,8 @@ public static class UploadJobPlanner
                     });
                     break;
                 case "project" or "projection":
-                    jobs.Add(new ProjectionJob { Model = new BlobRef(options.ProjectionModel), Input = input, Steps = steps, Seed = seed });
+                    // metadata align=false: project as is (not a face, or already aligned).
+                    jobs.Add(new ProjectionJob { Model = new BlobRef(options.ProjectionModel), Input = input, Steps = steps, Seed = seed, AlignFace = !meta.TryGetValue("align", out var align) || !string.Equals(align, "false", StringComparison.OrdinalIgnoreCase) });
                     break;
                 default:
                     return Fail($"metadata 'job' names an unknown job '{Trim(kind)}'; use translate, project or labels");

@@ -13,8 +13,6 @@ public sealed record UploadValidationOptions
     public int MaxSide { get; init; } = 12_000;
     /// <summary>Shortest side accepted: below it GAN inputs are upscaled mush.</summary>
     public int MinSide { get; init; } = 128;
-    /// <summary>Long side the image is decoded to for the face check (keeps memory per validation small).</summary>
-    public int DecodeMaxSide { get; init; } = 1024;
     /// <summary>StyleGAN2 checkpoint projections run against.</summary>
     public string ProjectionModel { get; init; } = "models/stylegan2-ffhq-256.pt";
     /// <summary>Council GAN selfie-to-anime checkpoint.</summary>

@@ -1,4 +1,5 @@
 using Pipeline.Imaging;
+using Pipeline.Imaging.Faces;
 using Pipeline.Infra.Contracts;
 
 namespace Pipeline.Infra.Uploads;
@@ -10,12 +11,16 @@ public sealed record UploadCandidate(string UploadId, string? ETag, ReadOnlyMemo
 /// The one upload validation, shared by the ValidateUpload function and <c>pipeline validate</c>. Cheap checks first:
 /// a safe name, the byte cap, the requested jobs, then content sniffing and header-only dimension limits (no pixel
 /// memory before that), a full decode that must succeed (truncation), EXIF orientation, minimum resolution, and a
-/// face check for selfie jobs when a face counter is available. Never throws on bad input.
+/// face check for selfie jobs when a face checker is available (Pipeline.Imaging's decoder and FaceAligner).
+/// Never throws on bad input.
 /// </summary>
-public sealed class UploadValidator(UploadValidationOptions? options = null, IFaceCounter? faces = null, JobIdOptions? jobIds = null, TimeProvider? time = null)
+public sealed class UploadValidator(UploadValidationOptions? options = null, FaceAligner? faces = null, JobIdOptions? jobIds = null, TimeProvider? time = null)
 {
     private readonly UploadValidationOptions _options = options ?? new UploadValidationOptions();
     private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    /// <summary>Long side uploads are decoded to for the checks.</summary>
+    public const int ValidationMaxSide = 1024;
 
     /// <summary>The limits in force.</summary>
     public UploadValidationOptions Options => _options;
@@ -41,35 +46,28 @@ public sealed class UploadValidator(UploadValidationOptions? options = null, IFa
         var plan = UploadJobPlanner.For(input, id, upload.Metadata, _options);
         if (plan.Error is not null) return UploadVerdict.Reject(id, bytes, UploadCodes.BadRequest, $"The upload's metadata is invalid: {plan.Error}.");
 
-        var decoded = ImageDecoder.Decode(upload.Content.Span, _options.ToDecodeLimits(), _options.DecodeMaxSide);
-        if (!decoded.IsSuccess)
+        // Every byte is decoded (truncation is caught) at a reduced size: enough for the face check, cheap for big photos.
+        var decoded = ImageDecoder.Decode(upload.Content.Span, _options.ToDecodeLimits(), ValidationMaxSide);
+        ImageRejection? rejection = decoded.Rejection;
+        FaceDetectionResult? detection = null;
+        if (rejection is null && plan.NeedsFace && faces is not null)
         {
-            // The header may still be readable (e.g. too small): report what was measured.
+            var check = faces.Check(decoded.Value!.Image);
+            rejection = check.Rejection;
+            detection = check.Value;
+        }
+        if (rejection is not null)
+        {
+            // The header may still be readable (e.g. too small, no face): report what was measured.
             var probe = ImageDecoder.Probe(upload.Content.Span, _options.ToDecodeLimits() with { MinSide = 1 });
-            var info = probe.Value is { } h ? new UploadImageInfo(h.Format.ToString().ToLowerInvariant(), h.Width, h.Height, h.ExifOrientation, null) : null;
-            return UploadVerdict.Reject(id, bytes, decoded.Rejection!.Code, decoded.Rejection.Message, info);
+            int? faceCount = rejection.Code == RejectionCodes.NoFace ? 0 : null;
+            var info = probe.Value is { } h ? new UploadImageInfo(h.Format.ToString().ToLowerInvariant(), h.Width, h.Height, h.ExifOrientation, faceCount) : null;
+            return UploadVerdict.Reject(id, bytes, rejection.Code, rejection.Message, info);
         }
 
         var header = decoded.Value!.Header;
         var notes = new List<string>();
-        int? faceCount = null;
-        if (plan.NeedsFace)
-        {
-            if (faces is null)
-            {
-                notes.Add("face check unavailable: no face detector configured");
-            }
-            else
-            {
-                faceCount = faces.CountFaces(decoded.Value.Image);
-                if (faceCount == 0)
-                {
-                    var noFace = new UploadImageInfo(header.Format.ToString().ToLowerInvariant(), header.Width, header.Height, header.ExifOrientation, 0);
-                    return UploadVerdict.Reject(id, bytes, RejectionCodes.NoFace,
-                        "No face was found. Selfie jobs need one clearly visible, roughly frontal face.", noFace);
-                }
-            }
-        }
+        if (plan.NeedsFace && faces is null) notes.Add("face check unavailable: no face detector configured");
 
         var now = _time.GetUtcNow();
         return new UploadVerdict
@@ -77,7 +75,7 @@ public sealed class UploadValidator(UploadValidationOptions? options = null, IFa
             UploadId = id,
             Accepted = true,
             Bytes = bytes,
-            Image = new UploadImageInfo(header.Format.ToString().ToLowerInvariant(), header.Width, header.Height, header.ExifOrientation, faceCount),
+            Image = new UploadImageInfo(header.Format.ToString().ToLowerInvariant(), header.Width, header.Height, header.ExifOrientation, detection?.Count),
             Jobs = plan.Jobs.Select(j => JobEnvelope.Create(j, source, now, jobIds)).ToList(),
             Notes = notes,
         };

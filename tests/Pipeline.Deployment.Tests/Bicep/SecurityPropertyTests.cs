@@ -161,7 +161,7 @@ public sealed partial class SecurityPropertyTests(CompiledTemplate arm) : IClass
     }
 
     [Fact]
-    public void WorkersAreGpuJobsScaledByServiceBusWithManagedIdentity()
+    public void WorkersRunOnServerlessGpusScaledByServiceBusWithManagedIdentity()
     {
         var env = Assert.Single(arm.OfType("Microsoft.App/managedEnvironments"));
         var profiles = env["properties"]!["workloadProfiles"]!.ToJsonString();
@@ -170,17 +170,22 @@ public sealed partial class SecurityPropertyTests(CompiledTemplate arm) : IClass
         var gpuTypes = workers["variables"]!["profiles"]!.AsObject().Select(p => (string?)p.Value!["type"]).ToList();
         Assert.Equal(["Consumption-GPU-NC8as-T4", "Consumption-GPU-NC24-A100"], gpuTypes);
 
-        var job = Assert.Single(arm.OfType("Microsoft.App/jobs"));
-        var config = job["properties"]!["configuration"]!;
-        Assert.Equal("Event", (string?)config["triggerType"]);
-        var rule = Assert.Single(config["eventTriggerConfig"]!["scale"]!["rules"]!.AsArray())!;
+        var app = Assert.Single(arm.OfType("Microsoft.App/containerApps"));
+        Assert.NotNull(app["copy"]); // one worker app per queue
+        var p = app["properties"]!;
+        Assert.Null(p["configuration"]!["ingress"]); // nothing listens
+        Assert.Null(p["configuration"]!["secrets"]);
+        Assert.All(p["configuration"]!["registries"]!.AsArray(), r => Assert.False(string.IsNullOrEmpty((string?)r!["identity"])));
+        var scale = p["template"]!["scale"]!;
+        Assert.Equal(0, (int)scale["minReplicas"]!);
+        var rule = Assert.Single(scale["rules"]!.AsArray())!["custom"]!;
         Assert.Equal("azure-servicebus", (string?)rule["type"]);
         Assert.False(string.IsNullOrEmpty((string?)rule["identity"]), "KEDA must authenticate with the worker identity");
         Assert.Null(rule["auth"]); // no connection-string secret reference
-        Assert.Null(config["secrets"]);
         Assert.NotNull(rule["metadata"]!["namespace"]);
         Assert.NotNull(rule["metadata"]!["queueName"]);
-        Assert.All(config["registries"]!.AsArray(), r => Assert.False(string.IsNullOrEmpty((string?)r!["identity"])));
+        var env0 = p["template"]!["containers"]![0]!["env"]!.ToJsonString();
+        Assert.DoesNotContain("secretRef", env0, StringComparison.Ordinal);
     }
 
     [Fact]

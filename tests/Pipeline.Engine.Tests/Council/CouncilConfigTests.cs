@@ -1,4 +1,5 @@
 using Pipeline.Engine.Council;
+using Pipeline.Tests;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Tests.Council;
@@ -137,5 +138,35 @@ public class CouncilConfigTests
         var b = ImageTensors.ToBytes(v, OutputMapping.HalfRange).flatten().data<byte>().ToArray();
         // (v+1)/2·255 truncated: 0, 127.5 → 127, 255, 191.25 → 191
         Assert.Equal(new byte[] { 0, 127, 255, 191 }, b);
+    }
+    [Fact, Trait("Category", "Parity")]
+    public void ACheckpointThatDoesNotFitItsConfigIsRejectedByKey()
+    {
+        var dir = TestPaths.RequireFixtureDir("council");
+        var files = Directory.GetDirectories(dir).SelectMany(d => Directory.GetFiles(d, "*.pt"))
+            .Where(f => !Path.GetFileName(f).Contains("dis", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
+        if (files.Length == 0) Assert.Skip("no council generator checkpoints in the fixtures");
+        var config = CouncilConfig.Load(Path.Combine(Path.GetDirectoryName(files[0])!, "config.yaml"));
+        using (var g = CouncilCheckpoint.LoadGenerator(files[0], config.Gen)) Assert.Equal(config.Gen, g.Options);
+        var e = Assert.Throws<CouncilConfigException>(() => CouncilCheckpoint.LoadGenerator(files[0], config.Gen with { StyleDim = config.Gen.StyleDim + 1 }));
+        Assert.Contains("gen.style_dim", e.Message);
+        var wrongDir = Assert.Throws<InvalidDataException>(() => CouncilCheckpoint.LoadStateDict(files[0], "a2b"));
+        Assert.Contains("'b2a'", wrongDir.Message);
+    }
+    [Theory]
+    [InlineData(45, 38, 32, 20, 40)]
+    [InlineData(7, 300, 64, 64, 64)]
+    [InlineData(30, 52, 17, 5, 3)]
+    public void ResizingOnlyTheCropWindowEqualsResizingThenCropping(int w, int h, int outW, int outH, int seed)
+    {
+        var rng = new Random(seed);
+        var px = new byte[w * h * 3];
+        rng.NextBytes(px);
+        var src = new RgbImage(w, h, px);
+        var full = PilResize.Bilinear(src, outW, outH);
+        int cw = Math.Max(1, outW / 2), ch = Math.Max(1, outH / 3);
+        var cropped = PilResize.CenterCrop(full, cw, ch);
+        var (top, left) = PilResize.CenterCropOffsets(outW, outH, cw, ch);
+        Assert.Equal(cropped.Pixels, PilResize.BilinearWindow(src, outW, outH, left, top, cw, ch).Pixels);
     }
 }

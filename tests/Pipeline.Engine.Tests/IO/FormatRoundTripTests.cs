@@ -177,3 +177,27 @@ public class TorchFileSaveTests
         finally { File.Delete(path); }
     }
 }
+
+public class NumpyObjectArrayTests
+{
+    [Fact]
+    public void Pix2PixHdClusterFilesLoadAsDictsOfFloat64Arrays()
+    {
+        var root = Pipeline.Tests.TestPaths.RequireFixtureRoot();
+        var files = Directory.GetFiles(root, "features_clustered_*.npy", SearchOption.AllDirectories);
+        if (files.Length == 0) Assert.Skip("no pix2pixHD cluster files in this fixture set");
+        using var scope = NewDisposeScope();
+        foreach (var f in files)
+        {
+            var clusters = Assert.IsType<OrderedDictionary<string, object?>>(Npy.LoadAny(f));
+            Assert.NotEmpty(clusters);
+            foreach (var (label, value) in clusters)
+            {
+                Assert.True(int.TryParse(label, out _), $"label key '{label}' is not an integer");
+                var t = Assert.IsAssignableFrom<Tensor>(value);
+                Assert.Equal(ScalarType.Float64, t.dtype);
+                Assert.Equal(2, t.dim());
+            }
+        }
+    }
+}

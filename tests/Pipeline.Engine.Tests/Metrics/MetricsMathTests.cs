@@ -98,6 +98,29 @@ public class MetricsMathTests
         Assert.All(lpips.parameters(), p => Assert.False(p.requires_grad));
     }
 
+    [Fact]
+    public void QuantisationOfGeneratorOutputCoversTheByteRange()
+    {
+        using var scope = NewDisposeScope();
+        var x = tensor(new float[] { -1.5f, -1f, 0f, 0.999f, 1f, 2f }).view(1, 1, 2, 3).expand(1, 3, 2, 3);
+        var q = FidPreprocess.QuantizeSigned(x);
+        Assert.Equal([1, 2, 3, 3], q.shape);
+        Assert.Equal(new byte[] { 0, 0, 128, 255, 255, 255 }, q[0, .., .., 0].flatten().data<byte>().ToArray());
+    }
+
+    [Fact]
+    public void LpipsBuffersFollowTheModuleAcrossDtypeChanges()
+    {
+        using var scope = NewDisposeScope();
+        using var lpips = new LpipsVgg();
+        lpips.to(ScalarType.Float64);
+        Assert.All(lpips.buffers(), b => Assert.Equal(ScalarType.Float64, b.dtype));
+        // A stale float32 ScalingLayer field would keep a float32 input float32 and break the float64 convolutions
+        // (on CUDA the same staleness would be a device mismatch).
+        using (no_grad())
+            Assert.Equal(ScalarType.Float64, lpips.forward(rand([1, 3, 16, 16]), rand([1, 3, 16, 16])).dtype);
+    }
+
     /// <summary>Squared L2 per item: with it, PPL of a linear generator has a closed form.</summary>
     private sealed class SquaredL2 : IPerceptualLoss
     {
@@ -114,7 +137,7 @@ public class MetricsMathTests
         var rng = new Generator(3);
         var a = randn([48, 8], dtype: ScalarType.Float64, generator: rng);
         var g = Linear(a);
-        var o = new PplOptions { Space = PplSpace.W, Sampling = PplSampling.Full, Samples = 40, Batch = 16, Epsilon = 1e-4 };
+        var o = new PplOptions { Space = PplSpace.W, Sampling = PplSamplingMode.Full, Samples = 40, Batch = 16, Epsilon = 1e-4 };
         var perBatch = new List<Tensor>();
         var r = PerceptualPathLength.Run(g, new SquaredL2(), o, CPU, ScalarType.Float64, (_, n) =>
         {
@@ -135,7 +158,7 @@ public class MetricsMathTests
         using var scope = NewDisposeScope();
         var rng = new Generator(8);
         var g = Linear(eye(48, dtype: ScalarType.Float64));
-        var o = new PplOptions { Space = PplSpace.Z, Sampling = PplSampling.Full, Samples = 20, Batch = 20, Epsilon = 1e-5 };
+        var o = new PplOptions { Space = PplSpace.Z, Sampling = PplSamplingMode.Full, Samples = 20, Batch = 20, Epsilon = 1e-5 };
         var z = randn([40, 48], dtype: ScalarType.Float64, generator: rng);
         var t = rand([20], dtype: ScalarType.Float64, generator: rng);
         var r = PerceptualPathLength.Run(g, new SquaredL2(), o, CPU, ScalarType.Float64, (_, _) => new PplDraw(z, t, []),

@@ -40,7 +40,7 @@ internal static class PplChecks
             },
             Sampling = spec.GetProperty("sampling").GetString() switch
             {
-                "end" => PplSampling.End, "full" => PplSampling.Full, var s => throw new InvalidOperationException($"unknown PPL sampling '{s}'"),
+                "end" => PplSamplingMode.End, "full" => PplSamplingMode.Full, var s => throw new InvalidOperationException($"unknown PPL sampling '{s}'"),
             },
             Crop = spec.GetProperty("crop").GetBoolean(),
             Samples = spec.GetProperty("n_sample").GetInt32(),

@@ -13,9 +13,11 @@ internal static class InferenceCases
         using var translator = LoadTranslator(c, o);
         Assert.Equal(o.NetGInputNc, translator.Generator.InputNc);
 
-        var labels = Decode(c, "label");
+        // label_nc 0 models read label.png as an image (the reference's test_A), not as class ids.
+        var labels = o.LabelNc == 0 ? null : Decode(c, "label");
         var request = new Label2ImageRequest(labels)
         {
+            InputImage = o.LabelNc == 0 ? ReadRgb(c.PathOf("label.png")) : null,
             Instances = File.Exists(c.PathOf("inst.png")) ? Decode(c, "inst") : null,
             CropPosition = CropPosition(c),
             Chooser = RecordedChoices(c, out var asked, out var recorded),
@@ -30,8 +32,7 @@ internal static class InferenceCases
         if (recorded is not null) Assert.Equal(recorded.Order(), asked.Order());
         if (c.TensorNames.Contains("out.generated_encoded"))
         {
-            var png = Png.Decode(File.ReadAllBytes(c.PathOf("image.png")));
-            var photo = new Raster<byte>(png.Width, png.Height, png.Planes.Take(3).Select(p => p.Select(v => (byte)v).ToArray()).ToArray());
+            var photo = ReadRgb(c.PathOf("image.png"));
             using var r = translator.Translate(request with { Photo = photo, UseEncodedImage = true });
             c.Check("out.generated_encoded", r.Generated);
         }
@@ -40,7 +41,9 @@ internal static class InferenceCases
     /// <summary>The fixture folder is laid out like the reference's checkpoints folder, so it loads as a model folder.</summary>
     private static Translator LoadTranslator(ParityCase c, Pix2PixHDOptions o)
     {
-        var t = Translator.Load(c.Dir, o);
+        var argv = c.Config.GetProperty("argv").EnumerateArray().Select(e => e.GetString()!).ToList();
+        int w = argv.IndexOf("--which_epoch");
+        var t = Translator.Load(c.Dir, o, which: w >= 0 && w + 1 < argv.Count ? argv[w + 1] : "latest");
         Assert.Equal(GeneratorConfig.From(o), t.Generator);
         if (t.Clusters is not null) CheckClusters(c, t.Clusters);
         Assert.Equal(o.UsesFeatures, t.Clusters is not null);
@@ -59,6 +62,13 @@ internal static class InferenceCases
             var got = tensor(centres!.SelectMany(r => r).Select(v => (float)v).ToArray(), [centres!.Length, clusters.FeatNum]);
             Assert.True(got.eq(c[name]).all().item<bool>(), $"cluster centres of label {label} differ from {name}");
         }
+    }
+
+    private static Raster<byte> ReadRgb(string path)
+    {
+        var png = Png.Decode(File.ReadAllBytes(path));
+        var planes = png.Planes.Length >= 3 ? png.Planes.Take(3) : Enumerable.Repeat(png.Planes[0], 3);
+        return new Raster<byte>(png.Width, png.Height, planes.Select(p => p.Select(v => (byte)v).ToArray()).ToArray());
     }
 
     private static Raster<int> Decode(ParityCase c, string kind)

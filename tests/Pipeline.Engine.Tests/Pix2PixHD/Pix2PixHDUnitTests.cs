@@ -42,6 +42,25 @@ public sealed class Pix2PixHDUnitTests
     }
 
     [Fact]
+    public void ImageToImageModelsTakeThePhotoTransformedInputAsIs()
+    {
+        using var scope = NewDisposeScope();
+        var o = new Pix2PixHDOptions { LabelNc = 0, InputNc = 3, NoInstance = true, Ngf = 4, NDownsampleGlobal = 2, NBlocksGlobal = 1, ResizeOrCrop = "none" };
+        var g = new GlobalGenerator(o.NetGInputNc, 3, 4, 2, 1, NormKind.Instance);
+        using var t = new Translator(o, g, GeneratorConfig.From(o), null, null);
+        var rng = new Random(5);
+        var planes = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, 8 * 12).Select(_ => (byte)rng.Next(256)).ToArray()).ToArray();
+        var image = new Raster<byte>(12, 8, planes);
+        using var r = t.Translate(new Label2ImageRequest(null) { InputImage = image });
+        // 12x8 is a multiple of 2^2, so `none` leaves it; the input is the normalised image, no one-hot, no edge.
+        var expectedInput = Preprocess.PhotoToTensor(image);
+        Assert.True(r.Label.eq(expectedInput).all().item<bool>());
+        using var _ = no_grad();
+        Assert.True(r.Generated.eq(g.forward(expectedInput)).all().item<bool>());
+        Assert.Throws<ArgumentException>(() => t.Translate(new Label2ImageRequest(null)));
+    }
+
+    [Fact]
     public void OneHotRejectsIdsTheModelDoesNotKnow()
     {
         var label = tensor(new float[] { 0, 1, 2, 3 }, [1, 1, 2, 2]);

@@ -27,8 +27,10 @@ internal static class PreprocessCases
             FineSize = Get(spec, "fineSize", 512),
             LabelNc = labelNc,
         };
-        bool local = spec.TryGetProperty("netG", out var ng) && ng.GetString() == "local";
-        int sizeBase = (1 << Get(spec, "n_down", 4)) * (local ? 1 << Get(spec, "n_local_enhancers", 1) : 1);
+        // `none` rounds to 2^n_downsample_global (x 2^n_local_enhancers for netG local); accept the reference's names too.
+        int nLocal = Get(spec, "n_local", Get(spec, "n_local_enhancers", 1));
+        bool local = (spec.TryGetProperty("netG", out var ng) && ng.GetString() == "local") || spec.TryGetProperty("n_local", out _);
+        int sizeBase = (1 << Get(spec, "n_down", Get(spec, "n_downsample_global", 4))) * (local ? 1 << nLocal : 1);
         (int, int)? crop = null;
         if (c.Scalars.ValueKind == JsonValueKind.Object && c.Scalars.TryGetProperty("crop_pos_xy", out var cp) && cp.TryGetProperty(id, out var xy))
             crop = (xy[0].GetInt32(), xy[1].GetInt32());

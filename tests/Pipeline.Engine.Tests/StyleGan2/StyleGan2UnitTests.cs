@@ -147,3 +147,25 @@ public sealed class SoatSinGanTests
         Assert.True(img.abs().max().item<float>() <= 1f);
     }
 }
+
+public sealed class StyleGan2MetricsAdapterTests
+{
+    [Fact]
+    public void PplAdapterMapsAndSynthesisesLikeTheGenerator()
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var g = new Generator(new GeneratorConfig(16, 8, 2, new Dictionary<int, int> { [4] = 8, [8] = 6, [16] = 4 }));
+        var ppl = StyleGan2Metrics.ForPpl(g);
+        Assert.Equal(8, ppl.ZDim);
+        var z = randn(2, 8);
+        var w = ppl.Mapping(z);
+        Assert.True(w.allclose(g.Map(z), 0, 0));
+        using var rng = new torch.Generator(5);
+        var noise = ppl.MakeNoise(rng);
+        Assert.Equal(g.Config.NumLayers, noise.Count);
+        Assert.Equal([1L, 1, 16, 16], noise[^1].shape);
+        var expected = g.Forward([w], new GenerateOptions { InputIsLatent = true, Noise = noise }).Image;
+        Assert.True(ppl.Synthesis(w, noise).allclose(expected, 0, 0));
+    }
+}

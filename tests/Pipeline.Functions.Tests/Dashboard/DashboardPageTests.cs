@@ -25,20 +25,20 @@ public sealed class DashboardPageTests
 
     private static readonly DateTimeOffset T0 = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
 
+    private static Task WriteMetricAsync(IBlobStore store, MetricRecord r) =>
+        store.PutJsonAsync(BlobLayout.MetricEvaluation(r.Metric, r.Timestamp, r.RunId!), r, cancellationToken: Ct);
+
     private static async Task SeedAsync(IBlobStore store)
     {
         // FID of two models at three evaluations, PPL of one model at two.
         double[] fidV2 = [18.2, 9.7, 6.1], fidV1 = [25.0, 17.5, 12.3];
         for (int i = 0; i < 3; i++)
         {
-            await store.AppendJsonLineAsync(BlobLayout.MetricLog("fid50k_full"), new MetricRecord
-            { Metric = "fid50k_full", Model = "stylegan2-ffhq-256", Results = new Dictionary<string, double> { ["fid50k_full"] = fidV2[i] }, Timestamp = T0.AddDays(i).ToUnixTimeSeconds() }, cancellationToken: Ct);
-            await store.AppendJsonLineAsync(BlobLayout.MetricLog("fid50k_full"), new MetricRecord
-            { Metric = "fid50k_full", Model = "stylegan1-celeba-128", Results = new Dictionary<string, double> { ["fid50k_full"] = fidV1[i] }, Timestamp = T0.AddDays(i).ToUnixTimeSeconds() }, cancellationToken: Ct);
+            await WriteMetricAsync(store, new MetricRecord { Metric = "fid50k_full", Status = "ok", ModelId = "stylegan2-ffhq-256", Value = fidV2[i], Timestamp = T0.AddDays(i), RunId = Guid.NewGuid().ToString("N")[..12] });
+            await WriteMetricAsync(store, new MetricRecord { Metric = "fid50k_full", Status = "ok", ModelId = "stylegan1-celeba-128", Value = fidV1[i], Timestamp = T0.AddDays(i), RunId = Guid.NewGuid().ToString("N")[..12] });
         }
         for (int i = 0; i < 2; i++)
-            await store.AppendJsonLineAsync(BlobLayout.MetricLog("ppl_wend"), new MetricRecord
-            { Metric = "ppl_wend", Model = "stylegan2-ffhq-256", Results = new Dictionary<string, double> { ["ppl_wend"] = 150 - 20 * i }, Timestamp = T0.AddDays(i).ToUnixTimeSeconds() }, cancellationToken: Ct);
+            await WriteMetricAsync(store, new MetricRecord { Metric = "ppl_wend", Status = "ok", ModelId = "stylegan2-ffhq-256", Value = 150 - 20 * i, Timestamp = T0.AddDays(i), RunId = Guid.NewGuid().ToString("N")[..12] });
 
         // Two finished translation jobs with one image each, one queued projection.
         for (int i = 0; i < 2; i++)

@@ -19,6 +19,8 @@ internal static class DlibReference
     public static string Require()
     {
         var (exe, why) = Built.Value;
+        // Installed but not compiling is a broken reference, not a missing one: fail so it gets fixed.
+        if (why?.StartsWith("g++ failed", StringComparison.Ordinal) == true) Assert.Fail("dlib reference did not compile: " + why);
         if (exe is null) Assert.Skip($"dlib reference unavailable ({why}): apt-get install g++ libdlib-dev (build/prereqs.d/20-faces.sh does).");
         return exe!;
     }
@@ -34,7 +36,7 @@ internal static class DlibReference
         var tmp = exe + "." + Environment.ProcessId;
         try
         {
-            var (code, output) = Run("g++", "-O1", "-std=c++14", Source, "-o", tmp, "-ldlib", "-lblas", "-llapack");
+            var (code, output) = Run("g++", "-O1", "-std=c++14", Source, "-o", tmp, "-ldlib", "-l:libblas.so.3", "-l:liblapack.so.3");
             if (code != 0) return (null, "g++ failed: " + output[..Math.Min(500, output.Length)]);
             File.Move(tmp, exe, overwrite: true);
             return (exe, null);

@@ -62,11 +62,13 @@ public class ImageDecoderTests
             Assert.Equal(img.Pixels, Orientation.ToUpright(Orientation.FromUpright(img, o), o).Pixels);
     }
 
-    [Fact]
-    public void Scaled_jpeg_decode_matches_full_decode_then_resize()
+    [Theory]
+    [InlineData(SKEncodedImageFormat.Jpeg)]
+    [InlineData(SKEncodedImageFormat.Webp)]
+    public void Scaled_decode_matches_full_decode_then_resize(SKEncodedImageFormat format)
     {
         var big = Synth.Smooth(2400, 1800);
-        var jpeg = big.EncodeJpeg(92);
+        var jpeg = big.Encode(format, 92);
         var full = ImageDecoder.Decode(jpeg).GetValueOrThrow().Image;
         var reference = Resampler.Resize(full, 256, 192);
         var fast = ImageDecoder.Decode(jpeg, targetMaxSide: 256).GetValueOrThrow();

@@ -75,9 +75,13 @@ public sealed class JobRunnerTests : IAsyncDisposable
         var result = await _store.GetJsonAsync<JobResult>(BlobLayout.ResultDocument(env.JobId));
         Assert.Equal(2, result!.Outputs.Count);
         Assert.All(result.Outputs, o => Assert.NotNull(o.Sha256));
-        var lines = await _store.ReadJsonLinesAsync<MetricRecord>(BlobLayout.MetricLog("job_translation"));
-        Assert.Single(lines);
-        Assert.Equal(2, lines[0].Results["images"]);
+        var blobs = await ListAsync(BlobLayout.MetricPrefix("job_translation"));
+        var lines = await _store.ReadJsonLinesAsync<MetricRecord>(Assert.Single(blobs));
+        var record = Assert.Single(lines);
+        Assert.Equal("ok", record.Status);
+        Assert.Equal(2, record.Images);
+        Assert.Equal(env.JobId, record.Settings!["job_id"].GetString());
+        Assert.True(record.Value > 0);
         Assert.Equal(0, _queue.ActiveCount);
     }
 

@@ -23,10 +23,10 @@ public sealed class Label2ImgTests : IDisposable
 
     public void Dispose() => Directory.Delete(_tmp, recursive: true);
 
-    private static string FixtureDir()
+    private static string FixtureDir(string name = "inference")
     {
-        var dir = Path.Combine(TestPaths.RequireFixtureDir("pix2pixhd"), "inference");
-        if (!File.Exists(Path.Combine(dir, "latest_net_G.pth"))) Assert.Skip("pix2pixhd fixture 'inference' not present");
+        var dir = Path.Combine(TestPaths.RequireFixtureDir("pix2pixhd"), name);
+        if (!File.Exists(Path.Combine(dir, "latest_net_G.pth"))) Assert.Skip($"pix2pixhd fixture '{name}' not present");
         return dir;
     }
 
@@ -90,6 +90,25 @@ public sealed class Label2ImgTests : IDisposable
         Chunk("IDAT", z.ToArray());
         Chunk("IEND", []);
         return png.ToArray();
+    }
+
+    [Fact]
+    public async Task StylePicksReproduceTheReferenceClusterDraws()
+    {
+        var dir = FixtureDir("inference_feat");
+        var p = ArgvPairs(dir);
+        var choices = SafeTensors.Load(Path.Combine(dir, "io.safetensors"))["aux.cluster_choice"];
+        var styles = Enumerable.Range(0, (int)choices.shape[0])
+            .SelectMany(i => new[] { "--style", $"{(long)choices[i, 0].item<float>()}={(int)choices[i, 1].item<float>()}" });
+        var output = Path.Combine(_tmp, "styled.png");
+        int rc = await new Label2ImgCommand().Build().Parse(new[] { Path.Combine(dir, "label.png"), "--instances", Path.Combine(dir, "inst.png"), "--model", dir,
+            "--load-size", p["loadSize"], "--resize-or-crop", p["resize_or_crop"], "--device", "cpu", "-o", output }.Concat(styles).ToArray()).InvokeAsync();
+        Assert.Equal(0, rc);
+        AssertMatchesReference(dir, await File.ReadAllBytesAsync(output));
+        // A cluster index the class does not have is refused.
+        rc = await new Label2ImgCommand().Build().Parse([Path.Combine(dir, "label.png"), "--instances", Path.Combine(dir, "inst.png"), "--model", dir,
+            "--load-size", p["loadSize"], "--device", "cpu", "-o", Path.Combine(_tmp, "bad.png"), "--style", "0=99"]).InvokeAsync();
+        Assert.Equal(2, rc);
     }
 
     [Fact]

@@ -190,6 +190,9 @@ internal static class PickleObjects
         if (st.Length < 5 || st[2] is not NumpyDType dt) return new PickleUnsupported("numpy.ndarray");
         var shape = ToLongs(st[1], "shape");
         bool fortran = st[3] is true;
+        // Object arrays carry their items as a list: a 0-d one (np.save of a dict) is its single item.
+        if (st[4] is List<object?> items && dt.Code.StartsWith('O'))
+            return shape.Length == 0 && items.Count == 1 ? items[0] : items;
         if (st[4] is not byte[] raw) return new PickleUnsupported($"numpy.ndarray of dtype {dt.Code}");
         var t = Npy.FromRaw(raw, dt.Code, dt.ByteOrder, fortran ? shape.Reverse().ToArray() : shape);
         return fortran && shape.Length > 1 ? t.permute(Enumerable.Range(0, shape.Length).Reverse().Select(i => (long)i).ToArray()).contiguous() : t;

@@ -29,6 +29,13 @@ public static class FidPreprocess
     /// <summary>rosinality calc_inception.py: torchvision Normalize(0.5, 0.5) on the [0,1] tensor, before the resize.</summary>
     public static Tensor NormalizeHalf(Tensor x) => x.sub(0.5).div(0.5);
 
+    /// <summary>
+    /// Generator output (NCHW, nominally [-1, 1]) to uint8 NHWC as stylegan2-ada quantises before FID:
+    /// (x * 127.5 + 128).clamp(0, 255) truncated. Real images are uint8 too, so both sides see the same quantisation.
+    /// </summary>
+    public static Tensor QuantizeSigned(Tensor x) =>
+        (x * 127.5 + 128).clamp(0, 255).to(ScalarType.Byte).permute(0, 2, 3, 1).contiguous();
+
     /// <summary>The pytorch-fid order: resize first, then 2x - 1.</summary>
     public static Tensor PytorchFid(Tensor x01) => ZeroOneToSigned(Resize299(x01));
 }

@@ -6,7 +6,7 @@ namespace Pipeline.Engine.Metrics.Ppl;
 
 public enum PplSpace { W, Z }
 
-public enum PplSampling
+public enum PplSamplingMode
 {
     /// <summary>t = 0 only (not t in {0, 1}), as the official code and rosinality.</summary>
     End,
@@ -18,7 +18,7 @@ public enum PplSampling
 public sealed record PplOptions
 {
     public PplSpace Space { get; init; } = PplSpace.W;
-    public PplSampling Sampling { get; init; } = PplSampling.End;
+    public PplSamplingMode Sampling { get; init; } = PplSamplingMode.End;
     public int Samples { get; init; } = 5000;
     public int Batch { get; init; } = 64;
     public double Epsilon { get; init; } = 1e-4;
@@ -27,7 +27,7 @@ public sealed record PplOptions
     /// <summary>Images at least twice this size are bilinearly resized to it before LPIPS (no antialias).</summary>
     public int LpipsSize { get; init; } = 256;
 
-    public string Name => $"ppl_{(Space == PplSpace.W ? "w" : "z")}{(Sampling == PplSampling.End ? "end" : "full")}";
+    public string Name => $"ppl_{(Space == PplSpace.W ? "w" : "z")}{(Sampling == PplSamplingMode.End ? "end" : "full")}";
 }
 
 /// <summary>One batch of random draws: z [2B, ZDim] (pairs interleaved), t [B], noise maps.</summary>
@@ -120,7 +120,7 @@ public static class PerceptualPathLength
         if (o.Samples < 1 || o.Batch < 1) throw new ArgumentException("PPL needs at least one sample and a positive batch size");
         draw ??= (_, n) => new PplDraw(
             randn([2 * n, g.ZDim], dtype: dtype, device: device, generator: rng),
-            o.Sampling == PplSampling.Full ? rand([n], dtype: dtype, device: device, generator: rng) : zeros([n], dtype: dtype, device: device),
+            o.Sampling == PplSamplingMode.Full ? rand([n], dtype: dtype, device: device, generator: rng) : zeros([n], dtype: dtype, device: device),
             g.MakeNoise(rng));
         var all = new List<double>(o.Samples);
         var sizes = BatchSizes(o.Samples, o.Batch);

@@ -50,9 +50,9 @@ public sealed class MetricRegistry
         var r = new MetricRegistry();
         r.Register(StandardMetrics.Fid("fid50k_full", 50_000, "FID of 50k generated images against the full dataset's statistics"));
         r.Register(StandardMetrics.Fid("fid10k", 10_000, "FID of 10k generated images against the dataset's statistics (quick)"));
-        foreach (var (space, sampling) in new[] { (PplSpace.W, PplSampling.End), (PplSpace.W, PplSampling.Full), (PplSpace.Z, PplSampling.End), (PplSpace.Z, PplSampling.Full) })
+        foreach (var (space, sampling) in new[] { (PplSpace.W, PplSamplingMode.End), (PplSpace.W, PplSamplingMode.Full), (PplSpace.Z, PplSamplingMode.End), (PplSpace.Z, PplSamplingMode.Full) })
             r.Register(StandardMetrics.Ppl(new PplOptions { Space = space, Sampling = sampling, Samples = 50_000, Crop = true }, null));
-        r.Register(StandardMetrics.Ppl(new PplOptions { Space = PplSpace.W, Sampling = PplSampling.End, Samples = 50_000, Crop = false }, "ppl2_wend"));
+        r.Register(StandardMetrics.Ppl(new PplOptions { Space = PplSpace.W, Sampling = PplSamplingMode.End, Samples = 50_000, Crop = false }, "ppl2_wend"));
         r.Register(StandardMetrics.LpipsProjection());
         return r;
     }

@@ -26,6 +26,19 @@ internal static class CouncilImageIO
     public static RgbImage Decode(string path)
     {
         using var codec = SKCodec.Create(path) ?? throw new InvalidDataException($"{path}: not an image SkiaSharp can decode");
+        return Decode(codec, path);
+    }
+
+    /// <summary>Decodes an uploaded image held in memory; <paramref name="name"/> is only for messages.</summary>
+    public static RgbImage Decode(byte[] bytes, string name)
+    {
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data) ?? throw new InvalidDataException($"{name}: not an image SkiaSharp can decode");
+        return Decode(codec, name);
+    }
+
+    private static RgbImage Decode(SKCodec codec, string path)
+    {
         var (w, h) = (codec.Info.Width, codec.Info.Height);
         if (w <= 0 || h <= 0 || (long)w * h > MaxPixels)
             throw new InvalidDataException($"{path}: {w}x{h} is outside the accepted size (at most {MaxPixels} pixels)");
@@ -60,20 +73,31 @@ internal static class CouncilImageIO
         return bmp;
     }
 
-    public static void WritePng(RgbImage img, string path)
+    public static byte[] EncodePng(RgbImage img)
     {
         using var bmp = ToBitmap(img);
         using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
+
+    public static void WritePng(RgbImage img, string path)
+    {
         var tmp = path + ".tmp";
-        using (var fs = File.Create(tmp)) data.SaveTo(fs);
+        File.WriteAllBytes(tmp, EncodePng(img));
         File.Move(tmp, path, overwrite: true);
     }
 
-    /// <summary>A grid: one row per input (the input first, then its K outputs), 2 px gaps.</summary>
-    public static RgbImage ContactSheet(IReadOnlyList<IReadOnlyList<RgbImage>> rows)
+    /// <summary>
+    /// A grid: one row per input (the input first, then its K outputs), 2 px gaps; cells smaller than
+    /// <paramref name="minCell"/> are enlarged by an integer factor (nearest neighbour) so small models stay visible.
+    /// </summary>
+    public static RgbImage ContactSheet(IReadOnlyList<IReadOnlyList<RgbImage>> rows, int minCell = 128)
     {
         const int gap = 2;
-        int cell = rows.SelectMany(r => r).Max(i => Math.Max(i.Width, i.Height));
+        int native = rows.SelectMany(r => r).Max(i => Math.Max(i.Width, i.Height));
+        int scale = Math.Max(1, minCell / native);
+        if (scale > 1) rows = rows.Select(r => (IReadOnlyList<RgbImage>)r.Select(i => Enlarge(i, scale)).ToList()).ToList();
+        int cell = native * scale;
         int cols = rows.Max(r => r.Count);
         int w = cols * cell + (cols + 1) * gap, h = rows.Count * cell + (rows.Count + 1) * gap;
         var px = new byte[w * h * 3];
@@ -86,6 +110,16 @@ internal static class CouncilImageIO
                 for (int y = 0; y < img.Height; y++)
                     Array.Copy(img.Pixels, y * img.Width * 3, px, ((y0 + y) * w + x0) * 3, img.Width * 3);
             }
+        return new RgbImage(w, h, px);
+    }
+
+    private static RgbImage Enlarge(RgbImage img, int f)
+    {
+        int w = img.Width * f, h = img.Height * f;
+        var px = new byte[w * h * 3];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                Array.Copy(img.Pixels, ((y / f) * img.Width + x / f) * 3, px, (y * w + x) * 3, 3);
         return new RgbImage(w, h, px);
     }
 }

@@ -26,9 +26,14 @@ public sealed class Label2ImgCommand : ICliCommand
         var loadSize = new Option<int?>("--load-size") { Description = "Target width for scale_width / side for resize (reference loadSize)." };
         var fineSize = new Option<int?>("--fine-size") { Description = "Crop side for the crop modes (reference fineSize)." };
         var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when available)." };
+        var style = new Option<string[]>("--style")
+        {
+            Description = "Feature models: pick cluster INDEX for an instance id or a whole class, as ID=INDEX (repeatable; e.g. --style 26001=3 --style 21=0). Others are drawn from --seed.",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var cmd = new Command("label2img", "Translate a semantic label map into a photo with a pix2pixHD checkpoint.")
         {
-            labels, instances, model, output, photo, seed, which, labelNc, noInstance, resize, loadSize, fineSize, device,
+            labels, instances, model, output, photo, seed, which, labelNc, noInstance, resize, loadSize, fineSize, device, style,
         };
         cmd.SetAction(parse =>
         {
@@ -57,6 +62,7 @@ public sealed class Label2ImgCommand : ICliCommand
                         Photo = photoFile is null ? null : ImageFiles.ReadPhoto(photoFile.FullName),
                         UseEncodedImage = photoFile is not null,
                         Seed = parse.GetValue(seed),
+                        Chooser = StyleChooser(parse.GetValue(style), parse.GetValue(seed)),
                     });
                     AnsiConsole.MarkupLine($"[grey]label map:[/] {info.Width}x{info.Height}, {info.DistinctIds} classes used; generated {r.Image.shape[1]}x{r.Image.shape[0]} in {sw.ElapsedMilliseconds} ms");
                     return r;
@@ -82,6 +88,30 @@ public sealed class Label2ImgCommand : ICliCommand
             }
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// Chooser honouring `ID=INDEX` picks (instance id first, then its class); unlisted instances draw from the seed.
+    /// An index beyond the class's cluster count is an error naming the count.
+    /// </summary>
+    internal static ClusterChooser? StyleChooser(string[]? picks, int? seed)
+    {
+        if (picks is null || picks.Length == 0) return null;
+        var map = new Dictionary<long, int>();
+        foreach (var p in picks)
+        {
+            var parts = p.Split('=', 2);
+            if (parts.Length != 2 || !long.TryParse(parts[0], out var id) || !int.TryParse(parts[1], out var index) || index < 0)
+                throw new ArgumentException($"--style '{p}' is not ID=INDEX (an instance id or class label, and a cluster index >= 0)");
+            map[id] = index;
+        }
+        var rng = seed is int s ? new Random(s) : new Random();
+        return (id, label, k) =>
+        {
+            int pick = map.TryGetValue(id, out var i) ? i : map.TryGetValue(label, out var j) ? j : rng.Next(k);
+            if (pick >= k) throw new ArgumentException($"--style asks for cluster {pick} of instance {id}, but class {label} has only {k} clusters (0..{k - 1})");
+            return pick;
+        };
     }
 }
 

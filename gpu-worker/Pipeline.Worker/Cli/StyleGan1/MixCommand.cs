@@ -1,3 +1,4 @@
+using Pipeline.Infra;
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
@@ -65,12 +66,13 @@ public sealed class MixCommand : ICliCommand
                         task.StopTask();
                     });
                 AnsiConsole.MarkupLineInterpolated($"[green]wrote[/] {manifest!.Grid.Image} ({manifest.Resolution} px cells, {manifest.Cells.Count} mixes) and {manifestPath}");
+                if (manifest.Model.TrainedStepDetected)
+                    AnsiConsole.MarkupLineInterpolated($"size {manifest.Resolution} px was detected from the weights (last level with trained noise); pass --size to choose another");
                 if (parse.GetValue(publish) is { } batchId)
                 {
-                    var settings = new ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection("Pipeline").Get<PipelineSettings>() ?? new PipelineSettings();
-                    var store = PipelineServices.CreateStore(settings.Storage);
+                    var store = InfraFactory.CreateBlobStore(Environment.GetEnvironmentVariable, new PipelineSettings().DefaultLocalRoot);
                     var blob = await MixGridWriter.PublishAsync(store, batchId, manifest, manifestPath, ct);
-                    AnsiConsole.MarkupLineInterpolated($"[green]published[/] {blob} ({settings.Storage.Kind} storage)");
+                    AnsiConsole.MarkupLineInterpolated($"[green]published[/] {blob} ({store.GetType().Name})");
                 }
                 return 0;
             }

@@ -41,9 +41,9 @@ public sealed class GenerateCommand : ICliCommand
             int bs = Math.Max(1, p.GetValue(batch));
             var rng = new Random(0);
             var all = new List<Tensor>();
-            AnsiConsole.Progress().Start(ctx =>
+            Sg2Cli.Progress(addTask =>
             {
-                var task = ctx.AddTask("generating", maxValue: seedList.Count);
+                var advance = addTask("generating", seedList.Count);
                 for (int i0 = 0; i0 < seedList.Count; i0 += bs)
                 {
                     using var scope = NewDisposeScope();
@@ -62,7 +62,7 @@ public sealed class GenerateCommand : ICliCommand
                     for (int k = 0; k < chunk.Count; k++)
                         Sg2Images.SavePng(img[k], Path.Combine(dir.FullName, $"seed{chunk[k]:D4}.png"));
                     all.Add(scope.MoveToOuter(img.clamp(-1, 1)));
-                    task.Increment(chunk.Count);
+                    advance(chunk.Count);
                 }
             });
             var sheetPath = Path.Combine(dir.FullName, "contact_sheet.png");

@@ -28,7 +28,7 @@ public sealed class PanoramaCommand : ICliCommand
             var soat = new Soat(g);
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            var result = AnsiConsole.Status().Start($"rendering {n - 1} merge_extension pairs", _ =>
+            var result = Sg2Cli.Status($"rendering {n - 1} merge_extension pairs", () =>
             {
                 var mean = soat.MeanStyles(p.GetValue(meanSamples));
                 var z = soat.PanoramaLatents(n, p.GetValue(seed));

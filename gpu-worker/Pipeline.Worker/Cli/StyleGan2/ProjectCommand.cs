@@ -1,5 +1,9 @@
 using System.CommandLine;
+using Pipeline.Engine;
 using Pipeline.Engine.IO;
+using Pipeline.Engine.Metrics;
+using Pipeline.Worker.Cli.Metrics;
+using TorchSharp;
 using Pipeline.Engine.StyleGan2;
 using Spectre.Console;
 using static TorchSharp.torch;
@@ -16,7 +20,9 @@ public sealed class ProjectCommand : ICliCommand
         var steps = new Option<int>("--steps") { Description = "Optimisation steps", DefaultValueFactory = _ => 1000 };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 0.1 };
         var wPlus = new Option<bool>("--w-plus") { Description = "Optimise one w per layer (W+) instead of a single w" };
-        var mse = new Option<double>("--mse") { Description = "MSE weight (the only image loss until a perceptual loss is plugged in)", DefaultValueFactory = _ => 1.0 };
+        var mse = new Option<double>("--mse") { Description = "MSE weight (projector.py: 0 with LPIPS; default 1 so MSE works alone)", DefaultValueFactory = _ => 1.0 };
+        var lpips = new Option<bool>("--lpips") { Description = "Add the LPIPS (VGG16, v0.1) perceptual loss as projector.py does; needs the weights (`pipeline models`)" };
+        var modelsDir = new Option<string?>("--models-dir") { Description = "Feature-network cache for --lpips (default $PIPELINE_MODELS or ~/.cache/pipeline/models)" };
         var noiseReg = new Option<double>("--noise-regularize") { Description = "Noise regularisation weight", DefaultValueFactory = _ => 1e5 };
         var batch = new Option<int>("--batch") { Description = "Images per optimisation (GPU pass)", DefaultValueFactory = _ => 8 };
         var seed = new Option<long>("--seed") { Description = "Seed of the random draws", DefaultValueFactory = _ => 0 };
@@ -24,13 +30,27 @@ public sealed class ProjectCommand : ICliCommand
         var device = Sg2Cli.DeviceOption();
         var cmd = new Command("project", "Project images into a StyleGAN2 latent space; writes latents (.npy and a torch.save .pt), reconstructions and a loss plot.")
         {
-            images, ckpt, steps, lr, wPlus, mse, noiseReg, batch, seed, outDir, device,
+            images, ckpt, steps, lr, wPlus, mse, lpips, modelsDir, noiseReg, batch, seed, outDir, device,
         };
-        cmd.SetAction((p, ct) => Task.FromResult(Sg2Cli.Run(() =>
+        cmd.SetAction(async (p, ct) =>
+        {
+            IPerceptualLoss? perceptual = null;
+            if (p.GetValue(lpips))
+            {
+                try { perceptual = (await MetricsCli.Store(p.GetValue(modelsDir)).LoadLpipsVggAsync(ct)).Model; }
+                catch (WeightsMissingException e) { return MetricsCli.Skipped(e); }
+            }
+            return Sg2Cli.Run(() => Run(p, ct, perceptual));
+        });
+        return cmd;
+
+        int Run(ParseResult p, CancellationToken ct, IPerceptualLoss? perceptual)
         {
             var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
+            if (perceptual is nn.Module m) m.to(dev);
             var files = p.GetValue(images)!;
             var (g, _) = Sg2Cli.LoadGenerator(p.GetValue(ckpt)!, dev);
+            g.SetFusedModulation(false); // same values; a batched shared-kernel conv backpropagates faster than a grouped one
             int res = Math.Min(g.Config.Size, 256);
             var targets = files.Select(f => Sg2Images.LoadTarget(f.FullName, res)).ToList(); // fail early on a bad file
             var opts = new ProjectorOptions
@@ -38,21 +58,20 @@ public sealed class ProjectCommand : ICliCommand
                 Steps = p.GetValue(steps), Lr = p.GetValue(lr), WPlus = p.GetValue(wPlus), MseWeight = p.GetValue(mse),
                 NoiseRegularize = p.GetValue(noiseReg), NMeanLatent = 10000, Coupling = ProjectionCoupling.Independent,
             };
-            var projector = new Projector(g, opts);
+            var projector = new Projector(g, opts, perceptual);
             var dir = p.GetValue(outDir)!;
             dir.Create();
             int bs = Math.Max(1, p.GetValue(batch));
             var tree = new OrderedDictionary<string, object?>();
             var curves = new List<(string Name, IReadOnlyList<ProjectionStep> History)>();
             var draws = new RandomProjectorDraws(p.GetValue(seed));
-            AnsiConsole.Progress().Start(ctx =>
+            Sg2Cli.Progress(addTask =>
             {
                 for (int i0 = 0; i0 < files.Length; i0 += bs)
                 {
                     var chunk = files.Skip(i0).Take(bs).ToArray();
-                    var task = ctx.AddTask($"projecting {string.Join(", ", chunk.Select(f => f.Name))}", maxValue: opts.Steps);
-                    var r = projector.Project(cat(targets.Skip(i0).Take(bs).ToArray(), 0), draws, new Progress<int>(_ => task.Increment(1)), ct);
-                    task.Value = task.MaxValue;
+                    var advance = addTask($"projecting {string.Join(", ", chunk.Select(f => f.Name))}", opts.Steps);
+                    var r = projector.Project(cat(targets.Skip(i0).Take(bs).ToArray(), 0), draws, new Pipeline.Worker.Cli.Metrics.SyncProgress<int>(_ => advance(1)), ct);
                     for (int k = 0; k < chunk.Length; k++)
                     {
                         var stem = Path.GetFileNameWithoutExtension(chunk[k].Name);
@@ -76,7 +95,6 @@ public sealed class ProjectCommand : ICliCommand
             LossPlot.Save(curves, plotPath);
             AnsiConsole.MarkupLineInterpolated($"[green]{files.Length} projected[/]: latents *.npy and {Path.GetFileName(ptPath)}, reconstructions *-project.png, loss curve {plotPath}");
             return 0;
-        })));
-        return cmd;
+        }
     }
 }

@@ -50,7 +50,7 @@ internal static class Sg2Cli
     /// <summary>Loads the checkpoint's generator onto the device; errors say which file and what is wrong.</summary>
     public static (Engine.StyleGan2.Generator G, StyleGan2Checkpoint Ckpt) LoadGenerator(FileInfo file, Device device)
     {
-        var ckpt = AnsiConsole.Status().Start($"loading {file.Name}", _ => StyleGan2Checkpoint.Load(file.FullName));
+        var ckpt = Status($"loading {file.Name}", () => StyleGan2Checkpoint.Load(file.FullName));
         var g = ckpt.Generator;
         g.to(device);
         var c = g.Config;
@@ -86,6 +86,29 @@ internal static class Sg2Cli
             else throw new ArgumentException($"'{part}' is not a seed or a range like 4-9");
         }
         return seeds;
+    }
+
+    /// <summary>
+    /// Live displays only on an interactive terminal: Spectre allows one live display per process, so redirected runs
+    /// (CI, tests running commands in parallel, worker logs) get plain output instead.
+    /// </summary>
+    public static bool Interactive => !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+
+    public static T Status<T>(string text, Func<T> body) => Interactive ? AnsiConsole.Status().Start(text, _ => body()) : body();
+
+    /// <summary>Runs <paramref name="body"/> with a factory of progress bars (name, max) -> increment.</summary>
+    public static void Progress(Action<Func<string, double, Action<double>>> body)
+    {
+        if (!Interactive)
+        {
+            body((_, _) => _ => { });
+            return;
+        }
+        AnsiConsole.Progress().Start(ctx => body((name, max) =>
+        {
+            var task = ctx.AddTask(Markup.Escape(name), maxValue: max);
+            return v => task.Increment(v);
+        }));
     }
 
     /// <summary>Runs a command body, turning expected failures into one red line and exit code 1 (2 for bad input files).</summary>

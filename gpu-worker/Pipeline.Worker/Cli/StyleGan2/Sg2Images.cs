@@ -11,6 +11,15 @@ internal static class Sg2Images
     /// <summary>[3,H,W] or [1,3,H,W] in [-1,1] -> RGBA8888 PNG (save_image's clamp + (x+1)/2*255 rounding).</summary>
     public static void SavePng(Tensor image, string path)
     {
+        var png = EncodePng(image);
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        File.WriteAllBytes(path, png);
+    }
+
+    /// <summary>PNG bytes of [3,H,W] or [1,3,H,W] in [-1,1].</summary>
+    public static byte[] EncodePng(Tensor image)
+    {
         if (image.dim() == 4) image = image[0];
         using var scope = NewDisposeScope();
         var hwc = ((image.detach().to(float32).cpu().clamp(-1, 1) + 1) * 127.5 + 0.5).floor().clamp(0, 255).to(ScalarType.Byte).permute(1, 2, 0);
@@ -21,10 +30,7 @@ internal static class Sg2Images
         Marshal.Copy(bytes, 0, bmp.GetPixels(), bytes.Length);
         using var img = SKImage.FromBitmap(bmp);
         using var data = img.Encode(SKEncodedImageFormat.Png, 100);
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        using var fs = File.Create(path);
-        data.SaveTo(fs);
+        return data.ToArray();
     }
 
     /// <summary>Tiles [N,3,H,W] into a grid with <paramref name="columns"/> columns and a 2-px dark border.</summary>
@@ -49,7 +55,14 @@ internal static class Sg2Images
     public static Tensor LoadTarget(string path, int size)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"image not found: {path}", path);
-        using var src = SKBitmap.Decode(path) ?? throw new InvalidDataException($"{path} is not a decodable image (PNG, JPEG, WebP, ...)");
+        return LoadTarget(File.ReadAllBytes(path), size, path);
+    }
+
+    /// <summary><see cref="LoadTarget(string, int)"/> for encoded image bytes.</summary>
+    public static Tensor LoadTarget(byte[] encoded, int size, string what)
+    {
+        var path = what;
+        using var src = SKBitmap.Decode(encoded) ?? throw new InvalidDataException($"{path} is not a decodable image (PNG, JPEG, WebP, ...)");
         double scale = (double)size / Math.Min(src.Width, src.Height);
         int rw = Math.Max(size, (int)Math.Round(src.Width * scale)), rh = Math.Max(size, (int)Math.Round(src.Height * scale));
         using var resized = src.Resize(new SKImageInfo(rw, rh, SKColorType.Rgba8888, SKAlphaType.Unpremul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear))

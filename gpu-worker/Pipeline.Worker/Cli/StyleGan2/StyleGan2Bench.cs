@@ -44,7 +44,7 @@ internal static class Sg2Bench
     private static void Sync(Func<Tensor> run)
     {
         using var scope = NewDisposeScope();
-        _ = run().sum().item<float>();
+        _ = run().sum().to(ScalarType.Float32).item<float>();
     }
 }
 
@@ -58,15 +58,24 @@ public sealed class GenerateBenchTarget : IBenchTarget
         var batch = new Option<int>("--batch") { Description = "Images per forward pass", DefaultValueFactory = _ => 16 };
         var warmup = Sg2Bench.Warmup();
         var repeats = Sg2Bench.Repeats();
+        var dtype = new Option<string>("--dtype") { Description = "float32 (parity precision), bfloat16 or float16", DefaultValueFactory = _ => "float32" };
         var device = Sg2Cli.DeviceOption();
-        var cmd = new Command("generate", "StyleGAN2 generation throughput (z -> image), both modulated-conv paths.") { ckpt, size, batch, warmup, repeats, device };
+        var cmd = new Command("generate", "StyleGAN2 generation throughput (z -> image), both modulated-conv paths.") { ckpt, size, batch, dtype, warmup, repeats, device };
         cmd.SetAction(p => Sg2Cli.Run(() =>
         {
             var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
             var g = Sg2Bench.Model(p.GetValue(ckpt), p.GetValue(size), dev);
             int b = p.GetValue(batch);
+            var dt = p.GetValue(dtype) switch
+            {
+                "float32" => ScalarType.Float32,
+                "bfloat16" => ScalarType.BFloat16,
+                "float16" => ScalarType.Float16,
+                var other => throw new ArgumentException($"--dtype '{other}' is not float32, bfloat16 or float16"),
+            };
+            g.to(dt);
             using var _ = no_grad();
-            var z = randn([b, g.Config.StyleDim], device: dev);
+            var z = randn([b, g.Config.StyleDim], dtype: dt, device: dev);
             var opts = new GenerateOptions { RandomizeNoise = false };
             var table = new Table().AddColumns("path", "ms/batch (median)", "images/s", "vs grouped");
             double? baseline = null;
@@ -77,7 +86,7 @@ public sealed class GenerateBenchTarget : IBenchTarget
                 baseline ??= ms;
                 table.AddRow(fused ? "grouped conv (reference)" : "shared kernel", $"{ms:F1}", $"{b * 1000 / ms:F1}", $"{baseline.Value / ms:F2}x");
             }
-            AnsiConsole.MarkupLineInterpolated($"batch {b}, {g.Config.Size} px, device {dev}");
+            AnsiConsole.MarkupLineInterpolated($"batch {b}, {g.Config.Size} px, {dt}, device {dev}");
             AnsiConsole.Write(table);
             return 0;
         }));

@@ -35,7 +35,7 @@ public sealed class ValidateCommand : ICliCommand
         };
         cmd.SetAction(parse =>
         {
-            var faces = parse.GetValue(noFace) ? null : HaarFaceCounter.TryCreate(parse.GetValue(cascade));
+            var faces = parse.GetValue(noFace) ? null : FaceChecks.TryCreate(parse.GetValue(cascade));
             var validator = new UploadValidator(new UploadValidationOptions(), faces);
             var metadata = parse.GetValue(job) is { } j ? new Dictionary<string, string> { ["job"] = j } : null;
             var prefix = (parse.GetValue(folder) ?? "").Trim('/');

@@ -1,5 +1,6 @@
 // Reference for ShapePredictorTests: dlib's own shape_predictor on a binary PPM with a given box.
-// Built by the test with: g++ -O2 dlib_landmarks.cpp -o dlib_landmarks (headers from Debian libdlib-dev).
+// Built by the test with: g++ -O1 -std=c++14 dlib_landmarks.cpp -o dlib_landmarks -ldlib -l:libblas.so.3 -l:liblapack.so.3
+// (headers from Debian libdlib-dev; the versioned BLAS/LAPACK come with libdlib19.1, no -dev packages needed).
 // Usage: dlib_landmarks MODEL.dat IMAGE.ppm LEFT TOP RIGHT BOTTOM   -> 68 lines "x y"
 #include <dlib/image_processing.h>
 #include <dlib/array2d.h>

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Reference for the C# parity tests: FFHQ alignment (spec §6) and Pillow Lanczos resizing with Pillow/numpy/scipy.
 
-Written from the procedure in docs/spec (NVIDIA ffhq-dataset's recreate_aligned_images); run only by
+Written from the step-by-step procedure in the project's images/faces spec (§6), which describes NVIDIA
+ffhq-dataset's recreate_aligned_images; no code is taken from that script. Run only by
 FfhqAlignerTests when python3 with PIL, numpy and scipy is installed (Debian: python3-pil python3-numpy python3-scipy).
 Usage:
   ffhq_reference.py align  IN.png LANDMARKS.json OUTPUT_SIZE TRANSFORM_SIZE OUT.png
@@ -18,56 +19,68 @@ import scipy.ndimage
 LANCZOS = getattr(PIL.Image, "Resampling", PIL.Image).LANCZOS
 
 
+def _bounds(q):
+    """floor of the minima and ceil of the maxima of the quad corners: (left, top, right, bottom)."""
+    return (int(np.floor(q[:, 0].min())), int(np.floor(q[:, 1].min())),
+            int(np.ceil(q[:, 0].max())), int(np.ceil(q[:, 1].max())))
+
+
 def align(img, lm, output_size, transform_size):
-    lm = np.array(lm, dtype=np.float64)
-    eye_left = np.mean(lm[36:42], axis=0)
-    eye_right = np.mean(lm[42:48], axis=0)
-    eye_avg = (eye_left + eye_right) * 0.5
-    eye_to_eye = eye_right - eye_left
-    mouth_avg = (lm[48] + lm[54]) * 0.5
-    eye_to_mouth = mouth_avg - eye_avg
+    """Spec §6.1 steps 1-8, expressed with the numpy/scipy/Pillow operations the spec names."""
+    pts = np.asarray(lm, dtype=np.float64)
+    eye_l, eye_r = pts[36:42].mean(axis=0), pts[42:48].mean(axis=0)
+    eye_mid = (eye_l + eye_r) * 0.5
+    e2e = eye_r - eye_l
+    e2m = (pts[48] + pts[54]) * 0.5 - eye_mid
 
-    x = eye_to_eye - np.flipud(eye_to_mouth) * [-1, 1]
-    x /= np.hypot(*x)
-    x *= max(np.hypot(*eye_to_eye) * 2.0, np.hypot(*eye_to_mouth) * 1.8)
-    y = np.flipud(x) * [-1, 1]
-    c = eye_avg + eye_to_mouth * 0.1
-    quad = np.stack([c - x - y, c - x + y, c + x + y, c + x - y])
-    qsize = np.hypot(*x) * 2
+    # Step 2: x = e2e - rot90(e2m) with rot90(v) = (-v.y, v.x); unit length times the larger of the two spans.
+    half_x = e2e + np.array([e2m[1], -e2m[0]])
+    half_x = half_x / np.hypot(half_x[0], half_x[1])
+    half_x = half_x * max(2.0 * np.hypot(e2e[0], e2e[1]), 1.8 * np.hypot(e2m[0], e2m[1]))
+    half_y = np.array([-half_x[1], half_x[0]])
+    centre = eye_mid + 0.1 * e2m
+    corners = np.array([centre - half_x - half_y, centre - half_x + half_y, centre + half_x + half_y, centre + half_x - half_y])
+    side = 2.0 * np.hypot(half_x[0], half_x[1])
 
-    shrink = int(np.floor(qsize / output_size * 0.5))
-    if shrink > 1:
-        rsize = (int(np.rint(float(img.size[0]) / shrink)), int(np.rint(float(img.size[1]) / shrink)))
-        img = img.resize(rsize, LANCZOS)
-        quad /= shrink
-        qsize /= shrink
+    # Step 4: shrink.
+    factor = int(np.floor(side / output_size * 0.5))
+    if factor > 1:
+        new_size = tuple(int(np.rint(float(n) / factor)) for n in img.size)
+        img = img.resize(new_size, LANCZOS)
+        corners = corners / factor
+        side = side / factor
 
-    border = max(int(np.rint(qsize * 0.1)), 3)
-    crop = (int(np.floor(min(quad[:, 0]))), int(np.floor(min(quad[:, 1]))), int(np.ceil(max(quad[:, 0]))), int(np.ceil(max(quad[:, 1]))))
-    crop = (max(crop[0] - border, 0), max(crop[1] - border, 0), min(crop[2] + border, img.size[0]), min(crop[3] + border, img.size[1]))
-    if crop[2] - crop[0] < img.size[0] or crop[3] - crop[1] < img.size[1]:
-        img = img.crop(crop)
-        quad -= crop[0:2]
+    # Step 5: crop.
+    margin = max(int(np.rint(0.1 * side)), 3)
+    l, t, r, b = _bounds(corners)
+    box = (max(l - margin, 0), max(t - margin, 0), min(r + margin, img.size[0]), min(b + margin, img.size[1]))
+    if box[2] - box[0] < img.size[0] or box[3] - box[1] < img.size[1]:
+        img = img.crop(box)
+        corners = corners - np.array(box[:2], dtype=np.float64)
 
-    pad = (int(np.floor(min(quad[:, 0]))), int(np.floor(min(quad[:, 1]))), int(np.ceil(max(quad[:, 0]))), int(np.ceil(max(quad[:, 1]))))
-    pad = (max(-pad[0] + border, 0), max(-pad[1] + border, 0), max(pad[2] - img.size[0] + border, 0), max(pad[3] - img.size[1] + border, 0))
-    if max(pad) > border - 4:
-        pad = np.maximum(pad, int(np.rint(qsize * 0.3)))
-        img = np.pad(np.float32(img), ((pad[1], pad[3]), (pad[0], pad[2]), (0, 0)), "reflect")
-        h, w, _ = img.shape
-        yy, xx, _ = np.ogrid[:h, :w, :1]
-        mask = np.maximum(1.0 - np.minimum(np.float32(xx) / pad[0], np.float32(w - 1 - xx) / pad[2]),
-                          1.0 - np.minimum(np.float32(yy) / pad[1], np.float32(h - 1 - yy) / pad[3]))
-        blur = qsize * 0.02
-        img += (scipy.ndimage.gaussian_filter(img, [blur, blur, 0]) - img) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)
-        img += (np.median(img, axis=(0, 1)) - img) * np.clip(mask, 0.0, 1.0)
-        img = PIL.Image.fromarray(np.uint8(np.clip(np.rint(img), 0, 255)), "RGB")
-        quad += pad[:2]
+    # Step 6: reflect pad, blend towards a blur and towards the median.
+    l, t, r, b = _bounds(corners)
+    need = [max(margin - l, 0), max(margin - t, 0), max(r - img.size[0] + margin, 0), max(b - img.size[1] + margin, 0)]
+    if max(need) > margin - 4:
+        need = np.maximum(need, int(np.rint(0.3 * side)))
+        arr = np.pad(np.float32(img), ((need[1], need[3]), (need[0], need[2]), (0, 0)), mode="reflect")
+        height, width = arr.shape[:2]
+        cols = np.float32(np.arange(width)).reshape(1, width, 1)
+        rows = np.float32(np.arange(height)).reshape(height, 1, 1)
+        wx = 1.0 - np.minimum(cols / need[0], np.float32(width - 1 - cols) / need[2])
+        wy = 1.0 - np.minimum(rows / need[1], np.float32(height - 1 - rows) / need[3])
+        weight = np.maximum(wx, wy)
+        sigma = 0.02 * side
+        arr += (scipy.ndimage.gaussian_filter(arr, [sigma, sigma, 0]) - arr) * np.clip(3.0 * weight + 1.0, 0.0, 1.0)
+        arr += (np.median(arr, axis=(0, 1)) - arr) * np.clip(weight, 0.0, 1.0)
+        img = PIL.Image.fromarray(np.uint8(np.clip(np.rint(arr), 0, 255)), "RGB")
+        corners = corners + np.array(need[:2], dtype=np.float64)
 
-    img = img.transform((transform_size, transform_size), PIL.Image.QUAD, (quad + 0.5).flatten(), PIL.Image.BILINEAR)
+    # Steps 7-8: quad warp (Pillow wants NW, SW, SE, NE in its +0.5 pixel convention), then Lanczos.
+    out = img.transform((transform_size, transform_size), PIL.Image.QUAD, tuple((corners + 0.5).ravel()), PIL.Image.BILINEAR)
     if output_size < transform_size:
-        img = img.resize((output_size, output_size), LANCZOS)
-    return img
+        out = out.resize((output_size, output_size), LANCZOS)
+    return out
 
 
 def main(argv):

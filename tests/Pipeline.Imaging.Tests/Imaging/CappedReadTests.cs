@@ -1,8 +1,6 @@
-using Pipeline.Imaging.Faces;
-
 namespace Pipeline.Imaging.Tests;
 
-public class UploadValidatorTests
+public class CappedReadTests
 {
     /// <summary>A stream that cannot seek and produces zeros: the shape of a large upload whose length is unknown.</summary>
     private sealed class EndlessZeros(long length) : Stream
@@ -33,33 +31,19 @@ public class UploadValidatorTests
     {
         var limits = new DecodeLimits { MaxBytes = 1 << 20 };
         var endless = new EndlessZeros(50L << 20);
-        var r = await UploadValidator.ReadCappedAsync(endless, limits, TestContext.Current.CancellationToken);
+        var r = await CappedRead.ReadAsync(endless, limits, TestContext.Current.CancellationToken);
         Assert.Equal(RejectionCodes.TooLarge, r.Rejection?.Code);
         Assert.True(endless.Served <= limits.MaxBytes + 81920, $"read {endless.Served:N0} bytes");
         using var seekable = new MemoryStream(new byte[(1 << 20) + 1]);
-        Assert.Equal(RejectionCodes.TooLarge, (await UploadValidator.ReadCappedAsync(seekable, limits, TestContext.Current.CancellationToken)).Rejection?.Code);
+        Assert.Equal(RejectionCodes.TooLarge, (await CappedRead.ReadAsync(seekable, limits, TestContext.Current.CancellationToken)).Rejection?.Code);
         Assert.Equal(0, seekable.Position);
-    }
-
-    [Fact]
-    public async Task Validates_a_selfie_and_rejects_a_cat_when_a_face_is_required()
-    {
-        var faces = new FaceAligner(new FaceAlignmentOptions(), FaceModels.RequireDetector(), null);
-        using var selfie = new MemoryStream(Synth.FixturePhoto("astronaut.png"));
-        var ok = (await UploadValidator.ValidateAsync(selfie, null, faces, TestContext.Current.CancellationToken)).GetValueOrThrow();
-        Assert.Equal(1, ok.Faces!.Count);
-        using var cat = new MemoryStream(Synth.FixturePhoto("chelsea.png"));
-        Assert.Equal(RejectionCodes.NoFace, (await UploadValidator.ValidateAsync(cat, null, faces, TestContext.Current.CancellationToken)).Rejection?.Code);
-        // Without a face requirement the cat is a perfectly good image.
-        using var cat2 = new MemoryStream(Synth.FixturePhoto("chelsea.png"));
-        Assert.True((await UploadValidator.ValidateAsync(cat2, null, null, TestContext.Current.CancellationToken)).IsSuccess);
     }
 
     [Fact]
     public void Truncation_is_caught_even_when_decoding_reduced()
     {
         var jpeg = Synth.Smooth(2400, 1800).EncodeJpeg(90);
-        Assert.True(UploadValidator.Validate(jpeg).IsSuccess);
-        Assert.Equal(RejectionCodes.Corrupt, UploadValidator.Validate(jpeg.AsSpan(0, jpeg.Length * 3 / 4)).Rejection?.Code);
+        Assert.True(ImageDecoder.Decode(jpeg, null, 512).IsSuccess);
+        Assert.Equal(RejectionCodes.Corrupt, ImageDecoder.Decode(jpeg.AsSpan(0, jpeg.Length * 3 / 4), null, 512).Rejection?.Code);
     }
 }

@@ -1,0 +1,181 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Pipeline.Imaging.Synthetic;
+using Pipeline.Infra;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Queue;
+using Pipeline.Infra.Storage;
+using Pipeline.Infra.Uploads;
+using Pipeline.Worker.Hosting;
+using Spectre.Console;
+
+namespace Pipeline.Worker.Cli.Demo;
+
+/// <summary>
+/// `pipeline demo`: the whole pipeline on one machine, offline. Uploads (synthetic selfies, a landscape to project,
+/// broken files) go through the same validation as the ValidateUpload function, accepted ones become jobs on an
+/// in-process queue, the timer's augmentation batches and a metrics job are added, and the real worker host runs
+/// them all. Everything lands in a local folder laid out like the blob containers.
+/// </summary>
+public sealed class DemoCommand : ICliCommand
+{
+    private const string Marker = ".pipeline-demo";
+
+    public Command Build()
+    {
+        var output = new Option<string>("--out") { Description = "Folder for the demo's storage (recreated on each run).", DefaultValueFactory = _ => Path.Combine(".pipeline", "demo") };
+        var steps = new Option<int>("--steps") { Description = "Projection steps (projector.py uses 1000; small keeps the CPU demo quick).", DefaultValueFactory = _ => 40 };
+        var timeout = new Option<int>("--timeout-seconds") { Description = "Give up waiting for the worker after this long.", DefaultValueFactory = _ => 900 };
+        var cmd = new Command("demo", "Run the pipeline end to end on this machine: validate uploads, enqueue jobs, run the worker, write results, rejections and metrics.") { output, steps, timeout };
+        cmd.SetAction((parse, ct) => RunAsync(parse.GetValue(output)!, parse.GetValue(steps), TimeSpan.FromSeconds(parse.GetValue(timeout)), ct));
+        return cmd;
+    }
+
+    private static async Task<int> RunAsync(string outDir, int steps, TimeSpan timeout, CancellationToken ct)
+    {
+        var root = Path.GetFullPath(outDir);
+        if (Directory.Exists(root))
+        {
+            if (!File.Exists(Path.Combine(root, Marker)) && Directory.EnumerateFileSystemEntries(root).Any())
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {root} exists and was not made by the demo; choose another --out");
+                return 2;
+            }
+            Directory.Delete(root, recursive: true);
+        }
+        Directory.CreateDirectory(root);
+        await File.WriteAllTextAsync(Path.Combine(root, Marker), "created by `pipeline demo`; deleted and recreated on each run\n", ct);
+        var dataRoot = Path.Combine(root, "data");
+        var config = new Dictionary<string, string?>
+        {
+            ["Pipeline:Storage:Kind"] = "local",
+            ["Pipeline:Storage:Root"] = dataRoot,
+            ["Pipeline:Queue:Kind"] = "inprocess",
+            ["Pipeline:Queue:QueueName"] = "demo-jobs-" + Guid.NewGuid().ToString("N")[..8],
+            ["Pipeline:Device"] = "cpu",
+            ["Pipeline:ModelCache"] = Path.Combine(root, "model-cache"),
+            ["Pipeline:MaxDeliveryCount"] = "3",
+            ["Pipeline:MaxBatch"] = "8",
+            // The demo prints its own progress; the host's informational logs would drown it.
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        string? Setting(string name) => config.GetValueOrDefault(name.Replace("__", ":", StringComparison.Ordinal));
+        var store = InfraFactory.CreateBlobStore(Setting, dataRoot);
+        var queue = InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = 3, LockDuration = TimeSpan.FromMinutes(2) });
+        var sw = Stopwatch.StartNew();
+
+        AnsiConsole.MarkupLine("[bold]1. Models[/]");
+        var models = await DemoModels.PublishAsync(store, FindRepoRoot(), root, ct);
+        AnsiConsole.WriteLine("   " + models.Note);
+
+        AnsiConsole.MarkupLine("[bold]2. Uploads, validated as the ValidateUpload function does[/]");
+        var validator = new UploadValidator(new UploadValidationOptions
+        {
+            ProjectionModel = models.StyleGan2,
+            SelfieModel = models.Council ?? "models/no-council-bundled/",
+        }, FaceChecks.TryCreate());
+        var published = new List<JobEnvelope>();
+        foreach (var upload in DemoUploads(models.Council is not null, steps))
+        {
+            var props = await store.PutBytesAsync(BlobLayout.Upload(upload.Name), upload.Bytes, new BlobPutOptions { Metadata = upload.Metadata }, ct);
+            var verdict = validator.Validate(new UploadCandidate(upload.Name, props.ETag, upload.Bytes, upload.Metadata), "demo");
+            if (!verdict.Accepted)
+            {
+                await store.PutJsonAsync(BlobLayout.Rejection(upload.Name), verdict.ToRejection(new BlobRef(BlobLayout.Upload(upload.Name), props.ETag), DateTimeOffset.UtcNow), cancellationToken: ct);
+                AnsiConsole.MarkupLineInterpolated($"   [yellow]rejected[/] {upload.Name}: {verdict.Code} ({verdict.Message})");
+                continue;
+            }
+            foreach (var env in verdict.Jobs)
+            {
+                published.Add(await PublishAsync(store, queue, env, ct));
+                AnsiConsole.MarkupLineInterpolated($"   [green]accepted[/] {upload.Name} -> {env.Kind} job");
+            }
+        }
+
+        AnsiConsole.MarkupLine("[bold]3. Scheduled augmentation batches and a metrics job[/]");
+        foreach (var job in ScheduledJobs(models.StyleGan2))
+        {
+            published.Add(await PublishAsync(store, queue, JobEnvelope.Create(job, "demo-timer"), ct));
+            AnsiConsole.MarkupLineInterpolated($"   queued {job.Kind} {(job as AugmentationBatchJob)?.Operation.ToString() ?? (job as MetricsJob)?.Metric}");
+        }
+
+        AnsiConsole.MarkupLineInterpolated($"[bold]4. Worker[/] (CPU, {published.Count} jobs)");
+        var args = config.Select(kv => $"--{kv.Key}={kv.Value}").ToArray();
+        using var host = WorkerHost.CreateBuilder(args).Build();
+        await host.StartAsync(ct);
+        var deadline = DateTime.UtcNow + timeout;
+        var states = new Dictionary<string, JobStatus?>();
+        while (DateTime.UtcNow < deadline && !ct.IsCancellationRequested)
+        {
+            foreach (var env in published)
+                states[env.JobId] = await store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(env.JobId), ct);
+            int done = states.Values.Count(s => s?.State is JobState.Succeeded or JobState.Failed);
+            AnsiConsole.MarkupLineInterpolated($"   {done}/{published.Count} jobs finished ({sw.Elapsed.TotalSeconds:F0} s)");
+            if (done == published.Count) break;
+            await Task.Delay(TimeSpan.FromSeconds(5), ct);
+        }
+        await host.StopAsync(CancellationToken.None);
+
+        AnsiConsole.MarkupLine("[bold]5. Results[/]");
+        var table = new Table().AddColumns("job", "kind", "state", "outputs / note");
+        foreach (var env in published)
+        {
+            var s = states.GetValueOrDefault(env.JobId);
+            var result = await store.GetJsonAsync<JobResult>(BlobLayout.ResultDocument(env.JobId), ct);
+            var detail = result is not null ? $"{result.Outputs.Count} files" : s?.Message ?? "";
+            table.AddRow(Markup.Escape(env.JobId[..16] + "…"), env.Kind.ToString(), s?.State.ToString() ?? "unknown", Markup.Escape(detail.Length > 80 ? detail[..80] + "…" : detail));
+        }
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLineInterpolated($"Everything is under [bold]{dataRoot}[/]: uploads/, results/<jobId>/, rejected/, status/, datasets/<batchId>/ (with manifest.json), metrics/<metric>/*.jsonl.");
+        AnsiConsole.WriteLine(models.Note);
+        bool allFinished = states.Count == published.Count && states.Values.All(s => s?.State is JobState.Succeeded or JobState.Failed);
+        return allFinished ? 0 : 1;
+    }
+
+    private sealed record DemoUpload(string Name, byte[] Bytes, Dictionary<string, string>? Metadata = null);
+
+    private static IEnumerable<DemoUpload> DemoUploads(bool withCouncil, int steps)
+    {
+        // Seeds 2 and 5 draw faces the Haar cascade finds; seed 0 draws one it does not, so it is rejected (no_face).
+        if (withCouncil)
+        {
+            yield return new("selfies/alice.png", SyntheticFaces.DrawPng(2, FaceStyle.PhotoLike, 256), new() { ["outputs"] = "4", ["seed"] = "7" });
+            yield return new("selfies/bob.png", SyntheticFaces.DrawPng(5, FaceStyle.PhotoLike, 256), new() { ["outputs"] = "4", ["seed"] = "8" });
+        }
+        yield return new("selfies/carol.png", SyntheticFaces.DrawPng(0, FaceStyle.PhotoLike, 256));
+        var scene = SyntheticLandscapes.Draw(11, 256, 256);
+        var meta = new Dictionary<string, string> { ["job"] = "project", ["align"] = "false", ["steps"] = steps.ToString(System.Globalization.CultureInfo.InvariantCulture), ["seed"] = "1" };
+        yield return new("project/valley.png", SyntheticLandscapes.ImagePng(scene), meta);
+        yield return new("project/valley-twin.png", SyntheticLandscapes.ImagePng(SyntheticLandscapes.Draw(12, 256, 256)), new(meta) { ["seed"] = "2" });
+        var png = SyntheticFaces.DrawPng(3, FaceStyle.PhotoLike, 256);
+        yield return new("selfies/truncated.png", png[..(png.Length / 2)]);
+        yield return new("selfies/not-really.png", "<html><body>not an image</body></html>"u8.ToArray());
+    }
+
+    private static IEnumerable<JobSpec> ScheduledJobs(string model)
+    {
+        var m = new BlobRef(model);
+        yield return new AugmentationBatchJob { Model = m, BatchId = "demo-samples", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.Sample, Count = 8, Seed = 100 };
+        yield return new AugmentationBatchJob { Model = m, BatchId = "demo-truncated", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.Truncation, Truncation = 0.7, Count = 8, Seed = 100, TruncationMeanSamples = 1024 };
+        yield return new AugmentationBatchJob { Model = m, BatchId = "demo-mixing", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.StyleMixing, Count = 4, Seed = 200, Truncation = 0.8, TruncationMeanSamples = 1024 };
+        yield return new AugmentationBatchJob { Model = m, BatchId = "demo-panorama", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.SoatPanorama, Count = 1, Seed = 300, PanoramaLatents = 4, Truncation = 0.7, TruncationMeanSamples = 1024 };
+        yield return new MetricsJob { Model = m, Metric = "ppl_wend", Samples = 64, Seed = 0 };
+    }
+
+    /// <summary>As the functions publish: status queued (create-only) first, then the message with MessageId = job id.</summary>
+    private static async Task<JobEnvelope> PublishAsync(IBlobStore store, IJobQueue queue, JobEnvelope env, CancellationToken ct)
+    {
+        var status = new JobStatus { JobId = env.JobId, Kind = env.Kind, State = JobState.Queued, UpdatedAt = DateTimeOffset.UtcNow, Message = "queued by " + env.Source };
+        await store.TryCreateAsync(BlobLayout.StatusDocument(env.JobId), JobJson.ToUtf8(status), "application/json", cancellationToken: ct);
+        await queue.SendAsync(JobMessages.ToMessage(env), ct);
+        return env;
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln"))) return dir.FullName;
+        return Directory.GetCurrentDirectory();
+    }
+}

@@ -1,0 +1,68 @@
+using System.Security.Cryptography;
+using Pipeline.Engine.IO;
+using Pipeline.Engine.StyleGan2;
+using Pipeline.Infra.Storage;
+using static TorchSharp.torch;
+
+namespace Pipeline.Worker.Cli.Demo;
+
+/// <summary>
+/// The models the demo runs: the trained ones committed under models/ when present, otherwise small
+/// deterministic StyleGAN2 weights (seeded init, clearly named as untrained).
+/// </summary>
+internal static class DemoModels
+{
+    public sealed record Published(string StyleGan2, bool StyleGan2Trained, string? Council, string Note);
+
+    public static async Task<Published> PublishAsync(IBlobStore store, string repoRoot, string scratch, CancellationToken ct)
+    {
+        var bundled = Path.Combine(repoRoot, "models");
+        string? sg2File = Directory.Exists(bundled)
+            ? Directory.GetFiles(bundled, "stylegan2*.pt").Order(StringComparer.Ordinal).FirstOrDefault()
+            : null;
+        bool trained = sg2File is not null;
+        if (sg2File is null)
+        {
+            sg2File = Path.Combine(scratch, "stylegan2-untrained-seed0-32px.pt");
+            WriteUntrainedStyleGan2(sg2File);
+        }
+        var sg2Blob = "models/" + Path.GetFileName(sg2File);
+        await UploadAsync(store, sg2File, sg2Blob, ct);
+
+        string? councilBlob = null;
+        var councilDir = Directory.Exists(bundled) ? Directory.GetDirectories(bundled, "council*").Order(StringComparer.Ordinal).FirstOrDefault() : null;
+        if (councilDir is not null)
+        {
+            councilBlob = "models/" + Path.GetFileName(councilDir) + "/";
+            foreach (var f in Directory.GetFiles(councilDir).Where(f => !f.EndsWith(".md", StringComparison.Ordinal) && !f.EndsWith(".sha256", StringComparison.Ordinal)))
+                await UploadAsync(store, f, councilBlob + Path.GetFileName(f), ct);
+        }
+        var note = (trained ? $"StyleGAN2: bundled trained model {Path.GetFileName(sg2File)}." : "StyleGAN2: no trained model is bundled yet, so the demo uses small deterministic untrained weights (seed 0): images are structured noise, not faces.")
+                   + (councilBlob is null ? " Council GAN: no bundled council, so selfie translations are skipped." : $" Council GAN: bundled council {Path.GetFileName(councilDir)}.");
+        return new Published(sg2Blob, trained, councilBlob, note);
+    }
+
+    private static async Task UploadAsync(IBlobStore store, string file, string blob, CancellationToken ct)
+    {
+        var bytes = await File.ReadAllBytesAsync(file, ct);
+        await store.PutBytesAsync(blob, bytes, new BlobPutOptions
+        {
+            ContentType = "application/octet-stream",
+            Metadata = new Dictionary<string, string> { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(bytes)) },
+        }, ct);
+    }
+
+    /// <summary>A 32 px StyleGAN2 (style_dim 64, 4 mapping layers) with seeded weights, saved in train.py's layout.</summary>
+    internal static void WriteUntrainedStyleGan2(string path)
+    {
+        manual_seed(0);
+        using var scope = NewDisposeScope();
+        var config = new GeneratorConfig(32, 64, 4, new Dictionary<int, int> { [4] = 64, [8] = 64, [16] = 32, [32] = 16 });
+        using var g = new Pipeline.Engine.StyleGan2.Generator(config);
+        var sd = new OrderedDictionary<string, object?>();
+        foreach (var (k, v) in g.state_dict()) sd[k] = v.detach().clone();
+        using var _ = no_grad();
+        var latentAvg = g.MeanLatent(4096).reshape(-1);
+        TorchFile.Save(path, new OrderedDictionary<string, object?> { ["g_ema"] = sd, ["latent_avg"] = latentAvg });
+    }
+}

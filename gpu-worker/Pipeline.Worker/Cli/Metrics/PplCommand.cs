@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Pipeline.Engine.Metrics;
+using Pipeline.Engine.Metrics.Ppl;
+using Pipeline.Engine.StyleGan2;
+using Spectre.Console;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Worker.Cli.Metrics;
+
+/// <summary>`pipeline ppl --model ckpt`: perceptual path length of a StyleGAN2 checkpoint (rosinality ppl.py semantics).</summary>
+public sealed class PplCommand : ICliCommand
+{
+    public Command Build()
+    {
+        var model = new Option<string>("--model") { Description = "StyleGAN2 checkpoint (rosinality train.py / convert_weight.py file).", Required = true };
+        var space = new Option<string>("--space") { Description = "w (lerp) or z (slerp, StyleGAN definition).", DefaultValueFactory = _ => "w" };
+        var sampling = new Option<string>("--sampling") { Description = "end (t = 0) or full (t ~ U(0, 1)).", DefaultValueFactory = _ => "end" };
+        var samples = new Option<int>("--n-sample") { Description = "Number of pairs (official metrics: 50000).", DefaultValueFactory = _ => 5000 };
+        var eps = new Option<double>("--eps") { Description = "Step in latent space.", DefaultValueFactory = _ => 1e-4 };
+        var crop = new Option<bool>("--crop") { Description = "FFHQ face crop before LPIPS." };
+        var seed = new Option<long>("--seed") { Description = "Random seed of the draws.", DefaultValueFactory = _ => 0 };
+        var batch = MetricsCli.BatchOption(64);
+        var device = MetricsCli.DeviceOption();
+        var models = MetricsCli.ModelsDirOption();
+        var cmd = new Command("ppl", "Perceptual path length (LPIPS-VGG v0.1, 1%/99% percentile filter) of a StyleGAN2 generator.")
+        {
+            model, space, sampling, samples, eps, crop, seed, batch, device, models,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var o = new PplOptions
+            {
+                Space = parse.GetValue(space) switch { "w" => PplSpace.W, "z" => PplSpace.Z, var s => throw new ArgumentException($"--space {s}: use w or z") },
+                Sampling = parse.GetValue(sampling) switch { "end" => PplSamplingMode.End, "full" => PplSamplingMode.Full, var s => throw new ArgumentException($"--sampling {s}: use end or full") },
+                Samples = parse.GetValue(samples), Epsilon = parse.GetValue(eps), Crop = parse.GetValue(crop), Batch = parse.GetValue(batch),
+            };
+            try
+            {
+                var dev = MetricsCli.ResolveDevice(parse.GetValue(device)!);
+                var (lpips, _) = await MetricsCli.Store(parse.GetValue(models)).LoadLpipsVggAsync(ct);
+                using var net = lpips;
+                net.to(dev);
+                var ckpt = StyleGan2Checkpoint.Load(parse.GetValue(model)!);
+                var g = ckpt.Generator;
+                g.to(dev).eval();
+                var adapter = Adapt(g);
+                manual_seed(parse.GetValue(seed));
+                PplResult? result = null;
+                await AnsiConsole.Progress().StartAsync(async p =>
+                {
+                    var task = p.AddTask($"{o.Name} ({o.Samples} pairs)", maxValue: o.Samples);
+                    result = await Task.Run(() => PerceptualPathLength.Run(adapter, net, o, dev,
+                        progress: new SyncProgress<int>(n => task.Value = n), ct: ct), ct);
+                });
+                Console.WriteLine($"ppl: {result!.Value:R} (kept {result.Filter.Kept} of {result.Distances.Length})");
+                return 0;
+            }
+            catch (WeightsMissingException e)
+            {
+                return MetricsCli.Skipped(e);
+            }
+        });
+        return cmd;
+    }
+
+    /// <summary>The StyleGAN2 generator as PPL sees it: mapping, synthesis from one w with explicit noise, make_noise.</summary>
+    public static IPplGenerator Adapt(Pipeline.Engine.StyleGan2.Generator g) => new DelegatePplGenerator(g.Config.StyleDim, g.Map,
+        (w, noise) => g.Forward([w], new GenerateOptions { InputIsLatent = true, Noise = noise.Cast<Tensor?>().ToList() }).Image,
+        _ => g.MakeNoise());
+}

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Pipeline.Engine.Council;
+using Pipeline.Infra.Contracts;
+using Pipeline.Worker.Cli.Council;
+using Pipeline.Worker.Hosting;
+using Pipeline.Worker.Jobs.Shared;
+using TorchSharp;
+
+namespace Pipeline.Worker.Jobs.Council;
+
+/// <summary>
+/// Selfie -> anime translation jobs (<see cref="TranslationVariant.CouncilSelfieToAnime"/>). <see cref="JobSpec.Model"/>
+/// names a models/ folder holding the council (b2a_gen_&lt;i&gt;_&lt;step&gt;.pt members and config.yaml). The face is
+/// aligned first when the job asks for it; outputs: output-&lt;k&gt;.png (K diverse candidates), input.png (what the
+/// model saw), contact_sheet.png, face.json and translation.json (member and seeds, enough to reproduce the bytes).
+/// </summary>
+public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparation faces) : IJobHandler
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
+
+    public bool CanHandle(JobSpec job) => job is TranslationJob { Variant: TranslationVariant.CouncilSelfieToAnime };
+
+    public async Task<IReadOnlyDictionary<string, double>> RunAsync(JobContext context, CancellationToken cancellationToken)
+    {
+        var job = (TranslationJob)context.Job;
+        if (job.Outputs is < 1 or > 64) throw new PermanentJobException($"Outputs must be 1..64, not {job.Outputs}");
+        // The model is a council folder (b2a_gen_<i>_<step>.pt + config.yaml), or one member file inside such a folder.
+        bool isFile = await context.Store.GetPropertiesAsync(job.Model.Path, cancellationToken) is not null;
+        var folder = isFile ? new BlobRef(job.Model.Path[..(job.Model.Path.LastIndexOf('/') + 1)]) : job.Model;
+        var council = await context.Models.GetFolderModelAsync(folder,
+            m => CouncilTranslator.Load(m.LocalPath, new CouncilLoadOptions { Device = torch.device(device.Name) }), cancellationToken);
+        var prepared = faces.Prepare(InputImages.Decode(await context.ReadInputAsync(job.Input, cancellationToken)), job.CropFace);
+        context.ReportProgress(0.2);
+
+        var sw = Stopwatch.StartNew();
+        byte[][] outputs;
+        RgbImage resized;
+        TranslationRecord record;
+        lock (council) // modules are not re-entrant; one translation at a time per loaded council
+        {
+            using var scope = torch.NewDisposeScope();
+            using var t = council.Translate(new RgbImage(prepared.Image.Width, prepared.Image.Height, prepared.Image.Pixels), 0,
+                new TranslateOptions { NumStyles = job.Outputs, SeedBase = job.Seed, MemberSeed = unchecked((int)job.Seed), MaxBatch = context.MaxBatch });
+            resized = t.Resized;
+            record = t.Record;
+            var images = t.Images();
+            outputs = images.Select(Png.Encode).ToArray();
+            var sheet = CouncilImageIO.ContactSheet([[t.Resized, .. images]]);
+            outputs = [.. outputs, Png.Encode(sheet)];
+        }
+        var seconds = sw.Elapsed.TotalSeconds;
+        for (int k = 0; k < job.Outputs; k++)
+            await context.WriteOutputAsync($"output-{k}.png", outputs[k], "image/png", "output", cancellationToken);
+        await context.WriteOutputAsync("contact_sheet.png", outputs[^1], "image/png", "contact-sheet", cancellationToken);
+        await context.WriteOutputAsync("input.png", Png.Encode(resized), "image/png", "model-input", cancellationToken);
+        await context.WriteOutputAsync("face.json", FacePreparation.ToJson(prepared), "application/json", "face", cancellationToken);
+        var memberFile = council.MemberFiles.Count > record.Member ? Path.GetFileName(council.MemberFiles[record.Member]) : null;
+        await context.WriteOutputAsync("translation.json", JsonSerializer.SerializeToUtf8Bytes(new { record, memberFile, model = job.Model.Path }, Json), "application/json", "record", cancellationToken);
+        return new Dictionary<string, double>
+        {
+            ["images"] = job.Outputs,
+            ["member"] = record.Member,
+            ["translate_seconds"] = seconds,
+            ["images_per_second"] = job.Outputs / Math.Max(seconds, 1e-9),
+        };
+    }
+}

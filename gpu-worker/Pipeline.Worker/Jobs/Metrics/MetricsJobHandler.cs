@@ -1,0 +1,110 @@
+using System.Runtime.CompilerServices;
+using Pipeline.Engine.Metrics;
+using Pipeline.Engine.Metrics.Ppl;
+using Pipeline.Engine.Metrics.Records;
+using Pipeline.Engine.StyleGan2;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Storage;
+using Pipeline.Worker.Hosting;
+using Pipeline.Worker.Jobs.Shared;
+using Pipeline.Worker.Metrics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Worker.Jobs.Metrics;
+
+/// <summary>
+/// FID and PPL evaluations of a StyleGAN2 model (or FID of a dataset batch), appended as one JSON-lines record per
+/// evaluation under metrics/&lt;metric&gt;/. Without the feature-network weights the record says "skipped" and why,
+/// and the job still succeeds: the absence is a fact to show on the dashboard, not a failure to retry.
+/// </summary>
+public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
+{
+    private static readonly MetricRegistry Registry = MetricRegistry.CreateDefault();
+
+    public bool CanHandle(JobSpec job) => job is MetricsJob;
+
+    public async Task<IReadOnlyDictionary<string, double>> RunAsync(JobContext context, CancellationToken cancellationToken)
+    {
+        var job = (MetricsJob)context.Job;
+        MetricDefinition definition;
+        try { definition = Registry.Get(job.Metric); }
+        catch (ArgumentException e) { throw new PermanentJobException(e.Message, e); }
+        var dev = torch.device(device.Name);
+        var file = await context.Models.GetFileAsync(job.Model, cancellationToken);
+        var ckpt = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
+        var g = ckpt.Generator;
+        string? statsPath = null;
+        if (job.ReferenceStats is { } refBlob)
+        {
+            var bytes = await context.ReadInputAsync(refBlob, cancellationToken);
+            statsPath = Path.Combine(Path.GetTempPath(), $"{context.JobId}-reference.npz");
+            await File.WriteAllBytesAsync(statsPath, bytes, cancellationToken);
+        }
+        try
+        {
+            var mctx = new MetricContext
+            {
+                ModelId = job.Model.Path,
+                ModelSha256 = file.Sha256,
+                Dataset = job.DatasetBatchId ?? job.ReferenceStats?.Path,
+                Device = dev,
+                Weights = new FeatureNetworkStore(new FeatureNetworkOptions()),
+                ReferenceStats = statsPath,
+                GeneratedImages = job.DatasetBatchId is { } batch
+                    ? (n, b) => DatasetImages(context.Store, batch, n, b, cancellationToken)
+                    : (n, b) => Generated(g, job, n, b, dev, cancellationToken),
+                Generator = new DelegatePplGenerator(g.Config.StyleDim, z => g.Map(z),
+                    (w, noise) => g.Forward([w], new GenerateOptions { InputIsLatent = true, Noise = noise.Select(t => (Tensor?)t).ToList() }).Image,
+                    rng => g.MakeNoise(1)),
+                Batch = context.MaxBatch,
+                Progress = new Progress<(string Metric, long Done, long Total)>(p => context.ReportProgress((double)p.Done / Math.Max(1, p.Total))),
+            };
+            Pipeline.Engine.Metrics.Records.MetricRecord record;
+            lock (g) g.to(dev);
+            record = await Registry.EvaluateAsync(definition.Name, mctx, new BlobMetricSink(context.Store), cancellationToken);
+            if (record.Status == "failed") throw new PermanentJobException($"{definition.Name} failed: {record.Reason}");
+            var result = new Dictionary<string, double> { ["images"] = record.Images, ["skipped"] = record.Status == "skipped" ? 1 : 0 };
+            if (record.Value is { } v) result[definition.Name] = v;
+            return result;
+        }
+        finally
+        {
+            if (statsPath is not null) File.Delete(statsPath);
+        }
+    }
+
+    private static async IAsyncEnumerable<Tensor> Generated(Pipeline.Engine.StyleGan2.Generator g, MetricsJob job, long count, int batch, Device dev, [EnumeratorCancellation] CancellationToken ct)
+    {
+        Tensor? mean = job.Truncation == 1 ? null : g.MeanLatent(StyleGan2.StyleGan2AugmentationHandler.Seeded(0, 4096, g.Config.StyleDim, dev));
+        using var gen = new TorchSharp.torch.Generator(unchecked((ulong)job.Seed));
+        for (long done = 0; done < count; done += batch)
+        {
+            ct.ThrowIfCancellationRequested();
+            int n = (int)Math.Min(batch, count - done);
+            Tensor images;
+            using (no_grad())
+            {
+                var z = randn([n, g.Config.StyleDim], generator: gen).to(dev);
+                images = ((g.Forward([z], new GenerateOptions { Truncation = job.Truncation, TruncationLatent = mean }).Image.clamp(-1, 1) + 1) / 2).detach();
+            }
+            yield return images;
+            await Task.Yield();
+        }
+    }
+
+    private static async IAsyncEnumerable<Tensor> DatasetImages(IBlobStore store, string batchId, long max, int batch, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var manifest = await store.GetJsonAsync<DatasetManifest>(BlobLayout.DatasetManifest(batchId), ct)
+                       ?? throw new PermanentJobException($"dataset batch '{batchId}' has no manifest");
+        var pending = new List<Tensor>();
+        foreach (var item in manifest.Items.Take((int)Math.Min(max, int.MaxValue)))
+        {
+            var bytes = (await store.GetBytesAsync(item.Path, ct))?.Bytes ?? throw new PermanentJobException($"dataset item {item.Path} is missing");
+            var img = InputImages.Decode(bytes);
+            pending.Add(torch.tensor(img.ToPlanar(1f / 255f, 0f), [3, img.Height, img.Width]));
+            if (pending.Count == batch) { yield return stack(pending.ToArray()); pending.Clear(); }
+        }
+        if (pending.Count > 0) yield return stack(pending.ToArray());
+    }
+}

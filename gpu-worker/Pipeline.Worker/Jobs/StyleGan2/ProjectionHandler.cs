@@ -1,0 +1,125 @@
+using System.Text;
+using System.Text.Json;
+using Pipeline.Engine.IO;
+using Pipeline.Engine.StyleGan2;
+using Pipeline.Imaging;
+using Pipeline.Infra.Contracts;
+using Pipeline.Worker.Hosting;
+using Pipeline.Worker.Jobs.Shared;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Worker.Jobs.StyleGan2;
+
+/// <summary>
+/// StyleGAN2 projection (projector.py) of an uploaded image, batched with concurrent projection jobs of the same
+/// model. Outputs: latent.npy and latent.pt (w or W+ as projector.py saves it), noises.safetensors,
+/// reconstruction.png, target.png, face.json, history.json, and a distance report that flags images that project so
+/// well they probably came from the generator (StyleGAN2 paper, section 5: LPIPS distance of the projection).
+/// </summary>
+public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher batcher, PerceptualLossProvider lpips, FacePreparation faces) : IJobHandler
+{
+    /// <summary>LPIPS below this marks an image as likely generated (the paper's generated images project far closer than real ones).</summary>
+    public const double GeneratedLpipsThreshold = 0.15;
+
+    public bool CanHandle(JobSpec job) => job is ProjectionJob;
+
+    public async Task<IReadOnlyDictionary<string, double>> RunAsync(JobContext context, CancellationToken cancellationToken)
+    {
+        var job = (ProjectionJob)context.Job;
+        if (job.Steps is < 1 or > 10_000) throw new PermanentJobException($"Steps must be 1..10000, not {job.Steps}");
+        var ckpt = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
+        var g = ckpt.Generator;
+        lock (g) g.to(torch.device(device.Name));
+        var (perceptual, missing) = await lpips.GetAsync();
+        var prepared = faces.Prepare(InputImages.Decode(await context.ReadInputAsync(job.Input, cancellationToken)), job.AlignFace);
+        int resolution = Math.Min(g.Config.Size, 256);
+        var target = Preprocess(prepared.Image, resolution);
+        var options = new ProjectorOptions
+        {
+            Steps = job.Steps,
+            Lr = job.LearningRate,
+            Noise = job.Noise,
+            NoiseRamp = job.NoiseRamp,
+            NoiseRegularize = job.NoiseRegularize,
+            WPlus = job.WPlus,
+            // Without LPIPS weights the projector can only fit pixels; projector.py's --mse term carries the loss.
+            MseWeight = perceptual is null ? Math.Max(job.Mse, 1.0) : job.Mse,
+        };
+        context.ReportProgress(0.1);
+        var share = await batcher.ProjectAsync(g, options, perceptual, target, job.Seed, cancellationToken);
+        using var scope = NewDisposeScope();
+
+        double mse = (share.Image.clamp(-1, 1) - target).pow(2).mean().item<float>();
+        double? lp = null;
+        if (perceptual is not null)
+            lock (perceptual) lp = perceptual.Distance(share.Image.unsqueeze(0).to(torch.device(device.Name)), target.unsqueeze(0).to(torch.device(device.Name))).cpu().item<float>();
+
+        var tmp = Directory.CreateTempSubdirectory("projection-");
+        try
+        {
+            var npy = Path.Combine(tmp.FullName, "latent.npy");
+            Npy.Save(npy, share.Latent);
+            await context.WriteOutputAsync("latent.npy", await File.ReadAllBytesAsync(npy, cancellationToken), "application/octet-stream", "latent", cancellationToken);
+            var pt = Path.Combine(tmp.FullName, "latent.pt");
+            var noise = new OrderedDictionary<string, object?>();
+            for (int i = 0; i < share.Noises.Count; i++) noise[$"noise_{i}"] = share.Noises[i].unsqueeze(0);
+            // projector.py saves {img_name: {"img", "latent", "noise"}}; we keep that layout for one image.
+            TorchFile.Save(pt, new OrderedDictionary<string, object?>
+            {
+                [Path.GetFileName(job.Input.Path)] = new OrderedDictionary<string, object?>
+                {
+                    ["img"] = share.Image.unsqueeze(0),
+                    ["latent"] = share.Latent,
+                    ["noise"] = share.Noises.Select(n => (object?)n.unsqueeze(0)).ToList(),
+                },
+            });
+            await context.WriteOutputAsync("latent.pt", await File.ReadAllBytesAsync(pt, cancellationToken), "application/octet-stream", "latent", cancellationToken);
+            var st = Path.Combine(tmp.FullName, "noises.safetensors");
+            SafeTensors.Save(st, share.Noises.Select((n, i) => KeyValuePair.Create($"noise_{i}", n)));
+            await context.WriteOutputAsync("noises.safetensors", await File.ReadAllBytesAsync(st, cancellationToken), "application/octet-stream", "noise", cancellationToken);
+        }
+        finally
+        {
+            tmp.Delete(recursive: true);
+        }
+        await context.WriteOutputAsync("reconstruction.png", ToImage(share.Image).EncodePng(), "image/png", "reconstruction", cancellationToken);
+        await context.WriteOutputAsync("target.png", ToImage(target).EncodePng(), "image/png", "model-input", cancellationToken);
+        await context.WriteOutputAsync("face.json", FacePreparation.ToJson(prepared), "application/json", "face", cancellationToken);
+        var report = new
+        {
+            mse,
+            lpips = lp,
+            lpipsUnavailable = missing,
+            likelyGenerated = lp is null ? (bool?)null : lp < GeneratedLpipsThreshold,
+            threshold = GeneratedLpipsThreshold,
+            batchSize = share.BatchSize,
+            history = share.History,
+        };
+        await context.WriteOutputAsync("projection.json", JsonSerializer.SerializeToUtf8Bytes(report, new JsonSerializerOptions { WriteIndented = true }), "application/json", "report", cancellationToken);
+        var metrics = new Dictionary<string, double> { ["mse"] = mse, ["steps"] = job.Steps, ["batch_size"] = share.BatchSize };
+        if (lp is { } l) metrics["lpips"] = l;
+        share.Latent.Dispose();
+        share.Image.Dispose();
+        foreach (var n in share.Noises) n.Dispose();
+        return metrics;
+    }
+
+    /// <summary>projector.py's transform: Resize(shorter side) then CenterCrop, ToTensor, Normalize(0.5): [3,R,R] in [-1,1].</summary>
+    internal static Tensor Preprocess(RgbImage image, int resolution)
+    {
+        // torchvision Resize(int): the shorter side becomes `resolution`, the longer one int(resolution * long / short).
+        int w = image.Width <= image.Height ? resolution : (int)(resolution * (long)image.Width / image.Height);
+        int h = image.Height <= image.Width ? resolution : (int)(resolution * (long)image.Height / image.Width);
+        var resized = Resampler.Resize(image, w, h, ResampleFilter.Bilinear);
+        int x0 = (w - resolution) / 2, y0 = (h - resolution) / 2;
+        var crop = resized.Crop(x0, y0, x0 + resolution, y0 + resolution);
+        return torch.tensor(crop.ToPlanar(), [3, resolution, resolution]);
+    }
+
+    internal static RgbImage ToImage(Tensor chw)
+    {
+        using var t = ((chw.detach().cpu().clamp(-1, 1) + 1) * 127.5).round().to(ScalarType.Byte).permute(1, 2, 0).contiguous();
+        return new RgbImage((int)chw.shape[2], (int)chw.shape[1], t.bytes.ToArray());
+    }
+}

@@ -1,0 +1,37 @@
+using Pipeline.Engine.StyleGan2;
+using static TorchSharp.torch;
+
+namespace Pipeline.Worker.Jobs.StyleGan2;
+
+/// <summary>
+/// Projection draws with one generator per image (seeded by its job), so an image's projection does not depend on
+/// which other uploads happened to share its batch. The latent statistics use a fixed model-level seed.
+/// </summary>
+internal sealed class SeededDraws(IReadOnlyList<long> seeds) : IProjectorDraws
+{
+    private readonly TorchSharp.torch.Generator[] _gens = seeds.Select(s => new TorchSharp.torch.Generator((ulong)s)).ToArray();
+
+    public Tensor MeanLatentZ(int n, int styleDim, Device device)
+    {
+        using var g = new TorchSharp.torch.Generator(0);
+        return randn([n, styleDim], generator: g).to(device);
+    }
+
+    public IReadOnlyList<Tensor> InitialNoise(Pipeline.Engine.StyleGan2.Generator g, int batch)
+    {
+        var shapes = g.MakeNoise(1);
+        var result = new List<Tensor>(shapes.Count);
+        foreach (var s in shapes)
+        {
+            result.Add(cat(_gens.Select(gen => randn(s.shape, generator: gen)).ToArray(), 0).to(s.device));
+            s.Dispose();
+        }
+        return result;
+    }
+
+    public Tensor LatentNoise(int step, Tensor like)
+    {
+        var rowShape = like.shape.Skip(1).Prepend(1L).ToArray();
+        return cat(_gens.Select(gen => randn(rowShape, generator: gen)).ToArray(), 0).to(like.device);
+    }
+}

@@ -1,0 +1,50 @@
+using System.CommandLine;
+using Pipeline.Infra.Contracts;
+using Pipeline.Worker.Cli;
+
+namespace Pipeline.Worker.Tests.Demo;
+
+/// <summary>The README's main job, run as a user would: uploads validated, jobs queued and run by the real worker host.</summary>
+public sealed class DemoEndToEndTests : IDisposable
+{
+    private readonly string _out = Path.Combine(Path.GetTempPath(), "demo-e2e-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_out)) Directory.Delete(_out, recursive: true);
+    }
+
+    [Fact]
+    public async Task DemoProducesResultsRejectionsDatasetsAndMetricRecords()
+    {
+        var root = new RootCommand();
+        foreach (var c in CliCommands.Discover()) root.Subcommands.Add(c.Build());
+        int exit = await root.Parse(["demo", "--out", _out, "--steps", "5", "--timeout-seconds", "600"]).InvokeAsync(cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(0, exit);
+        var data = Path.Combine(_out, "data");
+
+        // Bad uploads are rejected with machine-readable codes and the upload itself is kept.
+        var rejected = Directory.GetFiles(Path.Combine(data, "rejected"), "*.json", SearchOption.AllDirectories);
+        var codes = rejected.Select(f => JobJson.FromUtf8<Rejection>(File.ReadAllBytes(f)).Reason).ToHashSet();
+        Assert.Contains(RejectionReason.NotAnImage, codes);
+        Assert.True(File.Exists(Path.Combine(data, "uploads", "selfies", "truncated.png")));
+
+        // Every job reached a terminal state; projection and augmentation succeeded with their outputs.
+        var statuses = Directory.GetFiles(Path.Combine(data, "status"), "*.json").Select(f => JobJson.FromUtf8<JobStatus>(File.ReadAllBytes(f))).ToList();
+        Assert.All(statuses, s => Assert.True(s.State is JobState.Succeeded or JobState.Failed, $"{s.JobId} is {s.State}"));
+        Assert.Contains(statuses, s => s.Kind == JobKind.Projection && s.State == JobState.Succeeded);
+        Assert.Contains(statuses, s => s.Kind == JobKind.Augmentation && s.State == JobState.Succeeded);
+        foreach (var s in statuses.Where(s => s.State == JobState.Succeeded))
+        {
+            var result = JobJson.FromUtf8<JobResult>(File.ReadAllBytes(Path.Combine(data, "results", s.JobId, "result.json")));
+            Assert.All(result.Outputs, o => Assert.True(File.Exists(Path.Combine(data, o.Path)), o.Path));
+        }
+        Assert.True(File.Exists(Path.Combine(data, "datasets", "demo-samples", "manifest.json")));
+
+        // PPL cannot run without the LPIPS weights: its record says skipped, with no value.
+        var ppl = Directory.GetFiles(Path.Combine(data, "metrics", "ppl_wend"), "*.jsonl", SearchOption.AllDirectories);
+        var record = JobJson.FromUtf8<MetricRecord>(File.ReadAllBytes(Assert.Single(ppl)));
+        if (record.Status == "skipped") Assert.Null(record.Value);
+        else Assert.Equal("ok", record.Status);
+    }
+}

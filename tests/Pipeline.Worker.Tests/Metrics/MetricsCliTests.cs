@@ -1,0 +1,92 @@
+using System.CommandLine;
+using Pipeline.Engine.Metrics.Fid;
+using Pipeline.Worker.Cli;
+using Pipeline.Worker.Cli.Metrics;
+using static TorchSharp.torch;
+
+namespace Pipeline.Worker.Tests.Metrics;
+
+/// <summary>The metric commands as a user runs them (parsed and invoked through System.CommandLine).</summary>
+public sealed class MetricsCliTests : IDisposable
+{
+    private readonly string dir = Path.Combine(Path.GetTempPath(), "metrics-cli-" + Guid.NewGuid().ToString("N"));
+
+    public MetricsCliTests() => Directory.CreateDirectory(dir);
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    private static Task<int> Run(ICliCommand command, params string[] args)
+    {
+        var root = new RootCommand { command.Build() };
+        return root.Parse(args).InvokeAsync(cancellationToken: TestContext.Current.CancellationToken);
+    }
+
+    private string StatsFile(string name, double shift)
+    {
+        using var scope = NewDisposeScope();
+        var x = randn([40, 6], dtype: ScalarType.Float64, generator: new TorchSharp.torch.Generator(1)) + shift;
+        var path = Path.Combine(dir, name);
+        FidStatsFile.Save(path, GaussianStats.Of(x));
+        return path;
+    }
+
+    [Fact]
+    public async Task FidOfTwoStatisticsFilesNeedsNoWeights()
+    {
+        var a = StatsFile("a.npz", 0);
+        var b = StatsFile("b.npz", 1);
+        var output = new StringWriter();
+        var old = Console.Out;
+        Console.SetOut(output);
+        try
+        {
+            Assert.Equal(0, await Run(new FidCommand(), "fid", a, b, "--models-dir", Path.Combine(dir, "none")));
+        }
+        finally
+        {
+            Console.SetOut(old);
+        }
+        // Same features shifted by 1 in each of 6 dims: FID = ||mu1 - mu2||^2 = 6 (covariances equal).
+        var line = output.ToString().Trim().Split('\n').Last();
+        Assert.StartsWith("FID: ", line, StringComparison.Ordinal);
+        Assert.Equal(6.0, double.Parse(line["FID: ".Length..], System.Globalization.CultureInfo.InvariantCulture), 1e-9);
+    }
+
+    [Fact]
+    public async Task FolderSideWithoutInceptionWeightsIsSkippedWithExitCode2()
+    {
+        var images = Directory.CreateDirectory(Path.Combine(dir, "imgs")).FullName;
+        Assert.Equal(2, await Run(new FidCommand(), "fid", images, StatsFile("ref.npz", 0), "--models-dir", Path.Combine(dir, "none")));
+        Assert.Equal(2, await Run(new StatsCommand(), "stats", images, "-o", Path.Combine(dir, "out.npz"), "--models-dir", Path.Combine(dir, "none")));
+        Assert.False(File.Exists(Path.Combine(dir, "out.npz")));
+    }
+
+    private sealed class SquaredL2 : Pipeline.Engine.IPerceptualLoss
+    {
+        public Tensor Distance(Tensor a, Tensor b) => (a - b).square().flatten(1).sum(1);
+    }
+
+    [Fact]
+    public void PplRunsOnAStyleGan2Checkpoint()
+    {
+        var ckpt = Path.Combine(Pipeline.Tests.TestPaths.RequireFixtureDir("stylegan2"), "ppl_parts", "weights.pt");
+        if (!File.Exists(ckpt)) Assert.Skip("stylegan2/ppl_parts/weights.pt not present");
+        using var scope = NewDisposeScope();
+        var g = Pipeline.Engine.StyleGan2.StyleGan2Checkpoint.Load(ckpt).Generator;
+        g.eval();
+        manual_seed(3);
+        var o = new Pipeline.Engine.Metrics.Ppl.PplOptions { Samples = 5, Batch = 2, Crop = true };
+        var r = Pipeline.Engine.Metrics.Ppl.PerceptualPathLength.Run(PplCommand.Adapt(g), new SquaredL2(), o, CPU, ct: TestContext.Current.CancellationToken);
+        Assert.Equal(5, r.Distances.Length);
+        Assert.All(r.Distances, d => Assert.True(double.IsFinite(d) && d > 0));
+    }
+
+    [Fact]
+    public void MetricCommandsAreDiscovered()
+    {
+        var names = CliCommands.Discover().Select(c => c.Build().Name).ToArray();
+        foreach (var n in new[] { "fid", "stats", "lpips", "models", "ppl" }) Assert.Contains(n, names);
+        var bench = new BenchCommand().Build();
+        Assert.Contains(bench.Subcommands, c => c.Name == "fid");
+    }
+}
