@@ -16,6 +16,8 @@ public sealed record JobRunnerOptions
     public int MaxDeliveryCount { get; init; } = 10;
     /// <summary>Name recorded in results.</summary>
     public string WorkerName { get; init; } = Environment.MachineName;
+    /// <summary>How often a running job's progress is written to its status document.</summary>
+    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Device recorded in results ("cpu", "cuda").</summary>
     public string Device { get; init; } = "cpu";
 }
@@ -52,11 +54,24 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
         var batch = Math.Max(1, options.MaxBatch);
         while (true)
         {
-            var context = new JobContext(envelope, store, models, message.DeliveryCount, batch);
+            double progress = 0;
+            var context = new JobContext(envelope, store, models, message.DeliveryCount, batch, p => Volatile.Write(ref progress, p));
             var sw = Stopwatch.StartNew();
+            using var reporting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var reporter = ReportProgressAsync(envelope, message.DeliveryCount, () => Volatile.Read(ref progress), reporting.Token);
             try
             {
-                var metrics = await handler.RunAsync(context, cancellationToken);
+                IReadOnlyDictionary<string, double> metrics;
+                try
+                {
+                    metrics = await handler.RunAsync(context, cancellationToken);
+                }
+                finally
+                {
+                    // Stop progress writes before any final status, so a late one cannot overwrite it.
+                    await reporting.CancelAsync();
+                    await reporter;
+                }
                 var finished = _time.GetUtcNow();
                 var result = new JobResult
                 {
@@ -73,7 +88,7 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
                 if (!await store.TryCreateAsync(resultPath, JobJson.ToUtf8(result), "application/json", cancellationToken: cancellationToken))
                     logger.LogWarning("Job {JobId}: another delivery committed its result first; keeping that one", envelope.JobId);
                 await WriteStatusAsync(envelope, JobState.Succeeded, message.DeliveryCount, null, resultPath, cancellationToken);
-                await AppendJobMetricsAsync(envelope, metrics, sw.Elapsed, started - message.EnqueuedTime, cancellationToken);
+                await WriteJobMetricAsync(envelope, metrics, sw.Elapsed, started - message.EnqueuedTime, cancellationToken);
                 WorkerTelemetry.JobDuration.Record(sw.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("kind", envelope.Kind.ToString()));
                 WorkerTelemetry.Jobs.Add(1, new("kind", envelope.Kind.ToString()), new("outcome", "succeeded"));
                 return;
@@ -106,10 +121,34 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
         }
     }
 
+    /// <summary>Writes the running status with the handler's progress every <see cref="JobRunnerOptions.ProgressInterval"/> while it changes.</summary>
+    private async Task ReportProgressAsync(JobEnvelope envelope, int attempt, Func<double> read, CancellationToken cancellationToken)
+    {
+        double written = 0;
+        using var timer = new PeriodicTimer(options.ProgressInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                var p = read();
+                if (p <= written) continue;
+                written = p;
+                try { await WriteStatusAsync(envelope, JobState.Running, attempt, null, null, cancellationToken, p); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.LogWarning("Job {JobId}: progress not written ({Error})", envelope.JobId, e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
     internal static bool IsOutOfMemory(Exception e) =>
         e.Message.Contains("CUDA out of memory", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("CUBLAS_STATUS_ALLOC_FAILED", StringComparison.Ordinal);
 
-    private Task WriteStatusAsync(JobEnvelope envelope, JobState state, int attempt, string? message, string? resultPath, CancellationToken cancellationToken) =>
+    private Task WriteStatusAsync(JobEnvelope envelope, JobState state, int attempt, string? message, string? resultPath, CancellationToken cancellationToken, double? progress = null) =>
         store.PutJsonAsync(BlobLayout.StatusDocument(envelope.JobId), new JobStatus
         {
             JobId = envelope.JobId,
@@ -119,10 +158,11 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
             Attempt = attempt,
             Message = message,
             ResultPath = resultPath,
+            Progress = state == JobState.Succeeded ? 1 : progress,
         }, cancellationToken: cancellationToken);
 
     // Per-job records use the engine's metric schema, so FID/PPL and job metrics share one reader (the dashboard).
-    private Task AppendJobMetricsAsync(JobEnvelope envelope, IReadOnlyDictionary<string, double> metrics, TimeSpan duration, TimeSpan queueWait, CancellationToken cancellationToken)
+    private Task WriteJobMetricAsync(JobEnvelope envelope, IReadOnlyDictionary<string, double> metrics, TimeSpan duration, TimeSpan queueWait, CancellationToken cancellationToken)
     {
         var settings = metrics.ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
         settings["job_id"] = envelope.JobId;

@@ -86,6 +86,28 @@ public sealed class JobRunnerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task RunningJobsPublishTheirProgressInTheStatusDocument()
+    {
+        var env = NewJob();
+        await _queue.SendAsync(JobMessages.ToMessage(env));
+        double? seen = null;
+        var handler = new ScriptedHandler(async (c, ct) =>
+        {
+            c.ReportProgress(0.5);
+            await Task.Delay(400, ct);
+            seen = (await _store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(c.JobId), ct))!.Progress;
+        });
+        var runner = new JobRunner(_store, _models, [handler], new JobRunnerOptions { MaxDeliveryCount = 3, ProgressInterval = TimeSpan.FromMilliseconds(50) }, NullLogger<JobRunner>.Instance);
+        var processor = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { MaxMessages = 1, ReceiveWait = TimeSpan.FromSeconds(1) });
+        await processor.RunAsync(runner.HandleAsync, CancellationToken.None);
+
+        Assert.Equal(0.5, seen);
+        var final = await _store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(env.JobId));
+        Assert.Equal(JobState.Succeeded, final!.State);
+        Assert.Equal(1, final.Progress);
+    }
+
+    [Fact]
     public async Task RepeatedFailureEndsInDeadLetterWithReasonAndFailedStatus()
     {
         var env = NewJob();
