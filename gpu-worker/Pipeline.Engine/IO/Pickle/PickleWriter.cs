@@ -46,6 +46,16 @@ internal sealed class PickleWriter(Stream output)
                 output.WriteByte((byte)'}');
                 WriteItems(d);
                 break;
+            case IDictionary<long, object?> intKeyed:
+                // torch.optim state_dict()["state"] is keyed by parameter index.
+                output.WriteByte((byte)'}');
+                if (intKeyed.Count > 0)
+                {
+                    output.WriteByte((byte)'(');
+                    foreach (var (k, v) in intKeyed) { WriteInt(k); Write(v); }
+                    output.WriteByte((byte)'u');
+                }
+                break;
             case object?[] tuple:
                 output.WriteByte((byte)'(');
                 foreach (var x in tuple) Write(x);
