@@ -27,7 +27,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         var job = (TranslationJob)context.Job;
         if (job.Outputs is < 1 or > 64) throw new PermanentJobException($"Outputs must be 1..64, not {job.Outputs}");
         // The model is a council folder (b2a_gen_<i>_<step>.pt + config.yaml), or one member file inside such a folder.
-        bool isFile = await context.Store.GetPropertiesAsync(job.Model.Path, cancellationToken) is not null;
+        bool isFile = !job.Model.Path.EndsWith('/') && await context.Store.GetPropertiesAsync(job.Model.Path, cancellationToken) is not null;
         var folder = isFile ? new BlobRef(job.Model.Path[..(job.Model.Path.LastIndexOf('/') + 1)]) : job.Model;
         var council = await context.Models.GetFolderModelAsync(folder,
             m => CouncilTranslator.Load(m.LocalPath, new CouncilLoadOptions { Device = torch.device(device.Name) }), cancellationToken);
