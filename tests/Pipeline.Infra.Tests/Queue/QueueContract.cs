@@ -5,12 +5,15 @@ using Pipeline.Infra.Queue;
 
 namespace Pipeline.Infra.Tests.Queue;
 
-/// <summary>The one queue contract: every IJobQueue implementation runs these tests. Short locks keep them fast.</summary>
+/// <summary>
+/// The one queue contract: every IJobQueue implementation runs these tests. Short locks keep them fast; 3 s (not 1 s)
+/// because CI runs test projects in parallel on 2 cores, where opening a second AMQP client can take over a second.
+/// </summary>
 public abstract class QueueContract : IAsyncDisposable
 {
     protected static readonly QueueEntityOptions Entity = new()
     {
-        LockDuration = TimeSpan.FromSeconds(1),
+        LockDuration = TimeSpan.FromSeconds(3),
         MaxDeliveryCount = 3,
         RequiresDuplicateDetection = true,
         DuplicateDetectionWindow = TimeSpan.FromMinutes(1),

@@ -161,7 +161,7 @@ public sealed class JobRunnerTests : IAsyncDisposable
         Assert.Null(await _store.GetPropertiesAsync(BlobLayout.ResultDocument(env.JobId)));
 
         var healthy = new ScriptedHandler(WriteTwoOutputs);
-        var second = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { MaxMessages = 1, ReceiveWait = TimeSpan.FromSeconds(5) });
+        var second = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { MaxMessages = 1, ReceiveWait = TimeSpan.FromSeconds(20) });
         await second.RunAsync(Runner(healthy).HandleAsync, CancellationToken.None);
 
         Assert.Equal(1, healthy.Runs);
