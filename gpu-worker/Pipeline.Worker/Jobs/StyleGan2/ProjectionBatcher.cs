@@ -50,10 +50,17 @@ public sealed class ProjectionBatcher
         if (leader)
         {
             var deadline = DateTime.UtcNow + Window;
-            while (DateTime.UtcNow < deadline)
+            try
             {
-                lock (_sync) if (group.Closed) break;
-                await Task.Delay(20, cancellationToken);
+                while (DateTime.UtcNow < deadline)
+                {
+                    lock (_sync) if (group.Closed) break;
+                    await Task.Delay(20, cancellationToken);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The leader's job was cancelled: the others in its group must still run, so close and start it anyway.
             }
             List<Request> batch;
             lock (_sync)
