@@ -60,7 +60,7 @@ public static class HandlerApp
         var faceDetection = section["Uploads:FaceDetection"];
         var faces = string.Equals(faceDetection, "off", StringComparison.OrdinalIgnoreCase) ? null : FaceChecks.TryCreate(section["Uploads:FaceCascadePath"]);
         services.AddSingleton(sp => new UploadValidator(sp.GetRequiredService<UploadValidationOptions>(), faces, sp.GetRequiredService<JobIdOptions>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<JobPublisher>();
+        services.AddSingleton(sp => new JobPublisher(sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IJobQueueProvider>().For, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<HttpAuth>();
         services.AddSingleton<ValidateUploadHandler>();
         services.AddSingleton<ScheduleAugmentationHandler>();

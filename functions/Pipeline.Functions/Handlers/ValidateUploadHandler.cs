@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Pipeline.Functions.Host;
 using Pipeline.Functions.Services;
+using Pipeline.Infra.Queue;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
 using Pipeline.Infra.Uploads;

@@ -88,6 +88,7 @@ public sealed class DemoCommand : ICliCommand
             ProjectionModel = models.StyleGan2,
             SelfieModel = models.Council ?? "models/no-council-bundled/",
         }, FaceChecks.TryCreate());
+        var publisher = new JobPublisher(store, _ => queue, TimeProvider.System);
         var published = new List<JobEnvelope>();
         foreach (var upload in DemoUploads(models.Council is not null, steps))
         {
@@ -101,7 +102,8 @@ public sealed class DemoCommand : ICliCommand
             }
             foreach (var env in verdict.Jobs)
             {
-                published.Add(await PublishAsync(store, queue, env, ct));
+                await publisher.PublishAsync(env, ct);
+                published.Add(env);
                 AnsiConsole.MarkupLineInterpolated($"   [green]accepted[/] {upload.Name} -> {env.Kind} job");
             }
         }
@@ -109,7 +111,9 @@ public sealed class DemoCommand : ICliCommand
         AnsiConsole.MarkupLine("[bold]3. Scheduled augmentation batches and a metrics job[/]");
         foreach (var job in ScheduledJobs(models.StyleGan2))
         {
-            published.Add(await PublishAsync(store, queue, JobEnvelope.Create(job, "demo-timer"), ct));
+            var env = JobEnvelope.Create(job, "demo-timer");
+            await publisher.PublishAsync(env, ct);
+            published.Add(env);
             AnsiConsole.MarkupLineInterpolated($"   queued {job.Kind} {(job as AugmentationBatchJob)?.Operation.ToString() ?? (job as MetricsJob)?.Metric}");
         }
 
@@ -175,15 +179,6 @@ public sealed class DemoCommand : ICliCommand
         yield return new AugmentationBatchJob { Model = m, BatchId = "demo-mixing", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.StyleMixing, Count = 4, Seed = 200, Truncation = 0.8, TruncationMeanSamples = 1024 };
         yield return new AugmentationBatchJob { Model = m, BatchId = "demo-panorama", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.SoatPanorama, Count = 1, Seed = 300, PanoramaLatents = 4, Truncation = 0.7, TruncationMeanSamples = 1024 };
         yield return new MetricsJob { Model = m, Metric = "ppl_wend", Samples = 64, Seed = 0 };
-    }
-
-    /// <summary>As the functions publish: status queued (create-only) first, then the message with MessageId = job id.</summary>
-    private static async Task<JobEnvelope> PublishAsync(IBlobStore store, IJobQueue queue, JobEnvelope env, CancellationToken ct)
-    {
-        var status = new JobStatus { JobId = env.JobId, Kind = env.Kind, State = JobState.Queued, UpdatedAt = DateTimeOffset.UtcNow, Message = "queued by " + env.Source };
-        await store.TryCreateAsync(BlobLayout.StatusDocument(env.JobId), JobJson.ToUtf8(status), "application/json", cancellationToken: ct);
-        await queue.SendAsync(JobMessages.ToMessage(env), ct);
-        return env;
     }
 
     private static string FindRepoRoot()

@@ -1,8 +1,7 @@
 using Pipeline.Infra.Contracts;
-using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
 
-namespace Pipeline.Functions.Services;
+namespace Pipeline.Infra.Queue;
 
 /// <summary>What publishing a job did.</summary>
 public enum PublishOutcome
@@ -18,8 +17,9 @@ public enum PublishOutcome
 /// <summary>
 /// Turns a job envelope into status/&lt;jobId&gt;.json (queued) plus one queue message whose MessageId is the
 /// deterministic job id. Status first, then send: a crash in between leaves a queued status that the retry resends.
+/// Used by the functions (queue per job kind) and by the one-machine demo (one in-process queue).
 /// </summary>
-public sealed class JobPublisher(IBlobStore store, IJobQueueProvider queues, TimeProvider time)
+public sealed class JobPublisher(IBlobStore store, Func<JobKind, IJobQueue> queueFor, TimeProvider time)
 {
     /// <summary>Publishes one job (idempotent per job id).</summary>
     public async Task<PublishOutcome> PublishAsync(JobEnvelope job, CancellationToken cancellationToken)
@@ -33,7 +33,7 @@ public sealed class JobPublisher(IBlobStore store, IJobQueueProvider queues, Tim
             if (existing is not null && existing.State != JobState.Queued) return PublishOutcome.AlreadyKnown;
             outcome = PublishOutcome.Resent;
         }
-        await queues.For(job.Kind).SendAsync(new QueueMessage
+        await queueFor(job.Kind).SendAsync(new QueueMessage
         {
             MessageId = job.JobId,
             Body = job.ToUtf8(),
