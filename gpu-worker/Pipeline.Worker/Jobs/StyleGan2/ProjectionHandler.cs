@@ -4,6 +4,7 @@ using Pipeline.Engine.IO;
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Imaging;
 using Pipeline.Infra.Contracts;
+using Pipeline.Worker.Cli.StyleGan2;
 using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs.Shared;
 using TorchSharp;
@@ -83,8 +84,8 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         {
             tmp.Delete(recursive: true);
         }
-        await context.WriteOutputAsync("reconstruction.png", ToImage(share.Image).EncodePng(), "image/png", "reconstruction", cancellationToken);
-        await context.WriteOutputAsync("target.png", ToImage(target).EncodePng(), "image/png", "model-input", cancellationToken);
+        await context.WriteOutputAsync("reconstruction.png", Sg2Images.EncodePng(share.Image), "image/png", "reconstruction", cancellationToken);
+        await context.WriteOutputAsync("target.png", Sg2Images.EncodePng(target), "image/png", "model-input", cancellationToken);
         await context.WriteOutputAsync("face.json", FacePreparation.ToJson(prepared), "application/json", "face", cancellationToken);
         var report = new
         {
@@ -115,11 +116,5 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         int x0 = (w - resolution) / 2, y0 = (h - resolution) / 2;
         var crop = resized.Crop(x0, y0, x0 + resolution, y0 + resolution);
         return torch.tensor(crop.ToPlanar(), [3, resolution, resolution]);
-    }
-
-    internal static RgbImage ToImage(Tensor chw)
-    {
-        using var t = ((chw.detach().cpu().clamp(-1, 1) + 1) * 127.5).round().to(ScalarType.Byte).permute(1, 2, 0).contiguous();
-        return new RgbImage((int)chw.shape[2], (int)chw.shape[1], t.bytes.ToArray());
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Infra.Contracts;
+using Pipeline.Worker.Cli.StyleGan2;
 using Pipeline.Worker.Hosting;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -86,7 +87,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
             case AugmentationOp.Truncation:
             {
                 var img = g.Forward([z], opts).Image;
-                for (int i = 0; i < seeds.Length; i++) yield return (ProjectionHandler.ToImage(img[i]).EncodePng(), seeds[i], new(baseAttrs));
+                for (int i = 0; i < seeds.Length; i++) yield return (Sg2Images.EncodePng(img[i]), seeds[i], new(baseAttrs));
                 break;
             }
             case AugmentationOp.StyleMixing:
@@ -98,7 +99,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
                     int inject = job.MixingCrossover ?? new Random(unchecked((int)seeds[i])).Next(1, g.Config.NLatent);
                     if (inject < 1 || inject >= g.Config.NLatent) throw new PermanentJobException($"MixingCrossover must be 1..{g.Config.NLatent - 1} for this {g.Config.Size} px generator");
                     var img = g.Forward([z.narrow(0, i, 1), z2.narrow(0, i, 1)], opts with { InjectIndex = inject }).Image;
-                    yield return (ProjectionHandler.ToImage(img[0]).EncodePng(), seeds[i], new(baseAttrs) { ["mixSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["injectIndex"] = inject.ToString(CultureInfo.InvariantCulture) });
+                    yield return (Sg2Images.EncodePng(img[0]), seeds[i], new(baseAttrs) { ["mixSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["injectIndex"] = inject.ToString(CultureInfo.InvariantCulture) });
                 }
                 break;
             }
@@ -111,7 +112,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
                 {
                     var zs = cat(Enumerable.Range(0, n).Select(k => Seeded(seeds[i] * 1000 + k, 1, g.Config.StyleDim, dev)).ToArray(), 0);
                     var pano = soat.Panorama(zs, new PanoramaOptions(NumImages: n, Truncation: psi), meanStyles).Panorama;
-                    yield return (ProjectionHandler.ToImage(pano[0].clamp(-1, 1)).EncodePng(), seeds[i], new(baseAttrs) { ["panoramaLatents"] = n.ToString(CultureInfo.InvariantCulture), ["latentSeeds"] = $"{seeds[i]}*1000+k" });
+                    yield return (Sg2Images.EncodePng(pano[0]), seeds[i], new(baseAttrs) { ["panoramaLatents"] = n.ToString(CultureInfo.InvariantCulture), ["latentSeeds"] = $"{seeds[i]}*1000+k" });
                 }
                 break;
             }
@@ -126,7 +127,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
                 for (int i = 0; i < seeds.Length; i++)
                 {
                     var img = soat.Blend(Soat.IndexLayers(s1, i), Soat.IndexLayers(s2, i), BlendDirection.Horizontal);
-                    yield return (ProjectionHandler.ToImage(img[0]).EncodePng(), seeds[i], new(baseAttrs) { ["blendWithSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["direction"] = "horizontal" });
+                    yield return (Sg2Images.EncodePng(img[0]), seeds[i], new(baseAttrs) { ["blendWithSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["direction"] = "horizontal" });
                 }
                 break;
             }
