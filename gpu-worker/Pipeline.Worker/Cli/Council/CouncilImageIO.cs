@@ -58,27 +58,8 @@ internal static class CouncilImageIO
         return new RgbImage(w, h, rgb);
     }
 
-    private static SKBitmap ToBitmap(RgbImage img)
-    {
-        var bmp = new SKBitmap(new SKImageInfo(img.Width, img.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        var rgba = new byte[img.Width * img.Height * 4];
-        for (int i = 0, j = 0; i < img.Pixels.Length; i += 3, j += 4)
-        {
-            rgba[j] = img.Pixels[i];
-            rgba[j + 1] = img.Pixels[i + 1];
-            rgba[j + 2] = img.Pixels[i + 2];
-            rgba[j + 3] = 255;
-        }
-        System.Runtime.InteropServices.Marshal.Copy(rgba, 0, bmp.GetPixels(), rgba.Length);
-        return bmp;
-    }
-
-    public static byte[] EncodePng(RgbImage img)
-    {
-        using var bmp = ToBitmap(img);
-        using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
-    }
+    /// <summary>PNG bytes (the shared encoder of the worker's jobs).</summary>
+    public static byte[] EncodePng(RgbImage img) => Pipeline.Worker.Jobs.Shared.Png.Encode(img);
 
     public static void WritePng(RgbImage img, string path)
     {
