@@ -17,9 +17,20 @@ public sealed class ModelCache(IBlobStore store, string cacheDirectory) : IDispo
     /// <summary>A cached checkpoint file and its verified hash.</summary>
     public sealed record LocalModel(string BlobPath, string LocalPath, string Sha256);
 
-    /// <summary>Downloads (once) and verifies the model file.</summary>
-    public Task<LocalModel> GetFileAsync(BlobRef model, CancellationToken cancellationToken) =>
-        _files.GetOrAdd(model.Path, p => new Lazy<Task<LocalModel>>(() => FetchAsync(p, cancellationToken))).Value;
+    /// <summary>Downloads (once) and verifies the model file. A failed or cancelled download is not cached, so the next job retries it.</summary>
+    public async Task<LocalModel> GetFileAsync(BlobRef model, CancellationToken cancellationToken)
+    {
+        var entry = _files.GetOrAdd(model.Path, p => new Lazy<Task<LocalModel>>(() => FetchAsync(p, cancellationToken)));
+        try
+        {
+            return await entry.Value;
+        }
+        catch
+        {
+            _files.TryRemove(KeyValuePair.Create(model.Path, entry));
+            throw;
+        }
+    }
 
     /// <summary>
     /// Downloads every blob under a models/ folder (a Council GAN council: member files + config.yaml) into one

@@ -1,0 +1,32 @@
+using System.Security.Cryptography;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Storage;
+using Pipeline.Worker.Jobs;
+
+namespace Pipeline.Worker.Tests.Jobs;
+
+public sealed class ModelCacheTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("model-cache-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public async Task VerifiesSha256AndRetriesAFetchThatFailedBefore()
+    {
+        var store = new FileSystemBlobStore(new FileSystemBlobStoreOptions { Root = Path.Combine(_root, "store") });
+        using var cache = new ModelCache(store, Path.Combine(_root, "cache"));
+        var model = new BlobRef("models/g.pt");
+        await Assert.ThrowsAsync<PermanentJobException>(() => cache.GetFileAsync(model, CancellationToken.None));
+
+        byte[] bytes = [1, 2, 3, 4];
+        await store.PutBytesAsync(model.Path, bytes, new BlobPutOptions { Metadata = new Dictionary<string, string> { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(bytes)) } });
+        var file = await cache.GetFileAsync(model, CancellationToken.None);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(file.LocalPath));
+
+        var bad = new BlobRef("models/bad.pt");
+        await store.PutBytesAsync(bad.Path, bytes, new BlobPutOptions { Metadata = new Dictionary<string, string> { ["sha256"] = new string('0', 64) } });
+        var e = await Assert.ThrowsAsync<PermanentJobException>(() => cache.GetFileAsync(bad, CancellationToken.None));
+        Assert.Contains("failed verification", e.Message);
+    }
+}
