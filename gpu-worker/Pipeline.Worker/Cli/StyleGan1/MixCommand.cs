@@ -1,3 +1,4 @@
+using Pipeline.Infra.Contracts;
 using Pipeline.Infra;
 using System.CommandLine;
 using System.Globalization;

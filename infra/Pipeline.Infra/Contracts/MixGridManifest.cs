@@ -1,16 +1,23 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Pipeline.Worker.Cli.StyleGan1;
+namespace Pipeline.Infra.Contracts;
 
 /// <summary>
-/// What a gallery needs to show a style-mixing grid without reading anything else: the grid image, every source and
-/// mixed cell as its own PNG plus its rectangle in the grid, and the seeds/truncation/range that made it (so "more
-/// like this" can re-run with nearby seeds or the same coarse styles). Format documented in docs/stylegan1.md.
+/// datasets/&lt;batchId&gt;/mix-&lt;range&gt;.json: what a gallery needs to show a style-mixing grid without reading anything
+/// else: the grid image, every source and mixed cell as its own PNG plus its rectangle in the grid, and the
+/// seeds/truncation/range that made it. The worker writes it (`pipeline mix --publish`), the functions' gallery reads
+/// it: one record for both, so the two cannot drift. Format documented in docs/stylegan1.md.
 /// </summary>
 public sealed record MixManifest
 {
     public const string KindName = "stylegan1.style-mixing-grid";
+
+    /// <summary>The same layout from a StyleGAN2 generator (ranges over its per-layer latents).</summary>
+    public const string KindNameStyleGan2 = "stylegan2.style-mixing-grid";
+
+    /// <summary>Whether a manifest's kind is a mixing grid this schema describes.</summary>
+    public static bool IsGridKind(string? kind) => kind is KindName or KindNameStyleGan2;
 
     public string Kind { get; init; } = KindName;
     public int Version { get; init; } = 1;
