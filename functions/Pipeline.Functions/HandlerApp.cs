@@ -15,7 +15,7 @@ namespace Pipeline.Functions;
 public static class HandlerApp
 {
     /// <summary>The function names (= folder names with a function.json = routes).</summary>
-    public static readonly string[] Functions = ["ValidateUpload", "ScheduleAugmentation", "SubmitJob", "JobStatus", "JobResults", "Metrics", "Dashboard"];
+    public static readonly string[] Functions = ["ValidateUpload", "ScheduleAugmentation", "SubmitJob", "JobStatus", "JobResults", "Metrics", "Dashboard", "Gallery"];
 
     /// <summary>
     /// Builds the app. <paramref name="configure"/> runs before registration (configuration sources, TestServer);
@@ -66,6 +66,7 @@ public static class HandlerApp
         services.AddSingleton<ScheduleAugmentationHandler>();
         services.AddSingleton<ApiHandlers>();
         services.AddSingleton<DashboardHandlers>();
+        services.AddSingleton<GalleryHandlers>();
         return services;
     }
 
@@ -122,6 +123,7 @@ public static class HandlerApp
         MapFunction<ApiHandlers>(app, "JobResults", (h, i, ct) => h.ResultsAsync(i, ct));
         MapFunction<DashboardHandlers>(app, "Metrics", (h, i, ct) => h.MetricsAsync(i, ct));
         MapFunction<DashboardHandlers>(app, "Dashboard", (h, i, ct) => h.DashboardAsync(i, ct));
+        MapFunction<GalleryHandlers>(app, "Gallery", (h, i, ct) => h.HandleAsync(i, ct));
     }
 
     private static void MapFunction<THandler>(WebApplication app, string name, Func<THandler, Invocation, CancellationToken, Task<IResult>> run)
