@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Pipeline.Functions.Tests.Functions;
+using Pipeline.Infra.Storage;
 
 namespace Pipeline.Functions.Tests.Dashboard;
 
@@ -16,13 +17,19 @@ public sealed class HostEmulator : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private HostEmulator(WebApplication app, string baseUrl)
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _fetched;
+
+    private HostEmulator(WebApplication app, string baseUrl, System.Collections.Concurrent.ConcurrentQueue<string> fetched)
     {
         _app = app;
         BaseUrl = baseUrl;
+        _fetched = fetched;
     }
 
     public string BaseUrl { get; }
+
+    /// <summary>Blob paths fetched through /blobs/ so far, in order.</summary>
+    public IReadOnlyList<string> FetchedBlobs => [.. _fetched];
 
     public static async Task<HostEmulator> StartAsync(HandlerHost handler)
     {
@@ -48,9 +55,18 @@ public sealed class HostEmulator : IAsyncDisposable
             var contentType = (string?)res["headers"]!["Content-Type"] ?? "text/plain";
             return Results.Text((string?)res["body"] ?? "", contentType, statusCode: (int)res["statusCode"]!);
         });
+        // Stands in for the storage endpoint that signed links point to; every request is recorded so tests can
+        // tell which images a page actually fetched (lazy loading).
+        var fetched = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        app.MapGet("/blobs/{**path}", async (HttpContext ctx, string path) =>
+        {
+            fetched.Enqueue(path);
+            var blob = await handler.Store.GetBytesAsync(path, ctx.RequestAborted);
+            return blob is null ? Results.NotFound() : Results.Bytes(blob.Value.Bytes, path.EndsWith(".jpg", StringComparison.Ordinal) ? "image/jpeg" : "image/png");
+        });
         await app.StartAsync();
         var url = app.Urls.First();
-        return new HostEmulator(app, url);
+        return new HostEmulator(app, url, fetched);
     }
 
     // The routes of the function.json files.
@@ -61,6 +77,7 @@ public sealed class HostEmulator : IAsyncDisposable
         {
             ["dashboard", .. var rest] => ("Dashboard", new() { ["asset"] = string.Join('/', rest) }),
             ["metrics"] => ("Metrics", new()),
+            ["gallery", .. var rest] => ("Gallery", new() { ["path"] = string.Join('/', rest) }),
             ["jobs"] => ("SubmitJob", new()),
             ["jobs", var id] => ("JobStatus", new() { ["jobId"] = id }),
             ["jobs", var id, "results"] => ("JobResults", new() { ["jobId"] = id }),

@@ -169,6 +169,7 @@
     $("items").replaceChildren();
     history.replaceState(null, "", "#batch=" + encodeURIComponent(batchId));
     await loadPage();
+    $("collection-h").scrollIntoView({ block: "start" });
     state.observer = new IntersectionObserver(entries => { if (entries.some(e => e.isIntersecting)) loadPage(); }, { rootMargin: "400px" });
     state.observer.observe($("sentinel"));
   }
