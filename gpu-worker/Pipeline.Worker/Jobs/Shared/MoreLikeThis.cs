@@ -31,11 +31,12 @@ public static class MoreLikeThis
     /// </summary>
     public static Tensor FirstLatents(AugmentationBatchJob job, IReadOnlyList<long> seeds, Func<long, Tensor> latentOf)
     {
-        if (job.BaseSeed is not { } baseSeed) return cat(seeds.Select(latentOf).ToArray(), 0);
-        var zBase = latentOf(baseSeed);
-        if (job.Variation is not { } v) return cat(Enumerable.Repeat(zBase, seeds.Count).ToArray(), 0);
-        var own = cat(seeds.Select(latentOf).ToArray(), 0);
-        return zBase * Math.Sqrt(1 - v * v) + own * v;
+        using var scope = NewDisposeScope();
+        Tensor z;
+        if (job.BaseSeed is not { } baseSeed) z = cat(seeds.Select(latentOf).ToArray(), 0);
+        else if (job.Variation is not { } v) z = cat(Enumerable.Repeat(latentOf(baseSeed), seeds.Count).ToArray(), 0);
+        else z = latentOf(baseSeed) * Math.Sqrt(1 - v * v) + cat(seeds.Select(latentOf).ToArray(), 0) * v;
+        return z.MoveToOuterDisposeScope();
     }
 
     /// <summary>Adds "baseSeed" and "variation" to an item's attributes when the batch uses them.</summary>
