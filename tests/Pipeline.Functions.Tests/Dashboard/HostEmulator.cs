@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Pipeline.Functions.Host;
 using Pipeline.Functions.Tests.Functions;
 using Pipeline.Infra.Storage;
 
@@ -40,7 +41,7 @@ public sealed class HostEmulator : IAsyncDisposable
         app.Map("/api/{**path}", async (HttpContext ctx, string? path) =>
         {
             path ??= "";
-            var (function, routeParams) = Route(path);
+            var (function, routeParams) = Route(ctx.Request.Method, path);
             if (function is null) return Results.NotFound();
             var query = ctx.Request.Query.ToDictionary(q => q.Key, q => q.Value.ToString());
             var headers = ctx.Request.Headers.ToDictionary(h => h.Key, h => h.Value.Select(v => v ?? "").ToArray());
@@ -69,21 +70,12 @@ public sealed class HostEmulator : IAsyncDisposable
         return new HostEmulator(app, url, fetched);
     }
 
-    // The routes of the function.json files.
-    private static (string? Function, Dictionary<string, string> Params) Route(string path)
-    {
-        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        return parts switch
-        {
-            ["dashboard", .. var rest] => ("Dashboard", new() { ["asset"] = string.Join('/', rest) }),
-            ["metrics"] => ("Metrics", new()),
-            ["gallery", .. var rest] => ("Gallery", new() { ["path"] = string.Join('/', rest) }),
-            ["jobs"] => ("SubmitJob", new()),
-            ["jobs", var id] => ("JobStatus", new() { ["jobId"] = id }),
-            ["jobs", var id, "results"] => ("JobResults", new() { ["jobId"] = id }),
-            _ => (null, new()),
-        };
-    }
+    // The routes of the function.json files, matched as the local front door matches them.
+    private static readonly List<LocalFrontDoor.Route> Routes =
+        LocalFrontDoor.ReadRoutes(Path.Combine(Pipeline.Tests.TestPaths.RepoRoot, "functions", "Pipeline.Functions"));
+
+    private static (string? Function, Dictionary<string, string> Params) Route(string method, string path) =>
+        LocalFrontDoor.Match(Routes, method, path) is { } m ? (m.Route.Function, m.Params) : (null, new());
 
     public async ValueTask DisposeAsync()
     {
