@@ -152,6 +152,15 @@ public sealed class MixGridStyleGan2Tests : IDisposable
     }
 
     [Fact]
+    public async Task ACheckpointOfNeitherFamilyIsAClearErrorWithExitCode2()
+    {
+        var foreign = Path.Combine(_dir, "d_only.pt");
+        TorchFile.Save(foreign, new OrderedDictionary<string, object?> { ["d"] = new OrderedDictionary<string, object?>() });
+        Assert.Equal(2, await Invoke("mix", "--model", foreign, "--out", Path.Combine(_dir, "foreign"), "--device", "cpu"));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "foreign")));
+    }
+
+    [Fact]
     public void RangeRowsFollowTheResolutionEachRowModulates()
     {
         // 256 px (n_latent 14), spec's table: rows 0-3 at 4-8 px, 4-7 at 16-32 px, 8-13 at 64-256 px.

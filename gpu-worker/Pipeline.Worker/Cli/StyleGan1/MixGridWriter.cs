@@ -50,9 +50,13 @@ public static partial class MixGridWriter
         {
             throw new InvalidDataException($"'{req.ModelPath}' is not a readable PyTorch checkpoint (torch.save zip or legacy format): {e.Message}", e);
         }
-        var rendered = ModelFamily.Detect(tree) == GanFamily.StyleGan2
-            ? RenderStyleGan2(tree, req, device, progress, ct)
-            : RenderStyleGan1(tree, req, device, progress, ct);
+        var rendered = ModelFamily.Detect(tree) switch
+        {
+            GanFamily.StyleGan2 => RenderStyleGan2(tree, req, device, progress, ct),
+            GanFamily.StyleGan1 => RenderStyleGan1(tree, req, device, progress, ct),
+            _ => throw new InvalidDataException($"'{req.ModelPath}' is neither a StyleGAN v1 checkpoint (g_running, generator.progression.*) nor a StyleGAN2 one (g_ema, convs.*, noises.*); top-level keys: "
+                + (tree is OrderedDictionary<string, object?> d ? string.Join(", ", d.Keys.Take(12)) : tree?.GetType().Name ?? "None")),
+        };
         using (rendered.Grid)
             return await WriteFilesAsync(req, rendered, ct);
     }
