@@ -48,15 +48,27 @@ public sealed class ModelCache(IBlobStore store, string cacheDirectory) : IDispo
         var local = Path.Combine(cacheDirectory, "folders", identity[..16]);
         if (!Directory.Exists(local))
         {
-            var tmp = local + ".part";
-            if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
-            foreach (var f in files)
+            // Concurrent jobs of one council get here together: each assembles its own copy and the first move wins
+            // (the identity is a hash of the contents, so the loser's copy is identical and simply dropped).
+            var tmp = $"{local}.{Guid.NewGuid():N}.part";
+            try
             {
-                var target = Path.Combine(tmp, f.BlobPath[prefix.Length..]);
-                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                File.Copy(f.LocalPath, target);
+                foreach (var f in files)
+                {
+                    var target = Path.Combine(tmp, f.BlobPath[prefix.Length..]);
+                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                    File.Copy(f.LocalPath, target);
+                }
+                Directory.Move(tmp, local);
             }
-            Directory.Move(tmp, local);
+            catch (IOException) when (Directory.Exists(local))
+            {
+                // another job finished the same folder first
+            }
+            finally
+            {
+                if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+            }
         }
         return new LocalModel(prefix, local, identity);
     }
@@ -100,7 +112,7 @@ public sealed class ModelCache(IBlobStore store, string cacheDirectory) : IDispo
         {
             await using var d = await store.GetAsync(path, null, cancellationToken)
                                ?? throw new PermanentJobException($"model '{path}' disappeared while downloading");
-            var tmp = local + ".part";
+            var tmp = $"{local}.{Guid.NewGuid():N}.part"; // unique: another worker may share the cache folder
             await using (var fs = File.Create(tmp)) await d.Content.CopyToAsync(fs, cancellationToken);
             File.Move(tmp, local, overwrite: true);
         }

@@ -29,4 +29,28 @@ public sealed class ModelCacheTests : IDisposable
         var e = await Assert.ThrowsAsync<PermanentJobException>(() => cache.GetFileAsync(bad, CancellationToken.None));
         Assert.Contains("failed verification", e.Message);
     }
+
+    [Fact]
+    public async Task ConcurrentJobsOfOneModelFolderAllGetTheSameCompleteFolder()
+    {
+        // Two translation jobs of one council used to race on one ".part" folder; the loser failed its first attempt.
+        var store = new FileSystemBlobStore(new FileSystemBlobStoreOptions { Root = Path.Combine(_root, "store") });
+        using var cache = new ModelCache(store, Path.Combine(_root, "cache"));
+        // Members of a few MB keep the copy window open long enough for the jobs to overlap.
+        var files = new Dictionary<string, byte[]> { ["a_gen_0.pt"] = RandomNumberGenerator.GetBytes(8 << 20), ["a_gen_1.pt"] = RandomNumberGenerator.GetBytes(8 << 20), ["config.yaml"] = "x: 1\n"u8.ToArray() };
+        foreach (var (name, bytes) in files) await store.PutBytesAsync("models/council/" + name, bytes);
+
+        using var start = new ManualResetEventSlim();
+        var jobs = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            start.Wait();
+            return await cache.GetFolderAsync(new BlobRef("models/council"), CancellationToken.None);
+        })).ToArray();
+        start.Set();
+        var got = await Task.WhenAll(jobs);
+
+        Assert.Single(got.Select(g => g.LocalPath).Distinct());
+        foreach (var (name, bytes) in files) Assert.Equal(bytes, await File.ReadAllBytesAsync(Path.Combine(got[0].LocalPath, name)));
+        Assert.Empty(Directory.EnumerateDirectories(Path.Combine(_root, "cache", "folders"), "*.part"));
+    }
 }
