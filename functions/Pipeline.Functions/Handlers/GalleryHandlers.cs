@@ -101,7 +101,9 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
             resolution = m.Resolution,
             range = new { name = m.Range.Name, lo = m.Range.Lo, hi = m.Range.Hi, resolutions = m.Range.Resolutions },
             truncation = m.Truncation,
-            noiseSeed = m.NoiseSeed,
+            // v2 grids use the checkpoint's noise buffers: no seed to show.
+            noise = m.Noise ?? MixManifest.NoiseSeeded,
+            noiseSeed = m.Noise == MixManifest.NoiseStoredBuffers ? (long?)null : m.NoiseSeed,
             rows = m.Rows,
             columns = m.Columns,
             createdAt = m.CreatedUtc.ToUnixTimeSeconds(),

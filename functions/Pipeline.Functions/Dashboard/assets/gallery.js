@@ -134,7 +134,7 @@
       const table = el("table", {}, fig);
       const headRow = el("tr", {}, el("thead", {}, table));
       el("th", { scope: "col" }, headRow, "A \\ B");
-      const settings = (extra) => Object.assign({ batch: g.batchId, model: g.model, family: g.family, range: `${g.range.name} (levels ${g.range.lo}-${g.range.hi})`, truncation: g.truncation, noiseSeed: g.noiseSeed, resolution: g.resolution }, extra);
+      const settings = (extra) => Object.assign({ batch: g.batchId, model: g.model, family: g.family, range: `${g.range.name} (levels ${g.range.lo}-${g.range.hi})`, truncation: g.truncation, noise: g.noise, noiseSeed: g.noiseSeed, resolution: g.resolution }, extra);
       const note = { note: "Grids are made by `pipeline mix`; re-run it with these seeds (e.g. --col-seeds) for more like this." };
       for (const s of g.columnSources) {
         const th = el("th", { scope: "col" }, headRow);
