@@ -154,6 +154,8 @@ public sealed class DemoCommand : ICliCommand
         foreach (var g in grids)
             AnsiConsole.MarkupLineInterpolated($"Style-mixing grid for the gallery: {g}");
         AnsiConsole.WriteLine(models.Note);
+        if (blobConnection is null)
+            AnsiConsole.MarkupLineInterpolated($"Dashboard and gallery of these results: [bold]dotnet run --project functions/Pipeline.Functions -c Release -- --local --data {dataRoot}[/] (prints the link).");
         bool allFinished = states.Count == published.Count && states.Values.All(s => s?.State is JobState.Succeeded or JobState.Failed);
         return allFinished ? 0 : 1;
     }
