@@ -73,15 +73,17 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
             });
         }
 
-        var gridList = new List<object>();
+        // Newest batch first; within a batch coarse, middle, fine (the order a reader compares them in).
+        var newest = grids.GroupBy(g => g.Path[..g.Path.LastIndexOf('/')]).ToDictionary(b => b.Key, b => b.Max(g => g.LastModified));
+        var gridList = new List<(DateTimeOffset Batch, int Lo, object Grid)>();
         foreach (var g in grids.OrderByDescending(g => g.LastModified).Take(MaxCollections))
         {
-            if (await GridAsync(g.Path, ct) is { } grid) gridList.Add(grid);
+            if (await GridAsync(g.Path, ct) is { } grid) gridList.Add((newest[g.Path[..g.Path.LastIndexOf('/')]], grid.Lo, grid.Json));
         }
-        return new { collections, grids = gridList };
+        return new { collections, grids = gridList.OrderByDescending(g => g.Batch).ThenBy(g => g.Lo).Select(g => g.Grid) };
     }
 
-    private async Task<object?> GridAsync(string manifestPath, CancellationToken ct)
+    private async Task<(int Lo, object Json)?> GridAsync(string manifestPath, CancellationToken ct)
     {
         MixManifest? m;
         try { m = JsonSerializer.Deserialize<MixManifest>(await store.GetBytesAsync(manifestPath, ct) is { } b ? b.Bytes : [], MixManifest.Json); }
@@ -92,7 +94,7 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
         // Manifest paths are relative to its folder; anything that would leave the batch folder is not signed.
         async Task<string?> Url(string relative) =>
             BlobNames.IsSafeRelative(relative, out _) ? await SignInBatchAsync(batchId, folder + relative, ct) : null;
-        return new
+        return (m.Range.Lo, new
         {
             batchId,
             name = Path.GetFileNameWithoutExtension(manifestPath),
@@ -111,7 +113,7 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
             rowSources = await Task.WhenAll(m.RowSources.Select(async s => new { index = s.Index, seed = s.Seed, url = await Url(s.Image) })),
             columnSources = await Task.WhenAll(m.ColumnSources.Select(async s => new { index = s.Index, seed = s.Seed, url = await Url(s.Image) })),
             cells = await Task.WhenAll(m.Cells.Select(async c => new { row = c.Row, column = c.Column, rowSeed = c.RowSeed, columnSeed = c.ColumnSeed, url = await Url(c.Image) })),
-        };
+        });
     }
 
     private async Task<object> BatchAsync(string batchId, HttpTriggerRequest req, CancellationToken ct)

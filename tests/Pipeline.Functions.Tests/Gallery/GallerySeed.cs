@@ -65,10 +65,11 @@ public static class GallerySeed
         await store.PutBytesAsync("results/secret/output-0.png", full, cancellationToken: ct);
         await PutManifestAsync(store, hostile, [new DatasetItem("results/secret/output-0.png", 0, null, null, "datasets/" + V2Batch + "/../../results/secret/output-0.png")], T0.AddMinutes(3), ct);
 
-        await SeedGridAsync(store, ct);
+        await SeedGridAsync(store, "coarse", 0, 1, [4, 8], ct);
+        await SeedGridAsync(store, "middle", 2, 3, [16, 32], ct);
     }
 
-    public static async Task SeedGridAsync(IBlobStore store, CancellationToken ct)
+    public static async Task SeedGridAsync(IBlobStore store, string range, int lo, int hi, int[] resolutions, CancellationToken ct)
     {
         const int rows = 2, cols = 3, s = 64, pad = 2;
         var prefix = BlobLayout.DatasetPrefix(GridBatch);
@@ -79,39 +80,39 @@ public static class GallerySeed
         var cells = new List<MixCell>();
         for (int r = 0; r < rows; r++)
         {
-            await store.PutBytesAsync(prefix + $"mix-coarse/row{r}.png", tile, cancellationToken: ct);
-            rowSources.Add(new MixSource(r, r, $"mix-coarse/row{r}.png", Rect(r + 1, 0)));
+            await store.PutBytesAsync(prefix + $"mix-{range}/row{r}.png", tile, cancellationToken: ct);
+            rowSources.Add(new MixSource(r, r, $"mix-{range}/row{r}.png", Rect(r + 1, 0)));
         }
         for (int c = 0; c < cols; c++)
         {
-            await store.PutBytesAsync(prefix + $"mix-coarse/col{c}.png", tile, cancellationToken: ct);
-            colSources.Add(new MixSource(c, rows + c, $"mix-coarse/col{c}.png", Rect(0, c + 1)));
+            await store.PutBytesAsync(prefix + $"mix-{range}/col{c}.png", tile, cancellationToken: ct);
+            colSources.Add(new MixSource(c, rows + c, $"mix-{range}/col{c}.png", Rect(0, c + 1)));
         }
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++)
             {
-                await store.PutBytesAsync(prefix + $"mix-coarse/r{r}_c{c}.png", tile, cancellationToken: ct);
-                cells.Add(new MixCell(r, c, r, rows + c, "coarse", 0, 1, 0.7, 0, $"mix-coarse/r{r}_c{c}.png", Rect(r + 1, c + 1)));
+                await store.PutBytesAsync(prefix + $"mix-{range}/r{r}_c{c}.png", tile, cancellationToken: ct);
+                cells.Add(new MixCell(r, c, r, rows + c, range, lo, hi, 0.7, 0, $"mix-{range}/r{r}_c{c}.png", Rect(r + 1, c + 1)));
             }
-        await store.PutBytesAsync(prefix + "mix-coarse.png", TestImages.Png(pad + (cols + 1) * (s + pad), pad + (rows + 1) * (s + pad)), cancellationToken: ct);
+        await store.PutBytesAsync(prefix + $"mix-{range}.png", TestImages.Png(pad + (cols + 1) * (s + pad), pad + (rows + 1) * (s + pad)), cancellationToken: ct);
         var manifest = new MixManifest
         {
             CreatedUtc = T0,
             Model = new MixModelInfo("stylegan1", "stylegan-celeba-128.model", 1234, "00", 512, 6, true),
             Step = 4,
             Resolution = 64,
-            Range = new MixRangeInfo("coarse", 0, 1, [4, 8]),
+            Range = new MixRangeInfo(range, lo, hi, resolutions),
             Truncation = 0.7,
             NoiseSeed = 0,
             MeanStyle = new MixMeanStyleInfo(0, 10240),
             Rows = rows,
             Columns = cols,
-            Grid = new MixGridImage("mix-coarse.png", pad + (cols + 1) * (s + pad), pad + (rows + 1) * (s + pad), pad, "row-major"),
+            Grid = new MixGridImage($"mix-{range}.png", pad + (cols + 1) * (s + pad), pad + (rows + 1) * (s + pad), pad, "row-major"),
             RowSources = rowSources,
             ColumnSources = colSources,
             Cells = cells,
         };
-        await store.PutBytesAsync(prefix + "mix-coarse.json", JsonSerializer.SerializeToUtf8Bytes(manifest, MixManifest.Json), cancellationToken: ct);
+        await store.PutBytesAsync(prefix + $"mix-{range}.json", JsonSerializer.SerializeToUtf8Bytes(manifest, MixManifest.Json), cancellationToken: ct);
     }
 
     private static Task PutManifestAsync(IBlobStore store, AugmentationBatchJob job, List<DatasetItem> items, DateTimeOffset at, CancellationToken ct) =>
