@@ -59,11 +59,10 @@ internal static class TrainCouncilCommand
                     new CouncilOptions(p.GetValue(councilSize), p.GetValue(councilSize), 0.7, p.GetValue(councilStart)),
                     new TrainOptions(BatchSize: p.GetValue(batch)), s, s, s);
             }
-            CouncilMember[] members;
             long? start = p.GetValue(resume) ? CouncilTrainingSetup.LatestStep(dir, cfg) : null;
             if (p.GetValue(resume) && start is null)
                 AnsiConsole.MarkupLineInterpolated($"[yellow]--resume: no complete snapshot in {dir}; starting from a fresh initialisation[/]");
-            members = start is { } step ? CouncilTrainingSetup.Load(dir, cfg, step, dev) : CouncilTrainingSetup.NewMembers(cfg, p.GetValue(seed), dev);
+            var members = start is { } step ? CouncilTrainingSetup.Load(dir, cfg, step, dev) : CouncilTrainingSetup.NewMembers(cfg, p.GetValue(seed), dev);
             using var trainer = new CouncilTrainer(cfg, members);
             if (start is { } s0)
             {
