@@ -5,7 +5,6 @@ using Pipeline.Worker.Cli.Training;
 namespace Pipeline.Worker.Tests.Training;
 
 /// <summary>`pipeline train proxy-fd` on freshly trained tiny models: both proxy distances, finite, never called FID.</summary>
-[Collection(SpectreConsoleCollection.Name)]
 public sealed class ProxyFdCliTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("proxyfdcli-").FullName;

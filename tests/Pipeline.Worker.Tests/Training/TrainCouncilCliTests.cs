@@ -7,7 +7,6 @@ using static TorchSharp.torch;
 namespace Pipeline.Worker.Tests.Training;
 
 /// <summary>`pipeline train council` end to end on a tiny council: reference snapshot files, optimizer state, resume.</summary>
-[Collection(SpectreConsoleCollection.Name)]
 public sealed class TrainCouncilCliTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("councilcli-").FullName;

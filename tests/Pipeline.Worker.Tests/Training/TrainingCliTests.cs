@@ -4,7 +4,6 @@ using Pipeline.Worker.Cli.Training;
 namespace Pipeline.Worker.Tests.Training;
 
 /// <summary>`pipeline data synth` and `pipeline train stylegan2` end to end on tiny settings.</summary>
-[Collection(SpectreConsoleCollection.Name)]
 public sealed class TrainingCliTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("traincli-").FullName;
