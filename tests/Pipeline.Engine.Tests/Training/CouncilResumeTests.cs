@@ -97,6 +97,46 @@ public sealed class CouncilResumeTests : IDisposable
     }
 
     [Fact]
+    public void PyTorch_1_5_style_optimizer_files_resume_the_same()
+    {
+        // Loss matching off: the histories, which this file set lacks, do not enter the step.
+        var cfg = Tiny() with { Train = Tiny().Train with { DoWLossMatching = false } };
+        using var uninterrupted = Trained(cfg, 3);
+        CouncilTrainingSetup.Save(_dir, uninterrupted, cfg);
+        StepAt(uninterrupted, 3);
+        // The reference pins PyTorch 1.5: Adam's step is a Python int, state keys are ints, and the file has no
+        // loss-matching companion (the histories restart at ones, as the reference's do).
+        for (int i = 0; i < 2; i++)
+        {
+            var path = CouncilTrainingSetup.OptimizerFile(_dir, i);
+            var tree = (IDictionary<string, object?>)TorchFile.Load(path)!;
+            var rewritten = new OrderedDictionary<string, object?>();
+            foreach (var (key, opt) in tree)
+            {
+                var o = (IDictionary<string, object?>)opt!;
+                var state = new Dictionary<long, object?>();
+                foreach (var (index, entry) in (IDictionary<string, object?>)o["state"]!)
+                {
+                    var e = (IDictionary<string, object?>)entry!;
+                    state[long.Parse(index, System.Globalization.CultureInfo.InvariantCulture)] = new OrderedDictionary<string, object?>
+                    {
+                        ["step"] = (long)((Tensor)e["step"]!).item<float>(), ["exp_avg"] = e["exp_avg"], ["exp_avg_sq"] = e["exp_avg_sq"],
+                    };
+                }
+                rewritten[key] = new OrderedDictionary<string, object?> { ["state"] = state, ["param_groups"] = o["param_groups"] };
+            }
+            TorchFile.Save(path, rewritten);
+            File.Delete(CouncilTrainingSetup.LossMatchingFile(_dir, i));
+        }
+        using var resumed = Resumed(cfg, out var report);
+        Assert.True(report.AdamRestored, string.Join("; ", report.Notes));
+        Assert.False(report.LossMatchingRestored);
+        Assert.Contains(report.Notes, n => n.Contains("loss-matching histories restart", StringComparison.Ordinal));
+        StepAt(resumed, 3);
+        Assert.Equal(0, MaxDiff(uninterrupted, resumed));
+    }
+
+    [Fact]
     public void Optimizer_file_has_the_reference_layout()
     {
         var cfg = Tiny();
