@@ -15,7 +15,7 @@ namespace Pipeline.Functions;
 public static class HandlerApp
 {
     /// <summary>The function names (= folder names with a function.json = routes).</summary>
-    public static readonly string[] Functions = ["ValidateUpload", "ScheduleAugmentation", "SubmitJob", "JobStatus", "JobResults", "Metrics", "Dashboard"];
+    public static readonly string[] Functions = ["ValidateUpload", "ScheduleAugmentation", "SubmitJob", "JobStatus", "JobResults", "Metrics", "Dashboard", "Gallery"];
 
     /// <summary>
     /// Builds the app. <paramref name="configure"/> runs before registration (configuration sources, TestServer);
@@ -23,15 +23,26 @@ public static class HandlerApp
     /// </summary>
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrides = null)
     {
+        var local = LocalOptions.Parse(ref args);
         var builder = WebApplication.CreateBuilder(args);
         // The host passes the port it chose; it only ever calls us on loopback.
         var port = Environment.GetEnvironmentVariable("FUNCTIONS_CUSTOMHANDLER_PORT") ?? Environment.GetEnvironmentVariable("FUNCTIONS_HTTPWORKER_PORT");
         if (!string.IsNullOrEmpty(port)) builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        if (local is not null)
+        {
+            builder.WebHost.UseUrls($"http://127.0.0.1:{local.Port}");
+            builder.Configuration.AddInMemoryCollection(local.Settings());
+        }
         configure?.Invoke(builder);
         builder.Services.AddPipelineFunctions(builder.Configuration);
         overrides?.Invoke(builder.Services);
         var app = builder.Build();
         Map(app);
+        if (IsLocal(builder.Configuration))
+        {
+            LocalFrontDoor.Map(app, AppContext.BaseDirectory);
+            if (local is not null) app.Lifetime.ApplicationStarted.Register(() => local.PrintWelcome(app));
+        }
         return app;
     }
 
@@ -66,6 +77,7 @@ public static class HandlerApp
         services.AddSingleton<ScheduleAugmentationHandler>();
         services.AddSingleton<ApiHandlers>();
         services.AddSingleton<DashboardHandlers>();
+        services.AddSingleton<GalleryHandlers>();
         return services;
     }
 
@@ -79,7 +91,11 @@ public static class HandlerApp
         var connectionString = Setting(InfraFactory.StorageConnectionString);
         var serviceUri = Setting(InfraFactory.StorageServiceUri);
         var prefix = Setting(InfraFactory.StorageContainerPrefix) ?? "";
-        if (store is FileSystemBlobStore)
+        if (store is FileSystemBlobStore && IsLocal(configuration))
+        {
+            services.AddSingleton<ILinkSigner, LocalLinkSigner>();
+        }
+        else if (store is FileSystemBlobStore)
         {
             services.AddSingleton<ILinkSigner, NoLinkSigner>();
         }
@@ -97,6 +113,8 @@ public static class HandlerApp
             services.AddSingleton<ILinkSigner>(sp => new UserDelegationLinkSigner(service, sp.GetRequiredService<TimeProvider>(), prefix));
         }
     }
+
+    private static bool IsLocal(IConfiguration configuration) => string.Equals(configuration["Pipeline:LocalFrontDoor"], "true", StringComparison.OrdinalIgnoreCase);
 
     private static Func<string, IJobQueue> QueueFactory(IConfiguration configuration)
     {
@@ -122,6 +140,7 @@ public static class HandlerApp
         MapFunction<ApiHandlers>(app, "JobResults", (h, i, ct) => h.ResultsAsync(i, ct));
         MapFunction<DashboardHandlers>(app, "Metrics", (h, i, ct) => h.MetricsAsync(i, ct));
         MapFunction<DashboardHandlers>(app, "Dashboard", (h, i, ct) => h.DashboardAsync(i, ct));
+        MapFunction<GalleryHandlers>(app, "Gallery", (h, i, ct) => h.HandleAsync(i, ct));
     }
 
     private static void MapFunction<THandler>(WebApplication app, string name, Func<THandler, Invocation, CancellationToken, Task<IResult>> run)

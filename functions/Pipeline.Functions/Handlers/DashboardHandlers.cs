@@ -38,7 +38,7 @@ public sealed class DashboardHandlers(ApiHandlers api, IBlobStore store, ILinkSi
             return Task.FromResult(DashboardAssets.TryGet(asset) is { } a
                 ? HttpTriggerResponse.Text(200, a.ContentType, a.Text, a.ContentType.StartsWith("text/html", StringComparison.Ordinal) ? "no-store" : "private, max-age=300")
                 : HttpTriggerResponse.Problem(404, "not_found", "No such dashboard asset."));
-        }, req => AssetOf(req) is "app.js" or "style.css");
+        }, req => AssetOf(req) is "app.js" or "style.css" or "gallery.js");
 
     private static string AssetOf(HttpTriggerRequest req) => req.Param("asset") is { Length: > 0 } a ? a : "index.html";
 

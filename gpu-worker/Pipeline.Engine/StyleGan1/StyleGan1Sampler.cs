@@ -25,6 +25,12 @@ public sealed record StyleGan1SampleOptions
 
     /// <summary>Per-image first level fed by the mix seed (1..Step for a visible mix; the reference's inject_index + 1).</summary>
     public IReadOnlyList<int>? Crossovers { get; init; }
+
+    /// <summary>
+    /// Explicit first latents z [Seeds.Count, CodeDim] (e.g. neighbours of one base latent); row j replaces the z of
+    /// Seeds[j], which still seeds image j's noise. Null derives z from the seeds (<see cref="StyleMixingGrid.SeedLatent"/>).
+    /// </summary>
+    public Tensor? Latents { get; init; }
 }
 
 /// <summary>Seed -> image sampling for augmentation batches and galleries (the v1 counterpart of v2 sampling).</summary>
@@ -41,11 +47,14 @@ public static class StyleGan1Sampler
         Tensor? mean = o.Truncation == 1 ? null : o.MeanStyle?.to(device) ?? DefaultMeanStyle(g);
         if (o.MixSeeds is not null && (o.MixSeeds.Count != o.Seeds.Count || o.Crossovers?.Count != o.Seeds.Count))
             throw new ArgumentException("style mixing needs one mix seed and one crossover level per seed");
-        Tensor Styles(IEnumerable<long> seeds)
+        if (o.Latents is not null && (o.Latents.dim() != 2 || o.Latents.shape[0] != o.Seeds.Count || o.Latents.shape[1] != g.Config.CodeDim))
+            throw new ArgumentException($"Latents must be [{o.Seeds.Count}, {g.Config.CodeDim}] (one z per seed), not [{string.Join(", ", o.Latents.shape)}]");
+        Tensor Styles(Tensor z)
         {
-            var w = g.Map(cat(seeds.Select(s => StyleMixingGrid.SeedLatent(s, g.Config.CodeDim)).ToArray(), 0).to(device));
+            var w = g.Map(z.to(device));
             return mean is null ? w : StyledGenerator.Truncate(w, mean, o.Truncation);
         }
+        Tensor SeedLatents(IEnumerable<long> seeds) => cat(seeds.Select(s => StyleMixingGrid.SeedLatent(s, g.Config.CodeDim)).ToArray(), 0);
         var outs = new List<Tensor>();
         for (int start = 0; start < o.Seeds.Count; start += Math.Max(1, o.BatchSize))
         {
@@ -59,11 +68,11 @@ public static class StyleGan1Sampler
                 var maps = g.RandomNoise(1, o.Step, gen, device);
                 for (int i = 0; i <= o.Step; i++) noise[i].Add(maps[i]);
             }
-            var w = Styles(seeds);
+            var w = Styles(o.Latents is null ? SeedLatents(seeds) : o.Latents.narrow(0, start, seeds.Length));
             var levels = Enumerable.Repeat(w, o.Step + 1).ToArray();
             if (o.MixSeeds is not null)
             {
-                var wb = Styles(o.MixSeeds.Skip(start).Take(seeds.Length));
+                var wb = Styles(SeedLatents(o.MixSeeds.Skip(start).Take(seeds.Length)));
                 var cross = tensor(o.Crossovers!.Skip(start).Take(seeds.Length).Select(c => (long)c).ToArray(), device: device).unsqueeze(1);
                 for (int i = 0; i <= o.Step; i++) levels[i] = where(cross <= i, wb, w);
             }

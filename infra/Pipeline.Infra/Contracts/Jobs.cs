@@ -150,6 +150,16 @@ public sealed record AugmentationBatchJob : JobSpec
     public BlobRef? SecondModel { get; init; }
     /// <summary>Output side in pixels (null = native).</summary>
     public int? Size { get; init; }
+    /// <summary>
+    /// "More like this": every image's first latent comes from this seed instead of Seed + i (with StyleMixing and a
+    /// MixingCrossover, all images then share this image's coarse styles). Sample/Truncation/StyleMixing only.
+    /// </summary>
+    public long? BaseSeed { get; init; }
+    /// <summary>
+    /// With <see cref="BaseSeed"/>: image i's first latent is sqrt(1-v²)·z(BaseSeed) + v·z(Seed + i), a neighbourhood
+    /// of the base image in z (v in (0, 1]; variance-preserving, so the latents stay on the prior). Null = z(BaseSeed).
+    /// </summary>
+    public double? Variation { get; init; }
 }
 
 /// <summary>A metric evaluation (FID or PPL) of a model or of a dataset batch; one JSON line per evaluation under metrics/.</summary>

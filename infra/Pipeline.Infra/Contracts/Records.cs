@@ -108,8 +108,11 @@ public sealed record Rejection
     public IReadOnlyDictionary<string, string>? Details { get; init; }
 }
 
-/// <summary>One item of a dataset batch manifest.</summary>
-public sealed record DatasetItem(string Path, long Seed, string? Sha256 = null, IReadOnlyDictionary<string, string>? Attributes = null);
+/// <summary>
+/// One item of a dataset batch manifest. <paramref name="Thumbnail"/>: a small preview the gallery loads instead of the
+/// full image (datasets/&lt;batchId&gt;/thumbs/...; null in batches written before thumbnails existed).
+/// </summary>
+public sealed record DatasetItem(string Path, long Seed, string? Sha256 = null, IReadOnlyDictionary<string, string>? Attributes = null, string? Thumbnail = null);
 
 /// <summary>datasets/&lt;batchId&gt;/manifest.json: what a batch contains and how it was made.</summary>
 public sealed record DatasetManifest

@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Pipeline.Functions.Host;
 using Pipeline.Functions.Tests.Functions;
+using Pipeline.Infra.Storage;
 
 namespace Pipeline.Functions.Tests.Dashboard;
 
@@ -16,13 +18,19 @@ public sealed class HostEmulator : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private HostEmulator(WebApplication app, string baseUrl)
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _fetched;
+
+    private HostEmulator(WebApplication app, string baseUrl, System.Collections.Concurrent.ConcurrentQueue<string> fetched)
     {
         _app = app;
         BaseUrl = baseUrl;
+        _fetched = fetched;
     }
 
     public string BaseUrl { get; }
+
+    /// <summary>Blob paths fetched through /blobs/ so far, in order.</summary>
+    public IReadOnlyList<string> FetchedBlobs => [.. _fetched];
 
     public static async Task<HostEmulator> StartAsync(HandlerHost handler)
     {
@@ -33,7 +41,7 @@ public sealed class HostEmulator : IAsyncDisposable
         app.Map("/api/{**path}", async (HttpContext ctx, string? path) =>
         {
             path ??= "";
-            var (function, routeParams) = Route(path);
+            var (function, routeParams) = Route(ctx.Request.Method, path);
             if (function is null) return Results.NotFound();
             var query = ctx.Request.Query.ToDictionary(q => q.Key, q => q.Value.ToString());
             var headers = ctx.Request.Headers.ToDictionary(h => h.Key, h => h.Value.Select(v => v ?? "").ToArray());
@@ -48,25 +56,26 @@ public sealed class HostEmulator : IAsyncDisposable
             var contentType = (string?)res["headers"]!["Content-Type"] ?? "text/plain";
             return Results.Text((string?)res["body"] ?? "", contentType, statusCode: (int)res["statusCode"]!);
         });
+        // Stands in for the storage endpoint that signed links point to; every request is recorded so tests can
+        // tell which images a page actually fetched (lazy loading).
+        var fetched = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        app.MapGet("/blobs/{**path}", async (HttpContext ctx, string path) =>
+        {
+            fetched.Enqueue(path);
+            var blob = await handler.Store.GetBytesAsync(path, ctx.RequestAborted);
+            return blob is null ? Results.NotFound() : Results.Bytes(blob.Value.Bytes, path.EndsWith(".jpg", StringComparison.Ordinal) ? "image/jpeg" : "image/png");
+        });
         await app.StartAsync();
         var url = app.Urls.First();
-        return new HostEmulator(app, url);
+        return new HostEmulator(app, url, fetched);
     }
 
-    // The routes of the function.json files.
-    private static (string? Function, Dictionary<string, string> Params) Route(string path)
-    {
-        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        return parts switch
-        {
-            ["dashboard", .. var rest] => ("Dashboard", new() { ["asset"] = string.Join('/', rest) }),
-            ["metrics"] => ("Metrics", new()),
-            ["jobs"] => ("SubmitJob", new()),
-            ["jobs", var id] => ("JobStatus", new() { ["jobId"] = id }),
-            ["jobs", var id, "results"] => ("JobResults", new() { ["jobId"] = id }),
-            _ => (null, new()),
-        };
-    }
+    // The routes of the function.json files, matched as the local front door matches them.
+    private static readonly List<LocalFrontDoor.Route> Routes =
+        LocalFrontDoor.ReadRoutes(Path.Combine(Pipeline.Tests.TestPaths.RepoRoot, "functions", "Pipeline.Functions"));
+
+    private static (string? Function, Dictionary<string, string> Params) Route(string method, string path) =>
+        LocalFrontDoor.Match(Routes, method, path) is { } m ? (m.Route.Function, m.Params) : (null, new());
 
     public async ValueTask DisposeAsync()
     {

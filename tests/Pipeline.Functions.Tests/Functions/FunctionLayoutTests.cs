@@ -37,7 +37,7 @@ public sealed class FunctionLayoutTests
         Assert.Equal("timerTrigger", (string?)timer["type"]);
         Assert.Equal("%AugmentationSchedule%", (string?)timer["schedule"]);
 
-        foreach (var name in new[] { "SubmitJob", "JobStatus", "JobResults", "Metrics", "Dashboard" })
+        foreach (var name in new[] { "SubmitJob", "JobStatus", "JobResults", "Metrics", "Dashboard", "Gallery" })
         {
             var bindings = Read(Path.Combine(AppRoot, name, "function.json"))["bindings"]!.AsArray();
             Assert.Contains(bindings, b => (string?)b!["type"] == "httpTrigger" && (string?)b["name"] == "req");

@@ -16,6 +16,8 @@ public sealed class HttpApiTests
     [InlineData("JobResults", "GET", "jobs/x/results")]
     [InlineData("Metrics", "GET", "metrics")]
     [InlineData("Dashboard", "GET", "dashboard")]
+    [InlineData("Gallery", "GET", "gallery")]
+    [InlineData("Gallery", "POST", "gallery/more")]
     public async Task EveryHttpFunctionRequiresAuthorization(string function, string method, string path)
     {
         await using var host = new HandlerHost();

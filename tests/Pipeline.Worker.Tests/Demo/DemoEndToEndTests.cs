@@ -41,6 +41,17 @@ public sealed class DemoEndToEndTests : IDisposable
         }
         Assert.True(File.Exists(Path.Combine(data, "datasets", "demo-samples", "manifest.json")));
 
+        // The gallery's style-mixing grids: coarse and middle from the StyleGAN2 model, every file the manifest names present.
+        foreach (var range in new[] { "coarse", "middle" })
+        {
+            var path = Path.Combine(data, "datasets", "demo-mixgrid", $"mix-{range}.json");
+            Assert.True(File.Exists(path), path);
+            var grid = System.Text.Json.JsonSerializer.Deserialize<MixManifest>(File.ReadAllText(path), MixManifest.Json)!;
+            Assert.Equal((MixManifest.KindNameStyleGan2, "stylegan2", range), (grid.Kind, grid.Model.Family, grid.Range.Name));
+            Assert.Equal(grid.Rows * grid.Columns, grid.Cells.Count);
+            Assert.All(grid.Cells.Select(c => c.Image).Append(grid.Grid.Image), rel => Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(path)!, rel)), rel));
+        }
+
         // PPL cannot run without the LPIPS weights: its record says skipped, with no value.
         var ppl = Directory.GetFiles(Path.Combine(data, "metrics", "ppl_wend"), "*.jsonl", SearchOption.AllDirectories);
         var record = JobJson.FromUtf8<MetricRecord>(File.ReadAllBytes(Assert.Single(ppl)));

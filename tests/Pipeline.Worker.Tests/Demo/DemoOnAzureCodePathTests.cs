@@ -45,6 +45,15 @@ public sealed class DemoOnAzureCodePathTests(AzuriteFixture azurite) : IClassFix
             var prefixed = new AzureBlobStore(new AzureBlobStoreOptions { ConnectionString = azurite.ConnectionString, ContainerPrefix = container.Name[..^"status".Length] });
             await foreach (var b in prefixed.ListAsync("status/", TestContext.Current.CancellationToken))
                 statuses.Add((await prefixed.GetJsonAsync<JobStatus>(b.Path, TestContext.Current.CancellationToken))!);
+            // The gallery's StyleGAN2 mixing grids went to the same storage account as everything else.
+            foreach (var range in new[] { "coarse", "middle" })
+            {
+                var bytes = await prefixed.GetBytesAsync($"datasets/demo-mixgrid/mix-{range}.json", TestContext.Current.CancellationToken);
+                Assert.NotNull(bytes);
+                var grid = System.Text.Json.JsonSerializer.Deserialize<MixManifest>(bytes.Value.Bytes, MixManifest.Json);
+                Assert.Equal(MixManifest.KindNameStyleGan2, grid?.Kind);
+                Assert.NotNull(await prefixed.GetPropertiesAsync("datasets/demo-mixgrid/" + grid!.Grid.Image, TestContext.Current.CancellationToken));
+            }
         }
         Assert.NotEmpty(statuses);
         Assert.Contains(statuses, s => s.Kind == JobKind.Projection && s.State == JobState.Succeeded);

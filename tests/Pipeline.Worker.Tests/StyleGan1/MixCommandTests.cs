@@ -1,3 +1,4 @@
+using Pipeline.Infra.Contracts;
 using System.Text.Json;
 using Pipeline.Engine.StyleGan1;
 using Pipeline.Tests;

@@ -112,6 +112,7 @@
     const root = location.pathname.replace(/\/dashboard(\/.*)?$/, "");
     const code = new URLSearchParams(location.search).get("code");
     const url = root + "/metrics" + (code ? "?code=" + encodeURIComponent(code) : "");
+    document.getElementById("to-gallery").href = root + "/dashboard/gallery.html" + (code ? "?code=" + encodeURIComponent(code) : "");
     try {
       const res = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
       if (!res.ok) throw new Error(`metrics answered ${res.status}`);

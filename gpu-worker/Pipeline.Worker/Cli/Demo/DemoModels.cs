@@ -12,7 +12,8 @@ namespace Pipeline.Worker.Cli.Demo;
 /// </summary>
 internal static class DemoModels
 {
-    public sealed record Published(string StyleGan2, bool StyleGan2Trained, string? Council, string Note);
+    /// <param name="StyleGan2File">Local copy of the StyleGAN2 checkpoint (for work the demo does in-process, e.g. mixing grids).</param>
+    public sealed record Published(string StyleGan2, string StyleGan2File, bool StyleGan2Trained, string? Council, string Note);
 
     public static async Task<Published> PublishAsync(IBlobStore store, string repoRoot, string scratch, CancellationToken ct)
     {
@@ -39,7 +40,7 @@ internal static class DemoModels
         }
         var note = (trained ? $"StyleGAN2: bundled trained model {Path.GetFileName(sg2File)}." : "StyleGAN2: no trained model is bundled yet, so the demo uses small deterministic untrained weights (seed 0): images are structured noise, not faces.")
                    + (councilBlob is null ? " Council GAN: no bundled council, so selfie translations are skipped." : $" Council GAN: bundled council {Path.GetFileName(councilDir)}.");
-        return new Published(sg2Blob, trained, councilBlob, note);
+        return new Published(sg2Blob, sg2File, trained, councilBlob, note);
     }
 
     private static async Task UploadAsync(IBlobStore store, string file, string blob, CancellationToken ct)

@@ -48,21 +48,12 @@ internal static class ImageFiles
         File.Move(tmp, path, overwrite: true);
     }
 
-    /// <summary>PNG (lossless) or JPEG q75 bytes of an HWC (or HW) uint8 tensor.</summary>
+    /// <summary>PNG (lossless) or JPEG q75 bytes of an HWC (or HW) uint8 tensor, through the imaging library's one encoder.</summary>
     public static byte[] EncodeImage(Tensor image, bool jpeg)
     {
         var hwc = image.dim() == 2 ? image.unsqueeze(-1).expand(-1, -1, 3) : image;
         int h = (int)hwc.shape[0], w = (int)hwc.shape[1];
-        var data = hwc.contiguous().cpu().data<byte>().ToArray();
-        using var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        var px = new byte[w * h * 4];
-        for (int i = 0; i < w * h; i++)
-        {
-            px[4 * i] = data[3 * i]; px[4 * i + 1] = data[3 * i + 1]; px[4 * i + 2] = data[3 * i + 2]; px[4 * i + 3] = 255;
-        }
-        System.Runtime.InteropServices.Marshal.Copy(px, 0, bmp.GetPixels(), px.Length);
-        using var encoded = bmp.Encode(jpeg ? SKEncodedImageFormat.Jpeg : SKEncodedImageFormat.Png, jpeg ? 75 : 100)
-                            ?? throw new InvalidOperationException("SkiaSharp could not encode the image");
-        return encoded.ToArray();
+        var rgb = new Pipeline.Imaging.RgbImage(w, h, hwc.contiguous().cpu().data<byte>().ToArray());
+        return jpeg ? rgb.EncodeJpeg(75) : rgb.EncodePng();
     }
 }

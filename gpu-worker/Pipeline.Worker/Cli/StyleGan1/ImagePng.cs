@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using SkiaSharp;
 using static TorchSharp.torch;
 
 namespace Pipeline.Worker.Cli.StyleGan1;
@@ -17,27 +15,8 @@ public static class ImagePng
         File.Move(tmp, path, overwrite: true);
     }
 
-    /// <summary>PNG bytes of one [3, H, W] or [1, 3, H, W] image in [-1, 1].</summary>
-    public static byte[] Encode(Tensor image)
-    {
-        using var scope = NewDisposeScope();
-        var img = image.dim() == 4 ? image[0] : image;
-        var bytes = ((img.detach().cpu().to(float32).clamp(-1, 1) + 1) * 127.5).round().to(uint8).permute(1, 2, 0).contiguous();
-        int h = (int)bytes.shape[0], w = (int)bytes.shape[1];
-        var rgb = bytes.data<byte>().ToArray();
-        var rgba = new byte[w * h * 4];
-        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
-        {
-            rgba[j] = rgb[i];
-            rgba[j + 1] = rgb[i + 1];
-            rgba[j + 2] = rgb[i + 2];
-            rgba[j + 3] = 255;
-        }
-        using var bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        Marshal.Copy(rgba, 0, bitmap.GetPixels(), rgba.Length);
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
-    }
+    /// <summary>PNG bytes of one [3, H, W] or [1, 3, H, W] image in [-1, 1]: the worker's one encoder with save_image's rounding.</summary>
+    public static byte[] Encode(Tensor image) => Pipeline.Worker.Cli.StyleGan2.Sg2Images.EncodePng(image);
 
     /// <summary>
     /// Tiles images ([N, 3, S, S], row-major, nRows x nCols) into one [3, H, W] tensor with a black gutter of

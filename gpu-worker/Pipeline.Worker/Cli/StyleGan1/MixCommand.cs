@@ -1,3 +1,4 @@
+using Pipeline.Infra.Contracts;
 using Pipeline.Infra;
 using System.CommandLine;
 using System.Globalization;
@@ -8,27 +9,27 @@ using Spectre.Console;
 
 namespace Pipeline.Worker.Cli.StyleGan1;
 
-/// <summary>`pipeline mix`: a StyleGAN v1 style-mixing grid (rows = source A, columns = source B) plus its manifest.</summary>
+/// <summary>`pipeline mix`: a StyleGAN v1 or StyleGAN2 style-mixing grid (rows = source A, columns = source B) plus its manifest.</summary>
 public sealed class MixCommand : ICliCommand
 {
     public Command Build()
     {
-        var model = new Option<FileInfo>("--model") { Description = "StyleGAN v1 checkpoint (train.py's dict with g_running, or a bare g_running state_dict; zip or legacy torch.save)", Required = true };
+        var model = new Option<FileInfo>("--model") { Description = "StyleGAN v1 checkpoint (g_running) or StyleGAN2 checkpoint (g_ema); the family is detected from the keys. train.py dicts or bare generator state_dicts, zip or legacy torch.save", Required = true };
         var rows = new Option<int>("--rows") { Description = "Row sources (A: all levels outside the range)", DefaultValueFactory = _ => 4 };
         var cols = new Option<int>("--cols") { Description = "Column sources (B: the levels inside the range)", DefaultValueFactory = _ => 4 };
         var range = new Option<string>("--range") { Description = "Levels taken from the column source: coarse (4-8 px), middle (16-32 px), fine (64 px and up) or lo-hi", DefaultValueFactory = _ => "coarse" };
-        var size = new Option<int?>("--size") { Description = "Output resolution (power of two). Default: detected from the weights (the last level with trained noise)" };
+        var size = new Option<int?>("--size") { Description = "Output resolution (power of two). Default: v1 detects it from the weights (the last level with trained noise); a StyleGAN2 generator has one size" };
         var seed = new Option<long>("--seed") { Description = "First seed: rows use seed.., columns continue after them", DefaultValueFactory = _ => 0 };
         var rowSeeds = new Option<string?>("--row-seeds") { Description = "Explicit comma-separated row seeds (overrides --rows/--seed)" };
         var colSeeds = new Option<string?>("--col-seeds") { Description = "Explicit comma-separated column seeds (overrides --cols/--seed)" };
         var truncation = new Option<double>("--truncation") { Description = "Truncation psi towards the mean style (1 = off)", DefaultValueFactory = _ => 0.7 };
-        var noiseSeed = new Option<long>("--noise-seed") { Description = "Seed of the noise maps shared by all images", DefaultValueFactory = _ => 0 };
+        var noiseSeed = new Option<long?>("--noise-seed") { Description = "StyleGAN v1: seed of the noise maps shared by all images (default 0). StyleGAN2 uses the checkpoint's stored noise buffers" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder for mix-<range>.png, mix-<range>.json and mix-<range>/*.png", DefaultValueFactory = _ => new DirectoryInfo("mix") };
         var batch = new Option<int>("--batch") { Description = "Images per generator call", DefaultValueFactory = _ => 16 };
         var device = new Option<string>("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
         var publish = new Option<string?>("--publish") { Description = "Also upload the grid, images and manifest to datasets/<batchId>/ of the configured storage (Pipeline__Storage__Kind/Root/ServiceUri), where the gallery reads them" };
 
-        var cmd = new Command("mix", "Render a StyleGAN v1 style-mixing grid and a JSON manifest of every cell (seeds, truncation, range).")
+        var cmd = new Command("mix", "Render a StyleGAN v1 or StyleGAN2 style-mixing grid and a JSON manifest of every cell (seeds, truncation, range).")
         {
             model, rows, cols, range, size, seed, rowSeeds, colSeeds, truncation, noiseSeed, output, batch, device, publish,
         };

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using Pipeline.Engine.IO;
 using Pipeline.Engine.StyleGan1;
+using Pipeline.Engine.StyleGan2;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
 using TorchSharp;
@@ -21,20 +23,50 @@ public sealed record MixRequest
     public int? Size { get; init; }
 
     public double Truncation { get; init; } = 0.7;
-    public long NoiseSeed { get; init; }
+    /// <summary>StyleGAN v1: seed of the shared noise maps (null = 0). StyleGAN2 uses the checkpoint's stored noise buffers, so a value is an error there.</summary>
+    public long? NoiseSeed { get; init; }
+
+    /// <summary>Seed of the z samples averaged into the mean style (v1) / mean latent (v2).</summary>
     public long MeanStyleSeed { get; init; }
     public int BatchSize { get; init; } = 16;
     public int Padding { get; init; } = 2;
     public string Device { get; init; } = "auto";
 }
 
-/// <summary>Renders a grid with the engine and writes grid PNG, per-image PNGs and the manifest (the worker's composition of <see cref="StyleMixingGrid"/>).</summary>
-public static class MixGridWriter
+/// <summary>
+/// Renders a grid with the engine and writes grid PNG, per-image PNGs and the manifest (the worker's composition of
+/// <see cref="StyleMixingGrid"/> for StyleGAN v1 and <see cref="StyleMixingGrid2"/> for StyleGAN2 checkpoints; the
+/// family is detected from the checkpoint's keys).
+/// </summary>
+public static partial class MixGridWriter
 {
     public static async Task<(MixManifest Manifest, string ManifestPath)> WriteAsync(MixRequest req, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
     {
         var device = ResolveDevice(req.Device);
-        var checkpoint = StyleGan1Checkpoint.Load(req.ModelPath);
+        if (!File.Exists(req.ModelPath)) throw new FileNotFoundException($"checkpoint not found: {req.ModelPath}", req.ModelPath);
+        object? tree;
+        try { tree = TorchFile.Load(req.ModelPath); }
+        catch (Exception e) when (e is not OutOfMemoryException and not OperationCanceledException)
+        {
+            throw new InvalidDataException($"'{req.ModelPath}' is not a readable PyTorch checkpoint (torch.save zip or legacy format): {e.Message}", e);
+        }
+        var rendered = ModelFamily.Detect(tree) switch
+        {
+            GanFamily.StyleGan2 => RenderStyleGan2(tree, req, device, progress, ct),
+            GanFamily.StyleGan1 => RenderStyleGan1(tree, req, device, progress, ct),
+            _ => throw new InvalidDataException($"'{req.ModelPath}' is neither a StyleGAN v1 checkpoint (g_running, generator.progression.*) nor a StyleGAN2 one (g_ema, convs.*, noises.*); top-level keys: "
+                + (tree is OrderedDictionary<string, object?> d ? string.Join(", ", d.Keys.Take(12)) : tree?.GetType().Name ?? "None")),
+        };
+        using (rendered.Grid)
+            return await WriteFilesAsync(req, rendered, ct);
+    }
+
+    /// <summary>A rendered grid plus what only its family knows (manifest fields, PNG rounding).</summary>
+    private sealed record Rendered(StyleMixingGridResult Grid, string Kind, int Step, MixModelInfo Model, MixRangeInfo Range, long NoiseSeed, string Noise, MixMeanStyleInfo MeanStyle, Func<Tensor, byte[]> Encode);
+
+    private static Rendered RenderStyleGan1(object? tree, MixRequest req, Device device, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+    {
+        var checkpoint = StyleGan1Checkpoint.FromTree(tree, req.ModelPath);
         using var g = checkpoint.CreateGenerator(useRunningAverage: true, device: device);
         int detected = StyleMixingGrid.DetectTrainedStep(g);
         int step = req.Size is { } size ? StepOf(size, g.Config.MaxStep) : detected;
@@ -45,12 +77,22 @@ public static class MixGridWriter
             Range = req.Range,
             Step = step,
             Truncation = req.Truncation,
-            NoiseSeed = req.NoiseSeed,
+            NoiseSeed = req.NoiseSeed ?? 0,
             MeanStyleSeed = req.MeanStyleSeed,
             BatchSize = req.BatchSize,
         };
-        using var grid = StyleMixingGrid.Render(g, options, progress, ct);
+        var grid = StyleMixingGrid.Render(g, options, progress, ct);
+        int lo = Math.Max(req.Range.Lo, 0), hi = Math.Min(req.Range.Hi, step);
+        return new Rendered(grid, MixManifest.KindName, step,
+            new MixModelInfo("stylegan1", Path.GetFileName(req.ModelPath), new FileInfo(req.ModelPath).Length, "", g.Config.CodeDim, g.Config.Levels, req.Size is null),
+            new MixRangeInfo(req.Range.Name, lo, hi, Enumerable.Range(lo, hi - lo + 1).Select(i => 4 << i).ToArray()),
+            options.NoiseSeed, MixManifest.NoiseSeeded, new MixMeanStyleInfo(req.MeanStyleSeed, options.MeanStyleChunks * options.MeanStyleChunkSize),
+            ImagePng.Encode);
+    }
 
+    private static async Task<(MixManifest Manifest, string ManifestPath)> WriteFilesAsync(MixRequest req, Rendered rendered, CancellationToken ct)
+    {
+        var grid = rendered.Grid;
         var stem = $"mix-{req.Range.Name}";
         var dir = Path.GetFullPath(req.OutputDirectory);
         var tilesDir = Path.Combine(dir, stem);
@@ -58,6 +100,12 @@ public static class MixGridWriter
         int rows = req.RowSeeds.Count, cols = req.ColumnSeeds.Count, s = grid.Resolution, pad = req.Padding;
         MixRect Rect(int gridRow, int gridCol) => new(pad + gridCol * (s + pad), pad + gridRow * (s + pad), s, s);
         string Rel(string path) => Path.GetRelativePath(dir, path).Replace('\\', '/');
+        void Save(Tensor image, string path)
+        {
+            var tmp = path + ".tmp";
+            File.WriteAllBytes(tmp, rendered.Encode(image));
+            File.Move(tmp, path, overwrite: true);
+        }
 
         using var scope = NewDisposeScope();
         // Layout as generate.py's mixing grid: blank corner, header row = column sources, header column = row sources.
@@ -70,20 +118,20 @@ public static class MixGridWriter
         }
         var gridImage = ImagePng.Tile(cat(tiles, 0), rows + 1, cols + 1, pad);
         var gridPath = Path.Combine(dir, stem + ".png");
-        ImagePng.Write(gridImage, gridPath);
+        Save(gridImage, gridPath);
 
         var rowSources = new List<MixSource>();
         for (int r = 0; r < rows; r++)
         {
             var p = Path.Combine(tilesDir, $"row{r}.png");
-            ImagePng.Write(grid.RowImages[r], p);
+            Save(grid.RowImages[r], p);
             rowSources.Add(new MixSource(r, req.RowSeeds[r], Rel(p), Rect(r + 1, 0)));
         }
         var colSources = new List<MixSource>();
         for (int c = 0; c < cols; c++)
         {
             var p = Path.Combine(tilesDir, $"col{c}.png");
-            ImagePng.Write(grid.ColumnImages[c], p);
+            Save(grid.ColumnImages[c], p);
             colSources.Add(new MixSource(c, req.ColumnSeeds[c], Rel(p), Rect(0, c + 1)));
         }
         var cells = new List<MixCell>();
@@ -92,23 +140,23 @@ public static class MixGridWriter
             ct.ThrowIfCancellationRequested();
             var info = grid.CellInfo[i];
             var p = Path.Combine(tilesDir, $"r{info.Row}_c{info.Column}.png");
-            ImagePng.Write(grid.Cells[i], p);
+            Save(grid.Cells[i], p);
             cells.Add(new MixCell(info.Row, info.Column, info.RowSeed, info.ColumnSeed, info.Range, info.RangeLo, info.RangeHi,
                 info.Truncation, info.NoiseSeed, Rel(p), Rect(info.Row + 1, info.Column + 1)));
         }
 
-        int lo = Math.Max(req.Range.Lo, 0), hi = Math.Min(req.Range.Hi, step);
         var manifest = new MixManifest
         {
+            Kind = rendered.Kind,
             CreatedUtc = DateTimeOffset.UtcNow,
-            Model = new MixModelInfo("stylegan1", Path.GetFileName(req.ModelPath), new FileInfo(req.ModelPath).Length,
-                await Sha256Async(req.ModelPath, ct), g.Config.CodeDim, g.Config.Levels, req.Size is null),
-            Step = step,
+            Model = rendered.Model with { Sha256 = await Sha256Async(req.ModelPath, ct) },
+            Step = rendered.Step,
             Resolution = s,
-            Range = new MixRangeInfo(req.Range.Name, lo, hi, Enumerable.Range(lo, hi - lo + 1).Select(i => 4 << i).ToArray()),
+            Range = rendered.Range,
             Truncation = req.Truncation,
-            NoiseSeed = req.NoiseSeed,
-            MeanStyle = new MixMeanStyleInfo(req.MeanStyleSeed, options.MeanStyleChunks * options.MeanStyleChunkSize),
+            NoiseSeed = rendered.NoiseSeed,
+            Noise = rendered.Noise,
+            MeanStyle = rendered.MeanStyle,
             Rows = rows,
             Columns = cols,
             Grid = new MixGridImage(Rel(gridPath), (int)gridImage.shape[2], (int)gridImage.shape[1], pad,

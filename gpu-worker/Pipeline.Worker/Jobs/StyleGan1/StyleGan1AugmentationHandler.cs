@@ -3,6 +3,8 @@ using System.Globalization;
 using Pipeline.Engine.StyleGan1;
 using Pipeline.Infra.Contracts;
 using Pipeline.Worker.Cli.StyleGan1;
+using Pipeline.Worker.Cli.StyleGan2;
+using Pipeline.Worker.Jobs.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,8 +12,10 @@ namespace Pipeline.Worker.Jobs.StyleGan1;
 
 /// <summary>
 /// Augmentation batches from StyleGAN v1 checkpoints (Family = StyleGan1): Sample, Truncation and StyleMixing.
-/// Image i uses seed Seed + i (and, when mixing, Seed + Count + i for the second style). Writes
-/// datasets/&lt;batchId&gt;/&lt;i:D5&gt;.png and datasets/&lt;batchId&gt;/manifest.json with each image's settings.
+/// Image i uses seed Seed + i (and, when mixing, Seed + Count + i for the second style); with BaseSeed its first
+/// latent comes from (or near) the base seed's (<see cref="MoreLikeThis"/>) while its noise stays seeded by Seed + i.
+/// Writes datasets/&lt;batchId&gt;/&lt;i:D5&gt;.png, thumbs/&lt;i:D5&gt;.jpg, and last datasets/&lt;batchId&gt;/manifest.json
+/// with each image's settings.
 /// </summary>
 public sealed class StyleGan1AugmentationHandler : IJobHandler
 {
@@ -23,6 +27,7 @@ public sealed class StyleGan1AugmentationHandler : IJobHandler
         if (job.Operation is AugmentationOp.SoatPanorama or AugmentationOp.SoatBlend)
             throw new PermanentJobException($"{job.Operation} is a StyleGAN2 (SOAT) operation; StyleGAN v1 batches support Sample, Truncation and StyleMixing");
         if (job.Count < 1) throw new PermanentJobException("Count must be at least 1");
+        MoreLikeThis.Validate(job);
         var device = cuda.is_available() ? CUDA : CPU;
         var g = await context.Models.GetAsync(job.Model, f => StyleGan1Checkpoint.Load(f.LocalPath).CreateGenerator(device: device), cancellationToken);
 
@@ -50,6 +55,8 @@ public sealed class StyleGan1AugmentationHandler : IJobHandler
             int chunks = Math.Max(1, (job.TruncationMeanSamples + 1023) / 1024);
             mean = g.GetMeanStyle(gen, chunks, 1024, device);
         }
+        // Only "more like this" needs explicit latents; otherwise the sampler derives z from the seeds as before.
+        using var latents = job.BaseSeed is null ? null : MoreLikeThis.FirstLatents(job, seeds, s => StyleMixingGrid.SeedLatent(s, g.Config.CodeDim));
         var sw = Stopwatch.StartNew();
         using var images = StyleGan1Sampler.Sample(g, new StyleGan1SampleOptions
         {
@@ -60,6 +67,7 @@ public sealed class StyleGan1AugmentationHandler : IJobHandler
             BatchSize = context.MaxBatch,
             MixSeeds = mixSeeds,
             Crossovers = crossovers,
+            Latents = latents,
         }, new Inline(p => context.ReportProgress(0.9 * p.Done / p.Total)), cancellationToken);
         var seconds = sw.Elapsed.TotalSeconds;
         mean?.Dispose();
@@ -69,8 +77,10 @@ public sealed class StyleGan1AugmentationHandler : IJobHandler
         {
             var name = $"{i:D5}.png";
             var path = BlobLayout.DatasetItem(job.BatchId, name);
-            var png = ImagePng.Encode(images[i]);
+            var png = Sg2Images.EncodePng(images[i]);
             await context.WriteAsync(path, png, "image/png", "dataset-item", cancellationToken);
+            var thumb = Thumbnails.PathOf(job.BatchId, i);
+            await context.WriteAsync(thumb, Thumbnails.FromEncoded(png), "image/jpeg", "thumbnail", cancellationToken);
             var attributes = new Dictionary<string, string>
             {
                 ["family"] = "stylegan1",
@@ -79,14 +89,16 @@ public sealed class StyleGan1AugmentationHandler : IJobHandler
                 ["resolution"] = (4 << step).ToString(CultureInfo.InvariantCulture),
                 ["noiseSeed"] = "image seed",
             };
+            MoreLikeThis.Annotate(job, attributes);
             if (mixSeeds is not null)
             {
                 attributes["mixSeed"] = mixSeeds[i].ToString(CultureInfo.InvariantCulture);
                 attributes["mixFromLevel"] = crossovers![i].ToString(CultureInfo.InvariantCulture);
             }
-            items.Add(new DatasetItem(path, seeds[i], Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(png)), attributes));
+            items.Add(new DatasetItem(path, seeds[i], Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(png)), attributes, thumb));
             context.ReportProgress(0.9 + 0.1 * (i + 1) / job.Count);
         }
+        // The manifest is the batch's commit marker: readers (gallery, FID) only see items and thumbnails listed in it.
         var manifest = new DatasetManifest { BatchId = job.BatchId, JobId = context.JobId, Job = job, Items = items, CreatedAt = DateTimeOffset.UtcNow };
         await context.WriteAsync(BlobLayout.DatasetManifest(job.BatchId), JobJson.ToUtf8(manifest), "application/json", "manifest", cancellationToken);
         return new Dictionary<string, double>

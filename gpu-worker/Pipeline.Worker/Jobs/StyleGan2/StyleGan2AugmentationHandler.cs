@@ -4,6 +4,7 @@ using Pipeline.Engine.StyleGan2;
 using Pipeline.Infra.Contracts;
 using Pipeline.Worker.Cli.StyleGan2;
 using Pipeline.Worker.Hosting;
+using Pipeline.Worker.Jobs.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,8 +12,10 @@ namespace Pipeline.Worker.Jobs.StyleGan2;
 
 /// <summary>
 /// Augmentation batches from StyleGAN2 checkpoints: Sample, Truncation, StyleMixing (crossover per image), SOAT
-/// panoramas and SOAT blends. Image i uses z from seed Seed + i (mixing/blending partners: Seed + Count + i), the
-/// stored noise buffers (deterministic), and the manifest records every setting, so any image can be regenerated.
+/// panoramas and SOAT blends. Image i uses z from seed Seed + i (mixing/blending partners: Seed + Count + i), or a
+/// first latent near BaseSeed's ("more like this", <see cref="MoreLikeThis"/>), the stored noise buffers
+/// (deterministic), and the manifest records every setting, so any image can be regenerated. Each item gets a
+/// thumbnail under thumbs/ for the gallery; the manifest is written last.
 /// </summary>
 public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHandler
 {
@@ -24,6 +27,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
         if (job.Count is < 1 or > 10_000) throw new PermanentJobException($"Count must be 1..10000, not {job.Count}");
         if (job.Truncation is <= 0 or > 2) throw new PermanentJobException($"Truncation must be in (0, 2], not {job.Truncation}");
         if (job.SecondModel is not null) throw new PermanentJobException("SoatBlend blends two latents of one generator; a second model (toonify) is not supported in batches");
+        MoreLikeThis.Validate(job);
         var ckpt = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
         var g = ckpt.Generator;
         var dev = torch.device(device.Name);
@@ -44,7 +48,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
                     int n = Math.Min(context.MaxBatch, job.Count - start);
                     using var batchScope = NewDisposeScope();
                     var seeds = Enumerable.Range(start, n).Select(i => job.Seed + i).ToArray();
-                    var z = cat(seeds.Select(s => Seeded(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
+                    var z = MoreLikeThis.FirstLatents(job, seeds, s => Seeded(s, 1, g.Config.StyleDim, dev));
                     foreach (var (png, seed, attrs) in Render(g, job, z, seeds, mean, psi, dev))
                         images.Add((png, seed, attrs));
                     context.ReportProgress(0.9 * (start + n) / job.Count);
@@ -58,8 +62,11 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
         {
             var path = BlobLayout.DatasetItem(job.BatchId, $"{i:D5}.png");
             await context.WriteAsync(path, images[i].Png, "image/png", "dataset-item", cancellationToken);
-            items.Add(new DatasetItem(path, images[i].Seed, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(images[i].Png)), images[i].Attributes));
+            var thumb = Thumbnails.PathOf(job.BatchId, i);
+            await context.WriteAsync(thumb, Thumbnails.FromEncoded(images[i].Png), "image/jpeg", "thumbnail", cancellationToken);
+            items.Add(new DatasetItem(path, images[i].Seed, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(images[i].Png)), images[i].Attributes, thumb));
         }
+        // The manifest is the batch's commit marker: readers (gallery, FID) only see items and thumbnails listed in it.
         var manifest = new DatasetManifest { BatchId = job.BatchId, JobId = context.JobId, Job = job, Items = items, CreatedAt = DateTimeOffset.UtcNow };
         await context.WriteAsync(BlobLayout.DatasetManifest(job.BatchId), JobJson.ToUtf8(manifest), "application/json", "manifest", cancellationToken);
         return new Dictionary<string, double>
@@ -80,6 +87,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
             ["resolution"] = g.Config.Size.ToString(CultureInfo.InvariantCulture),
             ["noise"] = "stored buffers",
         };
+        MoreLikeThis.Annotate(job, baseAttrs);
         var opts = new GenerateOptions { Truncation = psi, TruncationLatent = mean, RandomizeNoise = false };
         switch (job.Operation)
         {

@@ -1,16 +1,23 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Pipeline.Worker.Cli.StyleGan1;
+namespace Pipeline.Infra.Contracts;
 
 /// <summary>
-/// What a gallery needs to show a style-mixing grid without reading anything else: the grid image, every source and
-/// mixed cell as its own PNG plus its rectangle in the grid, and the seeds/truncation/range that made it (so "more
-/// like this" can re-run with nearby seeds or the same coarse styles). Format documented in docs/stylegan1.md.
+/// datasets/&lt;batchId&gt;/mix-&lt;range&gt;.json: what a gallery needs to show a style-mixing grid without reading anything
+/// else: the grid image, every source and mixed cell as its own PNG plus its rectangle in the grid, and the
+/// seeds/truncation/range that made it. The worker writes it (`pipeline mix --publish`), the functions' gallery reads
+/// it: one record for both, so the two cannot drift. Format documented in docs/stylegan1.md.
 /// </summary>
 public sealed record MixManifest
 {
     public const string KindName = "stylegan1.style-mixing-grid";
+
+    /// <summary>The same layout from a StyleGAN2 generator (ranges over its per-layer latents).</summary>
+    public const string KindNameStyleGan2 = "stylegan2.style-mixing-grid";
+
+    /// <summary>Whether a manifest's kind is a mixing grid this schema describes.</summary>
+    public static bool IsGridKind(string? kind) => kind is KindName or KindNameStyleGan2;
 
     public string Kind { get; init; } = KindName;
     public int Version { get; init; } = 1;
@@ -20,7 +27,18 @@ public sealed record MixManifest
     public required int Resolution { get; init; }
     public required MixRangeInfo Range { get; init; }
     public required double Truncation { get; init; }
+    /// <summary>Seed of the noise maps when <see cref="Noise"/> is <see cref="NoiseSeeded"/>; -1 when no seed was involved.</summary>
     public required long NoiseSeed { get; init; }
+
+    /// <summary>
+    /// Where the per-pixel noise came from: <see cref="NoiseSeeded"/> (v1: maps drawn from <see cref="NoiseSeed"/>) or
+    /// <see cref="NoiseStoredBuffers"/> (v2: the checkpoint's noises.noise_* buffers). Absent in manifests written
+    /// before it existed, which were all v1 and seeded.
+    /// </summary>
+    public string? Noise { get; init; }
+
+    public const string NoiseSeeded = "seeded";
+    public const string NoiseStoredBuffers = "checkpoint-buffers";
     public required MixMeanStyleInfo MeanStyle { get; init; }
     public required int Rows { get; init; }
     public required int Columns { get; init; }
@@ -46,7 +64,11 @@ public sealed record MixManifest
 public sealed record MixModelInfo(string Family, string File, long Bytes, string Sha256, int CodeDim, int Levels, bool TrainedStepDetected);
 
 /// <summary>Name (coarse/middle/fine or lo-hi), inclusive level indices actually used (clipped to Step), and their pixel sizes.</summary>
-public sealed record MixRangeInfo(string Name, int Lo, int Hi, IReadOnlyList<int> Resolutions);
+public sealed record MixRangeInfo(string Name, int Lo, int Hi, IReadOnlyList<int> Resolutions)
+{
+    /// <summary>StyleGAN2 only: the W+ rows (latent indices) taken from the column source; two per level.</summary>
+    public IReadOnlyList<int>? LatentRows { get; init; }
+}
 
 public sealed record MixMeanStyleInfo(long Seed, int Samples);
 

@@ -1,0 +1,227 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Pipeline.Functions.Host;
+using Pipeline.Functions.Services;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Queue;
+using Pipeline.Infra.Storage;
+
+namespace Pipeline.Functions.Handlers;
+
+/// <summary>
+/// Gallery (GET gallery, GET gallery/batches/{batchId}?offset&amp;limit, POST gallery/more): the generated works as the
+/// worker left them in storage. It reads manifests only (datasets/*/manifest.json, datasets/*/mix-*.json), never
+/// images, so the index stays cheap with hundreds of images; items come in pages with signed links to thumbnails.
+/// </summary>
+public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSigner links, SasOptions sas, JobPublisher publisher, TimeProvider time)
+{
+    /// <summary>Most recent batches the index looks at (older ones stay in storage, just not on the page).</summary>
+    public const int MaxCollections = 200;
+    /// <summary>Largest page of items.</summary>
+    public const int MaxPage = 200;
+
+    /// <summary>Handles every gallery route.</summary>
+    public async Task<IResult> HandleAsync(Invocation invocation, CancellationToken cancellationToken) =>
+        await api.RunAsync(invocation, async req =>
+        {
+            var parts = (req.Param("path") ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
+            return (req.Method, parts) switch
+            {
+                ("GET", []) => HttpTriggerResponse.Json(200, await IndexAsync(cancellationToken)),
+                ("GET", ["batches", var batchId]) => await BatchAsync(batchId, req, cancellationToken),
+                ("POST", ["more"]) => await MoreLikeThisAsync(req, cancellationToken),
+                (_, [] or ["batches", _] or ["more"]) => HttpTriggerResponse.Problem(405, "method_not_allowed", "GET gallery and gallery/batches/{batchId}; POST gallery/more."),
+                _ => HttpTriggerResponse.Problem(404, "not_found", "No such gallery route."),
+            };
+        });
+
+    private async Task<object> IndexAsync(CancellationToken ct)
+    {
+        var manifests = new List<BlobProperties>();
+        var grids = new List<BlobProperties>();
+        await foreach (var b in store.ListAsync(BlobLayout.Datasets + "/", ct))
+        {
+            var name = b.Path[(b.Path.LastIndexOf('/') + 1)..];
+            // Only files directly in a batch folder: datasets/<batchId>/<file>.
+            if (b.Path.Count(c => c == '/') != 2) continue;
+            if (name == BlobLayout.ManifestFileName) manifests.Add(b);
+            else if (name.StartsWith("mix-", StringComparison.Ordinal) && name.EndsWith(".json", StringComparison.Ordinal)) grids.Add(b);
+        }
+
+        var collections = new List<object>();
+        foreach (var m in manifests.OrderByDescending(m => m.LastModified).Take(MaxCollections))
+        {
+            var manifest = await TryReadAsync<DatasetManifest>(m.Path, ct);
+            if (manifest is null || !IsBatchOf(m.Path, manifest.BatchId)) continue;
+            var first = manifest.Items.Count > 0 ? manifest.Items[0] : null;
+            collections.Add(new
+            {
+                batchId = manifest.BatchId,
+                jobId = manifest.JobId,
+                model = manifest.Job.Model.Path,
+                family = FamilyName(manifest.Job.Family),
+                operation = manifest.Job.Operation.ToString(),
+                count = manifest.Items.Count,
+                createdAt = manifest.CreatedAt.ToUnixTimeSeconds(),
+                settings = JobSettings(manifest.Job),
+                cover = first is null ? null : await ThumbAsync(manifest.BatchId, first, ct),
+                // Panoramas are wide: the strip shows them at full size (lazily), not as square thumbnails.
+                panoramas = manifest.Job.Operation == AugmentationOp.SoatPanorama
+                    ? await Task.WhenAll(manifest.Items.Take(12).Select(async (it, i) => new { index = i, seed = it.Seed, url = await SignInBatchAsync(manifest.BatchId, it.Path, ct) }))
+                    : null,
+            });
+        }
+
+        var gridList = new List<object>();
+        foreach (var g in grids.OrderByDescending(g => g.LastModified).Take(MaxCollections))
+        {
+            if (await GridAsync(g.Path, ct) is { } grid) gridList.Add(grid);
+        }
+        return new { collections, grids = gridList };
+    }
+
+    private async Task<object?> GridAsync(string manifestPath, CancellationToken ct)
+    {
+        MixManifest? m;
+        try { m = JsonSerializer.Deserialize<MixManifest>(await store.GetBytesAsync(manifestPath, ct) is { } b ? b.Bytes : [], MixManifest.Json); }
+        catch (JsonException) { return null; }
+        if (m is null || !MixManifest.IsGridKind(m.Kind)) return null;
+        var folder = manifestPath[..(manifestPath.LastIndexOf('/') + 1)];
+        var batchId = folder[(BlobLayout.Datasets.Length + 1)..^1];
+        // Manifest paths are relative to its folder; anything that would leave the batch folder is not signed.
+        async Task<string?> Url(string relative) =>
+            BlobNames.IsSafeRelative(relative, out _) ? await SignInBatchAsync(batchId, folder + relative, ct) : null;
+        return new
+        {
+            batchId,
+            name = Path.GetFileNameWithoutExtension(manifestPath),
+            family = m.Model.Family == "stylegan1" ? "StyleGAN v1" : "StyleGAN2",
+            model = m.Model.File,
+            resolution = m.Resolution,
+            range = new { name = m.Range.Name, lo = m.Range.Lo, hi = m.Range.Hi, resolutions = m.Range.Resolutions },
+            truncation = m.Truncation,
+            noiseSeed = m.NoiseSeed,
+            rows = m.Rows,
+            columns = m.Columns,
+            createdAt = m.CreatedUtc.ToUnixTimeSeconds(),
+            grid = await Url(m.Grid.Image),
+            rowSources = await Task.WhenAll(m.RowSources.Select(async s => new { index = s.Index, seed = s.Seed, url = await Url(s.Image) })),
+            columnSources = await Task.WhenAll(m.ColumnSources.Select(async s => new { index = s.Index, seed = s.Seed, url = await Url(s.Image) })),
+            cells = await Task.WhenAll(m.Cells.Select(async c => new { row = c.Row, column = c.Column, rowSeed = c.RowSeed, columnSeed = c.ColumnSeed, url = await Url(c.Image) })),
+        };
+    }
+
+    private async Task<object> BatchAsync(string batchId, HttpTriggerRequest req, CancellationToken ct)
+    {
+        if (!BlobNames.IsSafeId(batchId, out var why)) return HttpTriggerResponse.Problem(400, "bad_batch_id", $"That is not a batch id: {why}.");
+        if (!TryPaging(req, out var offset, out var limit, out var error)) return error!;
+        var manifest = await TryReadAsync<DatasetManifest>(BlobLayout.DatasetManifest(batchId), ct);
+        if (manifest is null || manifest.BatchId != batchId) return HttpTriggerResponse.Problem(404, "batch_not_found", $"datasets/{batchId} has no readable manifest (the batch may still be running).");
+        var items = new List<object>();
+        foreach (var (item, index) in manifest.Items.Select((it, i) => (it, i)).Skip(offset).Take(limit))
+        {
+            items.Add(new
+            {
+                index,
+                seed = item.Seed,
+                thumb = (await ThumbOrNull(batchId, item, ct))?.url,
+                url = await SignInBatchAsync(batchId, item.Path, ct),
+                settings = item.Attributes ?? new Dictionary<string, string>(),
+            });
+        }
+        return HttpTriggerResponse.Json(200, new
+        {
+            batchId,
+            jobId = manifest.JobId,
+            model = manifest.Job.Model.Path,
+            family = FamilyName(manifest.Job.Family),
+            operation = manifest.Job.Operation.ToString(),
+            settings = JobSettings(manifest.Job),
+            moreLikeThis = MoreLikeThis.Modes(manifest.Job),
+            total = manifest.Items.Count,
+            offset,
+            items,
+        });
+    }
+
+    private async Task<object> MoreLikeThisAsync(HttpTriggerRequest req, CancellationToken ct)
+    {
+        JsonObject body;
+        try { body = JsonNode.Parse(req.Body ?? "") as JsonObject ?? throw new JsonException("not an object"); }
+        catch (JsonException) { return HttpTriggerResponse.Problem(400, "bad_request", "The body must be a JSON object such as {\"batchId\":\"...\",\"index\":3,\"mode\":\"nearby\"}."); }
+        var batchId = Invocation.GetString(body, "batchId");
+        if (!BlobNames.IsSafeId(batchId, out var why)) return HttpTriggerResponse.Problem(400, "bad_batch_id", $"batchId: {why}.");
+        if (!int.TryParse(Invocation.GetString(body, "index"), NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+            return HttpTriggerResponse.Problem(400, "bad_request", "index must be the item's index in its batch (0, 1, ...).");
+        var mode = Invocation.GetString(body, "mode") ?? "";
+        int count = MoreLikeThis.DefaultCount;
+        if (Invocation.GetString(body, "count") is { } c && (!int.TryParse(c, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > MoreLikeThis.MaxCount))
+            return HttpTriggerResponse.Problem(400, "bad_request", $"count must be in 1..{MoreLikeThis.MaxCount}.");
+
+        var manifest = await TryReadAsync<DatasetManifest>(BlobLayout.DatasetManifest(batchId!), ct);
+        if (manifest is null || manifest.BatchId != batchId) return HttpTriggerResponse.Problem(404, "batch_not_found", $"datasets/{batchId} has no readable manifest.");
+        if (index >= manifest.Items.Count) return HttpTriggerResponse.Problem(404, "item_not_found", $"The batch has {manifest.Items.Count} items.");
+        AugmentationBatchJob job;
+        try { job = MoreLikeThis.Job(manifest.Job, manifest.Items[index], index, mode, count); }
+        catch (ArgumentException ex) { return HttpTriggerResponse.Problem(422, "not_supported", ex.Message); }
+        var envelope = JobEnvelope.Create(job, "gallery", time.GetUtcNow());
+        var outcome = await publisher.PublishAsync(envelope, ct);
+        return HttpTriggerResponse.Json(202, new { jobId = envelope.JobId, batchId = job.BatchId, mode, outcome = outcome.ToString().ToLowerInvariant(), settings = JobSettings(job) });
+    }
+
+    private static bool TryPaging(HttpTriggerRequest req, out int offset, out int limit, out object? error)
+    {
+        offset = 0;
+        limit = 60;
+        error = null;
+        if (req.Query("offset") is { } o && (!int.TryParse(o, NumberStyles.None, CultureInfo.InvariantCulture, out offset)))
+            error = HttpTriggerResponse.Problem(400, "bad_request", "offset must be a non-negative integer.");
+        else if (req.Query("limit") is { } l && (!int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxPage))
+            error = HttpTriggerResponse.Problem(400, "bad_request", $"limit must be in 1..{MaxPage}.");
+        return error is null;
+    }
+
+    private async Task<T?> TryReadAsync<T>(string path, CancellationToken ct) where T : class
+    {
+        // A manifest being rewritten or from another schema must not take the page down.
+        try { return await store.GetJsonAsync<T>(path, ct); }
+        catch (JsonException) { return null; }
+    }
+
+    private static bool IsBatchOf(string manifestPath, string batchId) =>
+        BlobNames.IsSafeId(batchId, out _) && manifestPath == BlobLayout.DatasetManifest(batchId);
+
+    private async Task<(string? url, bool thumbnail)?> ThumbOrNull(string batchId, DatasetItem item, CancellationToken ct)
+    {
+        if (item.Thumbnail is { } t && await SignInBatchAsync(batchId, t, ct) is { } turl) return (turl, true);
+        return await SignInBatchAsync(batchId, item.Path, ct) is { } url ? (url, false) : null;
+    }
+
+    private async Task<object?> ThumbAsync(string batchId, DatasetItem item, CancellationToken ct) =>
+        await ThumbOrNull(batchId, item, ct) is { } t ? new { t.url, t.thumbnail } : null;
+
+    // Only blobs inside the batch's own folder are signed, whatever a manifest says.
+    private async Task<string?> SignInBatchAsync(string batchId, string path, CancellationToken ct) =>
+        BlobNames.IsSafeRelative(path, out _) && path.StartsWith(BlobLayout.DatasetPrefix(batchId), StringComparison.Ordinal)
+            ? (await links.SignAsync(path, sas.DefaultLifetime, ct))?.ToString()
+            : null;
+
+    private static string FamilyName(StyleGanFamily f) => f == StyleGanFamily.StyleGan1 ? "StyleGAN v1" : "StyleGAN2";
+
+    internal static Dictionary<string, string> JobSettings(AugmentationBatchJob j)
+    {
+        var s = new Dictionary<string, string>
+        {
+            ["operation"] = j.Operation.ToString(),
+            ["seeds"] = $"{j.Seed}..{j.Seed + j.Count - 1}",
+            ["truncation"] = j.Truncation.ToString(CultureInfo.InvariantCulture),
+        };
+        if (j.MixingCrossover is { } x) s["mixingCrossover"] = x.ToString(CultureInfo.InvariantCulture);
+        if (j.Operation == AugmentationOp.SoatPanorama) s["panoramaLatents"] = j.PanoramaLatents.ToString(CultureInfo.InvariantCulture);
+        if (j.BaseSeed is { } b) s["baseSeed"] = b.ToString(CultureInfo.InvariantCulture);
+        if (j.Variation is { } v) s["variation"] = v.ToString(CultureInfo.InvariantCulture);
+        if (j.Size is { } size) s["size"] = size.ToString(CultureInfo.InvariantCulture);
+        return s;
+    }
+}

@@ -1,0 +1,183 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Functions.Services;
+using Pipeline.Functions.Tests.Functions;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Storage;
+
+namespace Pipeline.Functions.Tests.Gallery;
+
+/// <summary>The Gallery function (index, batch pages, "more like this") over what a worker writes to storage.</summary>
+public sealed class GalleryApiTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>Signs a path as a recognisable fake URL, so tests see exactly which blobs were signed.</summary>
+    internal sealed class EchoSigner : ILinkSigner
+    {
+        public Task<Uri?> SignAsync(string path, TimeSpan lifetime, CancellationToken cancellationToken) =>
+            Task.FromResult<Uri?>(new Uri("https://signed.example/" + path));
+    }
+
+    private static async Task<HandlerHost> HostAsync(int v2Count = 5)
+    {
+        var host = new HandlerHost(services: s => s.AddSingleton<ILinkSigner, EchoSigner>());
+        await GallerySeed.SeedAsync(host.Store, v2Count, Ct);
+        return host;
+    }
+
+    private static async Task<JsonObject> GetAsync(HandlerHost host, string path, object? query = null, int expect = 200)
+    {
+        var (status, body, _) = await host.InvokeHttpAsync("Gallery", "GET", "gallery/" + path, query: query, routeParams: new { path });
+        Assert.True(status == expect, $"{path}: {status} {body}");
+        return JsonNode.Parse(body)!.AsObject();
+    }
+
+    private static async Task<(int Status, JsonObject Body)> MoreAsync(HandlerHost host, string json)
+    {
+        var (status, body, _) = await host.InvokeHttpAsync("Gallery", "POST", "gallery/more", routeParams: new { path = "more" }, body: json);
+        return (status, JsonNode.Parse(body)!.AsObject());
+    }
+
+    [Fact]
+    public async Task TheIndexListsBatchesPerModelWithCoversPanoramasAndGrids()
+    {
+        await using var host = await HostAsync();
+        var index = await GetAsync(host, "");
+        var collections = index["collections"]!.AsArray().Select(c => c!.AsObject()).ToDictionary(c => (string)c["batchId"]!);
+        Assert.Equal(new[] { GallerySeed.HostileBatch, GallerySeed.PanoramaBatch, GallerySeed.V1Batch, GallerySeed.V2Batch }.Order(StringComparer.Ordinal), collections.Keys.Order(StringComparer.Ordinal));
+
+        var v2 = collections[GallerySeed.V2Batch];
+        Assert.Equal("StyleGAN2", (string?)v2["family"]);
+        Assert.Equal(GallerySeed.V2Model, (string?)v2["model"]);
+        Assert.Equal("Truncation", (string?)v2["operation"]);
+        Assert.Equal(5, (int)v2["count"]!);
+        Assert.Equal("0.7", (string?)v2["settings"]!["truncation"]);
+        Assert.Equal("1000..1004", (string?)v2["settings"]!["seeds"]);
+        // Covers are thumbnails where the worker wrote one, else the image itself.
+        Assert.Equal($"https://signed.example/datasets/{GallerySeed.V2Batch}/thumbs/00000.png", (string?)v2["cover"]!["url"]);
+        Assert.True((bool)v2["cover"]!["thumbnail"]!);
+        var v1 = collections[GallerySeed.V1Batch];
+        Assert.Equal("StyleGAN v1", (string?)v1["family"]);
+        Assert.False((bool)v1["cover"]!["thumbnail"]!);
+        Assert.Equal($"https://signed.example/datasets/{GallerySeed.V1Batch}/00000.png", (string?)v1["cover"]!["url"]);
+
+        // Panoramas only for SOAT panorama batches.
+        Assert.Equal(2, collections[GallerySeed.PanoramaBatch]["panoramas"]!.AsArray().Count);
+        Assert.Null(v2["panoramas"]);
+        // A manifest pointing outside its folder gets nothing signed.
+        Assert.Null(collections[GallerySeed.HostileBatch]["cover"]);
+
+        var grid = Assert.Single(index["grids"]!.AsArray())!.AsObject();
+        Assert.Equal(GallerySeed.GridBatch, (string?)grid["batchId"]);
+        Assert.Equal("StyleGAN v1", (string?)grid["family"]);
+        Assert.Equal("coarse", (string?)grid["range"]!["name"]);
+        Assert.Equal(2, grid["rowSources"]!.AsArray().Count);
+        Assert.Equal(3, grid["columnSources"]!.AsArray().Count);
+        var cells = grid["cells"]!.AsArray();
+        Assert.Equal(6, cells.Count);
+        Assert.Equal($"https://signed.example/datasets/{GallerySeed.GridBatch}/mix-coarse/r1_c2.png", (string?)cells.Single(c => (int)c!["row"]! == 1 && (int)c["column"]! == 2)!["url"]);
+        Assert.Equal($"https://signed.example/datasets/{GallerySeed.GridBatch}/mix-coarse.png", (string?)grid["grid"]);
+    }
+
+    [Fact]
+    public async Task ABatchComesInPagesWithThumbnailsFullImagesAndEachImagesSettings()
+    {
+        await using var host = await HostAsync(v2Count: 130);
+        var first = await GetAsync(host, "batches/" + GallerySeed.V2Batch);
+        Assert.Equal(130, (int)first["total"]!);
+        Assert.Equal(60, first["items"]!.AsArray().Count); // default page
+        Assert.Equal(["coarse", "nearby"], first["moreLikeThis"]!.AsArray().Select(m => (string)m!).Order(StringComparer.Ordinal));
+
+        var page = await GetAsync(host, "batches/" + GallerySeed.V2Batch, new { offset = "120", limit = "50" });
+        var items = page["items"]!.AsArray();
+        Assert.Equal(10, items.Count);
+        var item = items[3]!;
+        Assert.Equal(123, (int)item["index"]!);
+        Assert.Equal(GallerySeed.V2FirstSeed + 123, (long)item["seed"]!);
+        Assert.Equal($"https://signed.example/datasets/{GallerySeed.V2Batch}/thumbs/00123.png", (string?)item["thumb"]);
+        Assert.Equal($"https://signed.example/datasets/{GallerySeed.V2Batch}/00123.png", (string?)item["url"]);
+        Assert.Equal("0.7", (string?)item["settings"]!["truncation"]);
+
+        var v1 = await GetAsync(host, "batches/" + GallerySeed.V1Batch);
+        Assert.Equal("54", (string?)v1["items"]![1]!["settings"]!["mixSeed"]);
+        // Panorama images are several latents: no "more like this".
+        Assert.Empty((await GetAsync(host, "batches/" + GallerySeed.PanoramaBatch))["moreLikeThis"]!.AsArray());
+        var hostile = await GetAsync(host, "batches/" + GallerySeed.HostileBatch);
+        Assert.Null(hostile["items"]![0]!["url"]);
+        Assert.Null(hostile["items"]![0]!["thumb"]);
+    }
+
+    [Theory]
+    [InlineData("batches/nope", null, 404)]
+    [InlineData("batches/..", null, 400)]
+    [InlineData("batches/" + GallerySeed.V2Batch, "0", 400)]
+    [InlineData("batches/" + GallerySeed.V2Batch, "201", 400)]
+    [InlineData("elsewhere", null, 404)]
+    public async Task BadBatchRequestsAreRejectedWithAReason(string path, string? limit, int status)
+    {
+        await using var host = await HostAsync();
+        var body = await GetAsync(host, path, limit is null ? null : new { limit }, expect: status);
+        Assert.False(string.IsNullOrEmpty((string?)body["detail"]));
+    }
+
+    [Fact]
+    public async Task MoreLikeThisQueuesAnAugmentationJobAroundTheImage()
+    {
+        await using var host = await HostAsync();
+        var (status, body) = await MoreAsync(host, $$"""{"batchId":"{{GallerySeed.V2Batch}}","index":3,"mode":"nearby"}""");
+        Assert.Equal(202, status);
+        var message = Assert.Single(await host.PeekAllAsync("jobs-augment"));
+        Assert.Equal((string?)body["jobId"], message.MessageId);
+        var job = Assert.IsType<AugmentationBatchJob>(JobEnvelope.Parse(message.Body.Span).Job);
+        Assert.Equal(GallerySeed.V2Model, job.Model.Path);
+        Assert.Equal(StyleGanFamily.StyleGan2, job.Family);
+        Assert.Equal(AugmentationOp.Truncation, job.Operation);
+        Assert.Equal(0.7, job.Truncation);
+        Assert.Equal(GallerySeed.V2FirstSeed + 3, job.BaseSeed);
+        Assert.Equal(MoreLikeThis.NearbyVariation, job.Variation);
+        Assert.Equal(GallerySeed.V2FirstSeed + 4, job.Seed);
+        Assert.Equal(MoreLikeThis.DefaultCount, job.Count);
+        Assert.Equal((string?)body["batchId"], job.BatchId);
+        Assert.Equal("queued", (await host.Store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(job.JobIdFor()), Ct))!.State.ToString().ToLowerInvariant());
+
+        // Asking again is the same job, not a second batch.
+        var (again, body2) = await MoreAsync(host, $$"""{"batchId":"{{GallerySeed.V2Batch}}","index":3,"mode":"nearby"}""");
+        Assert.Equal(202, again);
+        Assert.Equal((string?)body["jobId"], (string?)body2["jobId"]);
+
+        var (coarse, body3) = await MoreAsync(host, $$"""{"batchId":"{{GallerySeed.V1Batch}}","index":1,"mode":"coarse","count":5}""");
+        Assert.Equal(202, coarse);
+        var mix = (await host.PeekAllAsync("jobs-augment")).Select(m => JobEnvelope.Parse(m.Body.Span)).Single(e => e.JobId == (string?)body3["jobId"]).Job;
+        var mixJob = Assert.IsType<AugmentationBatchJob>(mix);
+        Assert.Equal(AugmentationOp.StyleMixing, mixJob.Operation);
+        Assert.Equal(StyleGanFamily.StyleGan1, mixJob.Family);
+        Assert.Equal(MoreLikeThis.CoarseCrossover(StyleGanFamily.StyleGan1), mixJob.MixingCrossover);
+        Assert.Equal(51, mixJob.BaseSeed);
+        Assert.Null(mixJob.Variation);
+        Assert.Equal(5, mixJob.Count);
+    }
+
+    [Theory]
+    [InlineData("""{"batchId":"landscapes-pano-20261101-0300","index":0,"mode":"nearby"}""", 422)]
+    [InlineData("""{"batchId":"ffhq-v2-20261101-0300","index":0,"mode":"sideways"}""", 422)]
+    [InlineData("""{"batchId":"ffhq-v2-20261101-0300","index":5,"mode":"nearby"}""", 404)]
+    [InlineData("""{"batchId":"ffhq-v2-20261101-0300","index":-1,"mode":"nearby"}""", 400)]
+    [InlineData("""{"batchId":"ffhq-v2-20261101-0300","index":0,"mode":"nearby","count":65}""", 400)]
+    [InlineData("""{"batchId":"../x","index":0,"mode":"nearby"}""", 400)]
+    [InlineData("""{"batchId":"missing","index":0,"mode":"nearby"}""", 404)]
+    [InlineData("""[1,2]""", 400)]
+    public async Task MoreLikeThisRejectsWhatItCannotDoAndQueuesNothing(string json, int expected)
+    {
+        await using var host = await HostAsync();
+        var (status, body) = await MoreAsync(host, json);
+        Assert.Equal(expected, status);
+        Assert.False(string.IsNullOrEmpty((string?)body["detail"]));
+        Assert.Empty(await host.PeekAllAsync("jobs-augment"));
+    }
+}
+
+internal static class JobIdExtensions
+{
+    public static string JobIdFor(this JobSpec job) => JobIds.For(job);
+}
