@@ -47,6 +47,20 @@ public sealed class LossMatching
 
     public void AddCouncil(double v) => Push(_council, v);
 
+    /// <summary>The two histories, oldest first (for saving a training run; the reference restarts them on resume).</summary>
+    public (double[] Adversarial, double[] Council) History => ([.. _adv], [.. _council]);
+
+    /// <summary>Replaces the histories with saved ones (each must have loss_matching_hist_size values).</summary>
+    public void Restore(IReadOnlyList<double> adversarial, IReadOnlyList<double> council)
+    {
+        if (adversarial.Count != _size || council.Count != _size)
+            throw new InvalidDataException($"loss-matching histories have {adversarial.Count}/{council.Count} values, loss_matching_hist_size is {_size}");
+        _adv.Clear();
+        _council.Clear();
+        foreach (var v in adversarial) _adv.Enqueue(v);
+        foreach (var v in council) _council.Enqueue(v);
+    }
+
     /// <summary>mean(adv history) / mean(council history), in float64.</summary>
     public double Weight => _adv.Average() / _council.Average();
 }

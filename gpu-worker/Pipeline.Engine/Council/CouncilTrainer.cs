@@ -1,3 +1,4 @@
+using Pipeline.Engine.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -41,8 +42,8 @@ public sealed class CouncilTrainer : IDisposable
     private readonly CouncilMember[] _members;
     private readonly CouncilConfig _config;
     private readonly LossMatching[] _matching;
-    private readonly optim.Optimizer[] _genOpt, _disOpt, _councilOpt;
-    private readonly optim.lr_scheduler.LRScheduler[] _schedulers;
+    // ReferenceAdam (torch.optim.Adam's math) so the state can be saved in PyTorch's state_dict layout (optimizer_<i>.pt).
+    private readonly ReferenceAdam[] _genOpt, _disOpt, _councilOpt;
 
     public IReadOnlyList<CouncilMember> Members => _members;
 
@@ -63,13 +64,17 @@ public sealed class CouncilTrainer : IDisposable
             throw new ArgumentException($"{members.Count} members given, council_size is {config.Council.CouncilSize}");
         _members = [.. members];
         _matching = _members.Select(_ => new LossMatching(t.LossMatchingHistSize)).ToArray();
-        optim.Optimizer Adam(nn.Module m) => optim.Adam(m.parameters(), t.Lr, t.Beta1, t.Beta2, 1e-8, t.WeightDecay);
+        // initial_lr: what the reference's StepLR adds to every param group (and needs again on resume).
+        ReferenceAdam Adam(nn.Module m) => new(m.parameters(), t.Lr, t.Beta1, t.Beta2, 1e-8, t.WeightDecay) { InitialLearningRate = t.Lr };
         _genOpt = _members.Select(m => Adam(m.Gen)).ToArray();
         _disOpt = _members.Select(m => Adam(m.Dis)).ToArray();
         _councilOpt = _members.Select(m => Adam(m.DisCouncil)).ToArray();
-        _schedulers = _genOpt.Concat(_disOpt).Concat(_councilOpt)
-            .Select(o => optim.lr_scheduler.StepLR(o, t.StepSize, t.Gamma)).ToArray();
     }
+
+    /// <summary>StepLR's <c>last_epoch</c>: scheduler steps taken (one per iteration; set by <see cref="RestoreSchedule"/>).</summary>
+    public long SchedulerSteps { get; private set; }
+
+    private IEnumerable<ReferenceAdam> Optimizers(int member) => [_genOpt[member], _disOpt[member], _councilOpt[member]];
 
     private int C => _members.Length;
 
@@ -92,12 +97,12 @@ public sealed class CouncilTrainer : IDisposable
         {
             using var scope = NewDisposeScope();
             using (no_grad()) xBa[i] = Translate(i, xB, z);
-            _disOpt[i].zero_grad();
+            _disOpt[i].ZeroGrad();
             var f = CouncilLosses.LsganTerms(_members[i].Dis.forward(xBa[i]), 0);
             var r = CouncilLosses.LsganTerms(_members[i].Dis.forward(xA), 1);
             var total = f.sum() + r.sum();
             total.backward();
-            _disOpt[i].step();
+            _disOpt[i].Step();
             fake[i] = f.detach();
             real[i] = r.detach();
             loss[i] = total.detach();
@@ -133,7 +138,7 @@ public sealed class CouncilTrainer : IDisposable
         for (int i = 0; i < C; i++)
         {
             var dh = _members[i].DisCouncil;
-            _councilOpt[i].zero_grad();
+            _councilOpt[i].ZeroGrad();
             var others = Enumerable.Range(0, C).Where(j => j != i).ToList();
             var pool = new List<int>(others);
             var f = CouncilLosses.LsganTerms(dh.forward(xBa[i], xB), 0);
@@ -152,7 +157,7 @@ public sealed class CouncilTrainer : IDisposable
             }
             var total = sum * (_config.Train.CouncilW / k);
             total.backward();
-            _councilOpt[i].step();
+            _councilOpt[i].Step();
             fake[i] = f.detach();
             real[i] = stack(realTerms).detach();
             sums[i] = sum.detach();
@@ -183,7 +188,7 @@ public sealed class CouncilTrainer : IDisposable
         for (int i = 0; i < C; i++)
         {
             using var scope = NewDisposeScope();
-            _genOpt[i].zero_grad();
+            _genOpt[i].ZeroGrad();
             var y = Translate(i, xB, z);
             var a = CouncilLosses.LsganTerms(_members[i].Dis.forward(y), 1);
             var advSum = a.sum();
@@ -201,7 +206,7 @@ public sealed class CouncilTrainer : IDisposable
                 total = total + cw;
             }
             total.backward();
-            _genOpt[i].step();
+            _genOpt[i].Step();
             xBa[i] = y.detach();
             advT[i] = a.detach();
             cT[i] = c.detach();
@@ -214,14 +219,64 @@ public sealed class CouncilTrainer : IDisposable
         return new GenStepResult(stack(xBa), stack(advT), stack(cT), stack(adv), stack(raw), w, stack(weighted), stack(totals), council);
     }
 
-    /// <summary>One StepLR step on every optimiser (lr · gamma^floor(steps / step_size)).</summary>
+    /// <summary>One StepLR step on every optimiser: PyTorch's chainable form, lr ·= gamma when last_epoch % step_size == 0.</summary>
     public void UpdateLearningRate()
     {
-        foreach (var s in _schedulers) s.step();
+        SchedulerSteps++;
+        if (SchedulerSteps % _config.Train.StepSize != 0) return;
+        foreach (var o in _genOpt.Concat(_disOpt).Concat(_councilOpt)) o.LearningRate *= _config.Train.Gamma;
     }
 
     /// <summary>Current learning rate of member 0's generator optimiser (all optimisers share the schedule).</summary>
-    public double LearningRate => _genOpt[0].ParamGroups.First().LearningRate;
+    public double LearningRate => _genOpt[0].LearningRate;
+
+    /// <summary>
+    /// Puts StepLR at <paramref name="steps"/> scheduler steps. Members in <paramref name="replay"/> get the learning
+    /// rate the schedule reaches from the config's lr (their Adam restarted); the others keep the lr their loaded
+    /// optimizer state carried, as the reference's load_state_dict + StepLR(last_epoch = iterations) does.
+    /// </summary>
+    public void RestoreSchedule(long steps, IEnumerable<int> replay)
+    {
+        var t = _config.Train;
+        double lr = t.Lr;
+        for (long k = 1; k <= steps / t.StepSize; k++) lr *= t.Gamma;
+        foreach (var i in replay)
+            foreach (var o in Optimizers(i)) (o.LearningRate, o.InitialLearningRate) = (lr, t.Lr);
+        SchedulerSteps = steps;
+    }
+
+    /// <summary>
+    /// The reference's <c>optimizer_&lt;i&gt;.pt</c>: <c>{'gen', 'dis', 'dis_council'}</c>, each torch.optim.Adam's
+    /// state_dict (integer-keyed state with step / exp_avg / exp_avg_sq, one param group with lr, betas, eps,
+    /// weight_decay, amsgrad, initial_lr, params).
+    /// </summary>
+    public OrderedDictionary<string, object?> OptimizerStateDict(int member) => new()
+    {
+        ["gen"] = _genOpt[member].StateDict(),
+        ["dis"] = _disOpt[member].StateDict(),
+        ["dis_council"] = _councilOpt[member].StateDict(),
+    };
+
+    /// <summary>
+    /// Restores one member's optimisers (learning rates included) from an <see cref="OptimizerStateDict"/> tree
+    /// as TorchFile.Load returns it. A missing <c>dis_council</c> entry (a run without a council D) leaves that Adam fresh.
+    /// </summary>
+    public void LoadOptimizerStateDict(int member, object? tree, string what)
+    {
+        if (tree is not IDictionary<string, object?> root)
+            throw new InvalidDataException($"{what}: not a dict of optimizer states");
+        foreach (var (key, opt) in new[] { ("gen", _genOpt[member]), ("dis", _disOpt[member]), ("dis_council", _councilOpt[member]) })
+        {
+            if (root.TryGetValue(key, out var sd)) opt.LoadStateDict(sd, $"{what} ['{key}']", restoreLearningRate: true);
+            else if (key != "dis_council") throw new InvalidDataException($"{what}: no '{key}' entry (keys: {string.Join(", ", root.Keys)})");
+        }
+    }
+
+    /// <summary>Loss-matching histories of a member (adversarial, council), oldest first.</summary>
+    public (double[] Adversarial, double[] Council) LossMatchingHistory(int member) => _matching[member].History;
+
+    public void RestoreLossMatching(int member, IReadOnlyList<double> adversarial, IReadOnlyList<double> council) =>
+        _matching[member].Restore(adversarial, council);
 
     /// <summary>A full iteration: D, council D, G, it += 1, StepLR.</summary>
     public (DisStepResult Dis, DisCouncilStepResult Council, GenStepResult Gen) Step(Tensor xA, Tensor xB, Tensor zDis, Tensor zCouncil, Tensor zGen, ICouncilChooser chooser)

@@ -30,6 +30,12 @@ public sealed class ReferenceAdam : IDisposable
     }
 
     public double LearningRate { get; set; }
+
+    /// <summary>
+    /// The <c>initial_lr</c> an attached torch.optim.lr_scheduler puts into the param group (and a resumed scheduler
+    /// requires); written to <see cref="StateDict"/> when set.
+    /// </summary>
+    public double? InitialLearningRate { get; set; }
     public double Beta1 { get; }
     public double Beta2 { get; }
     public double Eps { get; }
@@ -99,13 +105,18 @@ public sealed class ReferenceAdam : IDisposable
             ["capturable"] = false,
             ["differentiable"] = false,
             ["fused"] = null,
-            ["params"] = Enumerable.Range(0, _params.Length).Select(i => (object?)(long)i).ToList(),
         };
+        if (InitialLearningRate is { } initial) group["initial_lr"] = initial;
+        group["params"] = Enumerable.Range(0, _params.Length).Select(i => (object?)(long)i).ToList();
         return new OrderedDictionary<string, object?> { ["state"] = state, ["param_groups"] = new List<object?> { group } };
     }
 
-    /// <summary>Restores a state written by <see cref="StateDict"/> or by PyTorch (as read by TorchFile.Load: keys become strings).</summary>
-    public void LoadStateDict(object? tree, string what = "optimizer")
+    /// <summary>
+    /// Restores a state written by <see cref="StateDict"/> or by PyTorch (as read by TorchFile.Load: keys become strings).
+    /// With <paramref name="restoreLearningRate"/> the group's <c>lr</c> (and <c>initial_lr</c>) replace the current
+    /// ones, as <c>optimizer.load_state_dict</c> does; off, the caller's learning rate stays (StyleGAN2's constant lr).
+    /// </summary>
+    public void LoadStateDict(object? tree, string what = "optimizer", bool restoreLearningRate = false)
     {
         if (tree is not IDictionary<string, object?> root || !root.TryGetValue("state", out var s) || s is not IDictionary<string, object?> state)
             throw new InvalidDataException($"{what}: not an optimizer state_dict (no 'state' dict)");
@@ -113,6 +124,13 @@ public sealed class ReferenceAdam : IDisposable
             && groups[0] is IDictionary<string, object?> g && g.TryGetValue("params", out var ps) && ps is List<object?> list
             && list.Count != _params.Length)
             throw new InvalidDataException($"{what}: the saved optimizer has {list.Count} parameters, the model {_params.Length}");
+        if (restoreLearningRate)
+        {
+            if (pg is not List<object?> { Count: 1 } gs || gs[0] is not IDictionary<string, object?> group || !group.TryGetValue("lr", out var lr))
+                throw new InvalidDataException($"{what}: no single param group with an 'lr'");
+            LearningRate = Number(lr, $"{what}: param_groups[0].lr");
+            if (group.TryGetValue("initial_lr", out var initial)) InitialLearningRate = Number(initial, $"{what}: param_groups[0].initial_lr");
+        }
         foreach (var (key, value) in state)
         {
             int i = int.Parse(key, CultureInfo.InvariantCulture);
@@ -134,6 +152,14 @@ public sealed class ReferenceAdam : IDisposable
             };
         }
     }
+
+    private static double Number(object? value, string what) => value switch
+    {
+        double d => d,
+        long l => l,
+        Tensor t => t.to(float64).item<double>(),
+        _ => throw new InvalidDataException($"{what} is not a number ({value?.GetType().Name ?? "None"})"),
+    };
 
     public void Dispose()
     {

@@ -83,13 +83,13 @@ public static class CouncilTrainingLoop
             if (trainer.Iteration % options.ImageEvery == 0) Images(trainer, displayB, displayZ, observer);
             if (trainer.Iteration % options.SnapshotEvery == 0)
             {
-                last = CouncilTrainingSetup.Save(options.OutDir, trainer.Members, config, trainer.Iteration);
+                last = CouncilTrainingSetup.Save(options.OutDir, trainer, config);
                 observer?.OnCheckpoint(trainer.Iteration, last);
             }
         }
         if (last is null || !last.EndsWith(CouncilTrainingSetup.Step8(trainer.Iteration), StringComparison.Ordinal))
         {
-            last = CouncilTrainingSetup.Save(options.OutDir, trainer.Members, config, trainer.Iteration);
+            last = CouncilTrainingSetup.Save(options.OutDir, trainer, config);
             observer?.OnCheckpoint(trainer.Iteration, last);
         }
         Images(trainer, displayB, displayZ, observer);

@@ -8,6 +8,9 @@ using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Training.Council;
 
+/// <summary>What <see cref="CouncilTrainingSetup.Restore"/> could bring back; <see cref="Notes"/> are for the console.</summary>
+public sealed record CouncilResumeReport(long Step, bool AdamRestored, bool LossMatchingRestored, IReadOnlyList<string> Notes);
+
 /// <summary>Building, initialising, saving and resuming the members of a b2a council (Council-GAN train.py / trainer.save).</summary>
 public static class CouncilTrainingSetup
 {
@@ -55,7 +58,8 @@ public static class CouncilTrainingSetup
     /// <summary>
     /// trainer.save: per member <c>b2a_gen_i_STEP.pt</c>, <c>b2a_dis_i_STEP.pt</c>, <c>b2a_dis_council_i_STEP.pt</c>,
     /// each <c>{'b2a': state_dict}</c>, plus <c>config.yaml</c> (readable by CouncilConfig.Load / the reference).
-    /// Returns the inference prefix <c>dir/STEP</c> that CouncilTranslator.Load takes.
+    /// Returns the inference prefix <c>dir/STEP</c> that CouncilTranslator.Load takes. Weights only; a training run
+    /// saves with <see cref="Save(string, CouncilTrainer, CouncilConfig)"/>.
     /// </summary>
     public static string Save(string dir, IReadOnlyList<CouncilMember> members, CouncilConfig config, long step)
     {
@@ -75,6 +79,106 @@ public static class CouncilTrainingSetup
         }
         File.WriteAllText(Path.Combine(dir, "config.yaml"), ToYaml(config));
         return Path.Combine(dir, s);
+    }
+
+    /// <summary>The reference's per-member optimizer file (no step in the name, overwritten at every save).</summary>
+    public static string OptimizerFile(string dir, int member) => Path.Combine(dir, $"optimizer_{member}.pt");
+
+    /// <summary>Ours, not the reference's: the loss-matching histories, so a resume continues the weights w_i.</summary>
+    public static string LossMatchingFile(string dir, int member) => Path.Combine(dir, $"loss_matching_{member}.pt");
+
+    /// <summary>
+    /// A training snapshot at <see cref="CouncilTrainer.Iteration"/>: the files of
+    /// <see cref="Save(string, IReadOnlyList{CouncilMember}, CouncilConfig, long)"/> plus <c>optimizer_&lt;i&gt;.pt</c>
+    /// (<see cref="CouncilTrainer.OptimizerStateDict"/>) and <c>loss_matching_&lt;i&gt;.pt</c>. The step-less files
+    /// go first, each replaced atomically: after a crash part-way the new step's weights are incomplete, so a resume
+    /// takes the previous step, and the newer optimizer states give themselves away by Adam step counts above that
+    /// step (<see cref="Restore"/> then restarts Adam instead of pairing weights with moments of another iteration).
+    /// </summary>
+    public static string Save(string dir, CouncilTrainer trainer, CouncilConfig config)
+    {
+        Directory.CreateDirectory(dir);
+        for (int i = 0; i < trainer.Members.Count; i++)
+        {
+            SaveAtomically(OptimizerFile(dir, i), trainer.OptimizerStateDict(i));
+            var (adv, council) = trainer.LossMatchingHistory(i);
+            SaveAtomically(LossMatchingFile(dir, i), new OrderedDictionary<string, object?>
+            {
+                ["iteration"] = (long)trainer.Iteration,
+                ["adv"] = tensor(adv, float64),
+                ["council"] = tensor(council, float64),
+            });
+        }
+        return Save(dir, trainer.Members, config, trainer.Iteration);
+    }
+
+    private static void SaveAtomically(string path, object tree)
+    {
+        var tmp = path + ".tmp";
+        TorchFile.Save(tmp, tree);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Resumes <paramref name="trainer"/> (built on the members <see cref="Load"/> returned for <paramref name="step"/>):
+    /// iteration, Adam states and learning rates from <c>optimizer_&lt;i&gt;.pt</c> (the reference's resume), StepLR at
+    /// <paramref name="step"/>, loss-matching histories. Missing or newer-than-the-snapshot files are not an error
+    /// (an older bundled model has none): that member's Adam restarts with the scheduled lr, which the report says.
+    /// </summary>
+    public static CouncilResumeReport Restore(string dir, CouncilTrainer trainer, long step)
+    {
+        trainer.Iteration = checked((int)step);
+        var notes = new List<string>();
+        var restarted = new List<int>();
+        int matchingRestored = 0;
+        for (int i = 0; i < trainer.Members.Count; i++)
+        {
+            var path = OptimizerFile(dir, i);
+            if (!File.Exists(path))
+            {
+                notes.Add($"{Path.GetFileName(path)} not found: member {i}'s Adam restarts (moments and step counts from zero)");
+                restarted.Add(i);
+            }
+            else
+            {
+                var tree = TorchFile.Load(path);
+                long saved = MaxAdamStep(tree);
+                if (saved > step)
+                {
+                    notes.Add($"{Path.GetFileName(path)} holds {saved} Adam steps, more than snapshot {Step8(step)} ran (a later, incomplete save): member {i}'s Adam restarts");
+                    restarted.Add(i);
+                }
+                else trainer.LoadOptimizerStateDict(i, tree, path);
+            }
+            var lm = LossMatchingFile(dir, i);
+            if (File.Exists(lm) && TorchFile.Load(lm) is IDictionary<string, object?> h && h.TryGetValue("iteration", out var it) && it is long l && l == step)
+            {
+                trainer.RestoreLossMatching(i, Values(h["adv"], lm), Values(h["council"], lm));
+                matchingRestored++;
+            }
+        }
+        if (matchingRestored < trainer.Members.Count)
+            notes.Add($"loss-matching histories restart at ones for {trainer.Members.Count - matchingRestored} member(s) (no loss_matching_<i>.pt of step {Step8(step)}), as the reference's resume does");
+        trainer.RestoreSchedule(step, restarted);
+        return new CouncilResumeReport(step, restarted.Count == 0, matchingRestored == trainer.Members.Count, notes);
+    }
+
+    private static double[] Values(object? t, string what) =>
+        t is Tensor x ? x.to(float64).data<double>().ToArray() : throw new InvalidDataException($"{what}: the histories are not tensors");
+
+    /// <summary>The largest Adam <c>step</c> in an optimizer_&lt;i&gt;.pt tree (0 if there is no state yet).</summary>
+    private static long MaxAdamStep(object? tree)
+    {
+        long max = 0;
+        if (tree is not IDictionary<string, object?> root) return 0;
+        foreach (var opt in root.Values)
+        {
+            if (opt is not IDictionary<string, object?> o || !o.TryGetValue("state", out var s) || s is not IDictionary<string, object?> state) continue;
+            foreach (var entry in state.Values)
+                if (entry is IDictionary<string, object?> e && e.TryGetValue("step", out var st))
+                    max = Math.Max(max, st switch { Tensor t => (long)t.to(float64).item<double>(), long l => l, double d => (long)d, _ => 0 });
+        }
+        return max;
     }
 
     /// <summary>The latest step in <paramref name="dir"/> that has every member's gen, dis and dis_council file; null if none.</summary>

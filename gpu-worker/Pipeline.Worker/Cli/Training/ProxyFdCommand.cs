@@ -91,7 +91,7 @@ internal static class ProxyFdCommand
         var s1 = fd.Stats(Chunks(real1));
         return new Dictionary<string, object?>
         {
-            ["metric"] = ProxyFrechet.Name, ["model"] = path, ["family"] = "stylegan2", ["data"] = TrainingData.Name(kind), ["count"] = n,
+            ["metric"] = ProxyFrechet.Name, ["pixel_metric"] = ProxyFrechet.PixelName, ["model"] = path, ["family"] = "stylegan2", ["data"] = TrainingData.Name(kind), ["count"] = n,
             ["trained_vs_real"] = ProxyFrechet.Distance(fd.Stats(Chunks(trained)), s1),
             ["init_vs_real"] = ProxyFrechet.Distance(fd.Stats(Chunks(initial)), s1),
             ["real_vs_real"] = ProxyFrechet.Distance(fd.Stats(Chunks(real2)), s1),
@@ -115,7 +115,7 @@ internal static class ProxyFdCommand
         var t = fd.Stats(Chunks(targets));
         return new Dictionary<string, object?>
         {
-            ["metric"] = ProxyFrechet.Name, ["model"] = prefix, ["family"] = "council", ["data"] = "faces-photo -> faces-anime", ["count"] = n,
+            ["metric"] = ProxyFrechet.Name, ["pixel_metric"] = ProxyFrechet.PixelName, ["model"] = prefix, ["family"] = "council", ["data"] = "faces-photo -> faces-anime", ["count"] = n,
             ["trained_vs_anime"] = ProxyFrechet.Distance(fd.Stats(Chunks(trained)), t),
             ["init_vs_anime"] = ProxyFrechet.Distance(fd.Stats(Chunks(initial)), t),
             ["inputs_vs_anime"] = ProxyFrechet.Distance(fd.Stats(Chunks(inputs)), t),

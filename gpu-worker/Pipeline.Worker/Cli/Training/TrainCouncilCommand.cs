@@ -34,7 +34,7 @@ internal static class TrainCouncilCommand
         var snapshot = new Option<int>("--snapshot-every") { DefaultValueFactory = _ => 10_000 };
         var imageEvery = new Option<int>("--image-every") { DefaultValueFactory = _ => 1000 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 1 };
-        var resume = new Option<bool>("--resume") { Description = "Continue from the latest complete snapshot in --out (Adam moments restart; see docs/training.md)" };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the latest complete snapshot in --out (weights, Adam states from optimizer_<i>.pt, StepLR, loss matching)" };
         var outDir = Sg2Cli.OutDir("training/council");
         var device = Sg2Cli.DeviceOption();
         var cmd = new Command("council", "Train a Council GAN (b2a; LSGAN multi-scale, council loss with loss matching, Adam + weight decay, StepLR).")
@@ -59,22 +59,22 @@ internal static class TrainCouncilCommand
                     new CouncilOptions(p.GetValue(councilSize), p.GetValue(councilSize), 0.7, p.GetValue(councilStart)),
                     new TrainOptions(BatchSize: p.GetValue(batch)), s, s, s);
             }
-            CouncilMember[] members;
-            long start = 0;
-            if (p.GetValue(resume) && CouncilTrainingSetup.LatestStep(dir, cfg) is { } step)
+            long? start = p.GetValue(resume) ? CouncilTrainingSetup.LatestStep(dir, cfg) : null;
+            if (p.GetValue(resume) && start is null)
+                AnsiConsole.MarkupLineInterpolated($"[yellow]--resume: no complete snapshot in {dir}; starting from a fresh initialisation[/]");
+            var members = start is { } step ? CouncilTrainingSetup.Load(dir, cfg, step, dev) : CouncilTrainingSetup.NewMembers(cfg, p.GetValue(seed), dev);
+            using var trainer = new CouncilTrainer(cfg, members);
+            if (start is { } s0)
             {
-                members = CouncilTrainingSetup.Load(dir, cfg, step, dev);
-                start = step;
+                var report = CouncilTrainingSetup.Restore(dir, trainer, s0);
+                foreach (var note in report.Notes) AnsiConsole.MarkupLineInterpolated($"[yellow]{note}[/]");
+                AnsiConsole.MarkupLineInterpolated($"resumed at iteration {s0}: Adam {(report.AdamRestored ? "state restored" : "RESTARTED for the members above")}, lr {trainer.LearningRate:G4}");
             }
-            else members = CouncilTrainingSetup.NewMembers(cfg, p.GetValue(seed), dev);
-            using var trainer = new CouncilTrainer(cfg, members) { Iteration = (int)start };
-            // StepLR continues where the saved run was (its state is not in the reference's snapshot files).
-            for (long i = 0; i < start; i++) trainer.UpdateLearningRate();
             var (a, b) = LoadData(p.GetValue(dataA), p.GetValue(dataB), p.GetValue(synthetic), p.GetValue(count), cfg.NewSize, dir);
             using (a)
             using (b)
             {
-                AnsiConsole.MarkupLineInterpolated($"Council GAN {cfg.NewSize} px, {cfg.Council.CouncilSize} members, {members[0].Gen.parameters().Sum(x => x.numel()):N0} G parameters each, A {a.Count} / B {b.Count} images, from iteration {start}");
+                AnsiConsole.MarkupLineInterpolated($"Council GAN {cfg.NewSize} px, {cfg.Council.CouncilSize} members, {members[0].Gen.parameters().Sum(x => x.numel()):N0} G parameters each, A {a.Count} / B {b.Count} images, from iteration {trainer.Iteration}");
                 var loop = new CouncilLoopOptions
                 {
                     Iterations = p.GetValue(iter), OutDir = dir, SnapshotEvery = p.GetValue(snapshot), ImageEvery = p.GetValue(imageEvery),
@@ -85,7 +85,7 @@ internal static class TrainCouncilCommand
                     .Start(ctx =>
                     {
                         var task = ctx.AddTask("training", maxValue: loop.Iterations);
-                        task.Value = start;
+                        task.Value = trainer.Iteration;
                         last = CouncilTrainingLoop.Run(trainer, cfg, a, b, loop, new Observer(task, dir), ct);
                     });
                 Plot(dir);
