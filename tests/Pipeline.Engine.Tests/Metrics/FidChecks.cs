@@ -88,6 +88,9 @@ internal static partial class FidChecks
         var recipe = fx.Manifest.GetProperty("recipe");
         model.LoadStateDict(Recipe.StateDict(recipe.GetProperty("state_dict"), Recipe.ParseSeed(recipe.GetProperty("base_seed"))));
         model.to(dtype).eval();
+        // Cached across checks: keep it out of the dispose scope of the check that happened to build it.
+        foreach (var t in model.parameters()) t.DetachFromDisposeScope();
+        foreach (var t in model.buffers()) t.DetachFromDisposeScope();
         return model;
     });
 
@@ -102,7 +105,8 @@ internal static partial class FidChecks
             var outs = rosinality
                 ? model.ForwardBlocks(FidPreprocess.NormalizeHalf(x), [0, 1, 2, 3], normalizeInput: false)
                 : model.ForwardBlocks(x, [0, 1, 2, 3]);
-            return outs.Select(o => o.mean([2, 3]).MoveToOuterDisposeScope()).ToArray();
+            // Detached, not moved out: the caller may itself be inside a scope, and the cache outlives it.
+            return outs.Select(o => o.mean([2, 3]).DetachFromDisposeScope()).ToArray();
         });
 
     [GeneratedRegex(@"^(.+)_(pool3_f32|pool3_f64|pool3_rosinality|block(\d)_dims(\d+))$")]

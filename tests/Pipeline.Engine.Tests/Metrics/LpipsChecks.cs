@@ -22,6 +22,9 @@ internal static partial class LpipsChecks
             var model = new LpipsVgg();
             model.LoadWeights(Recipe.StateDict(vggRecipe.GetProperty("state_dict"), vggBaseSeed), heads);
             model.to(dtype);
+            // Cached across checks: keep it out of the dispose scope of the check that happened to build it.
+            foreach (var t in model.parameters()) t.DetachFromDisposeScope();
+            foreach (var t in model.buffers()) t.DetachFromDisposeScope();
             return model;
         });
 

@@ -18,6 +18,9 @@ internal sealed class MetricsFixture
         Kind = Manifest.GetProperty("fixture").GetString()!;
         string dataFile = Manifest.TryGetProperty("data_file", out var df) ? df.GetString()! : "data.safetensors";
         Data = SafeTensors.Load(Path.Combine(dir, dataFile));
+        // Cached for the whole run, but first opened wherever a test happens to be, possibly inside its dispose
+        // scope (LPIPS checks open every fixture while looking for theirs): that scope must not free them.
+        foreach (var t in Data.Values) t.DetachFromDisposeScope();
     }
 
     public string Dir { get; }
