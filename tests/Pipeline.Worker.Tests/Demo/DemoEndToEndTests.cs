@@ -40,6 +40,10 @@ public sealed class DemoEndToEndTests : IDisposable
             Assert.All(result.Outputs, o => Assert.True(File.Exists(Path.Combine(data, o.Path)), o.Path));
         }
         Assert.True(File.Exists(Path.Combine(data, "datasets", "demo-samples", "manifest.json")));
+        var projection = statuses.First(s => s.Kind == JobKind.Projection && s.State == JobState.Succeeded);
+        var projected = JobJson.FromUtf8<JobResult>(File.ReadAllBytes(Path.Combine(data, "results", projection.JobId, "result.json")));
+        Assert.Equal(["face.json", "latent.npy", "latent.pt", "noises.safetensors", "projection.json", "reconstruction.png", "target.png"],
+            projected.Outputs.Select(o => Path.GetFileName(o.Path)).Where(n => n != "result.json").Order(StringComparer.Ordinal));
 
         // The gallery's style-mixing grids: coarse and middle from the StyleGAN2 model, every file the manifest names present.
         foreach (var range in new[] { "coarse", "middle" })

@@ -107,6 +107,9 @@ public static partial class MixGridWriter
             File.Move(tmp, path, overwrite: true);
         }
 
+        // Hashed before the dispose scope opens: a scope must not span an await (another task continuing on this
+        // thread would have its tensors registered in it and freed with it).
+        var modelSha256 = await Sha256Async(req.ModelPath, ct);
         using var scope = NewDisposeScope();
         // Layout as generate.py's mixing grid: blank corner, header row = column sources, header column = row sources.
         var blank = full(1, 3, s, s, -1f);
@@ -149,7 +152,7 @@ public static partial class MixGridWriter
         {
             Kind = rendered.Kind,
             CreatedUtc = DateTimeOffset.UtcNow,
-            Model = rendered.Model with { Sha256 = await Sha256Async(req.ModelPath, ct) },
+            Model = rendered.Model with { Sha256 = modelSha256 },
             Step = rendered.Step,
             Resolution = s,
             Range = rendered.Range,
@@ -167,7 +170,7 @@ public static partial class MixGridWriter
         };
         var manifestPath = Path.Combine(dir, stem + ".json");
         var tmp = manifestPath + ".tmp";
-        await File.WriteAllTextAsync(tmp, JsonSerializer.Serialize(manifest, MixManifest.Json), ct);
+        File.WriteAllText(tmp, JsonSerializer.Serialize(manifest, MixManifest.Json));
         File.Move(tmp, manifestPath, overwrite: true);
         return (manifest, manifestPath);
     }

@@ -49,43 +49,23 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         };
         context.ReportProgress(0.1);
         var share = await batcher.ProjectAsync(g, options, perceptual, target, job.Seed, cancellationToken);
-        using var scope = NewDisposeScope();
-
-        double mse = (share.Image.clamp(-1, 1) - target).pow(2).mean().item<float>();
-        double? lp = null;
-        if (perceptual is not null)
-            lock (perceptual) lp = perceptual.Distance(share.Image.unsqueeze(0).to(torch.device(device.Name)), target.unsqueeze(0).to(torch.device(device.Name))).cpu().item<float>();
-
-        var tmp = Directory.CreateTempSubdirectory("projection-");
+        // Everything that touches tensors happens synchronously here: a dispose scope must not span an await, or the
+        // thread's next user (another job) would have its tensors registered in this scope and freed with it.
+        List<(string Name, byte[] Bytes, string ContentType, string Role)> outputs;
+        double mse;
+        double? lp;
         try
         {
-            var npy = Path.Combine(tmp.FullName, "latent.npy");
-            Npy.Save(npy, share.Latent);
-            await context.WriteOutputAsync("latent.npy", await File.ReadAllBytesAsync(npy, cancellationToken), "application/octet-stream", "latent", cancellationToken);
-            var pt = Path.Combine(tmp.FullName, "latent.pt");
-            var noise = new OrderedDictionary<string, object?>();
-            for (int i = 0; i < share.Noises.Count; i++) noise[$"noise_{i}"] = share.Noises[i].unsqueeze(0);
-            // projector.py saves {img_name: {"img", "latent", "noise"}}; we keep that layout for one image.
-            TorchFile.Save(pt, new OrderedDictionary<string, object?>
-            {
-                [Path.GetFileName(job.Input.Path)] = new OrderedDictionary<string, object?>
-                {
-                    ["img"] = share.Image.unsqueeze(0),
-                    ["latent"] = share.Latent,
-                    ["noise"] = share.Noises.Select(n => (object?)n.unsqueeze(0)).ToList(),
-                },
-            });
-            await context.WriteOutputAsync("latent.pt", await File.ReadAllBytesAsync(pt, cancellationToken), "application/octet-stream", "latent", cancellationToken);
-            var st = Path.Combine(tmp.FullName, "noises.safetensors");
-            SafeTensors.Save(st, share.Noises.Select((n, i) => KeyValuePair.Create($"noise_{i}", n)));
-            await context.WriteOutputAsync("noises.safetensors", await File.ReadAllBytesAsync(st, cancellationToken), "application/octet-stream", "noise", cancellationToken);
+            (outputs, mse, lp) = Render(job, share, target, perceptual);
         }
         finally
         {
-            tmp.Delete(recursive: true);
+            share.Latent.Dispose();
+            share.Image.Dispose();
+            foreach (var n in share.Noises) n.Dispose();
+            target.Dispose();
         }
-        await context.WriteOutputAsync("reconstruction.png", Sg2Images.EncodePng(share.Image), "image/png", "reconstruction", cancellationToken);
-        await context.WriteOutputAsync("target.png", Sg2Images.EncodePng(target), "image/png", "model-input", cancellationToken);
+        foreach (var o in outputs) await context.WriteOutputAsync(o.Name, o.Bytes, o.ContentType, o.Role, cancellationToken);
         await context.WriteOutputAsync("face.json", FacePreparation.ToJson(prepared), "application/json", "face", cancellationToken);
         var report = new
         {
@@ -100,10 +80,47 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         await context.WriteOutputAsync("projection.json", JsonSerializer.SerializeToUtf8Bytes(report, new JsonSerializerOptions { WriteIndented = true }), "application/json", "report", cancellationToken);
         var metrics = new Dictionary<string, double> { ["mse"] = mse, ["steps"] = job.Steps, ["batch_size"] = share.BatchSize };
         if (lp is { } l) metrics["lpips"] = l;
-        share.Latent.Dispose();
-        share.Image.Dispose();
-        foreach (var n in share.Noises) n.Dispose();
         return metrics;
+    }
+
+    private (List<(string, byte[], string, string)> Outputs, double Mse, double? Lpips) Render(ProjectionJob job, ProjectionBatcher.Share share, Tensor target, Pipeline.Engine.IPerceptualLoss? perceptual)
+    {
+        using var scope = NewDisposeScope();
+        double mse = (share.Image.clamp(-1, 1) - target).pow(2).mean().item<float>();
+        double? lp = null;
+        if (perceptual is not null)
+            lock (perceptual) lp = perceptual.Distance(share.Image.unsqueeze(0).to(torch.device(device.Name)), target.unsqueeze(0).to(torch.device(device.Name))).cpu().item<float>();
+
+        var outputs = new List<(string, byte[], string, string)>();
+        var tmp = Directory.CreateTempSubdirectory("projection-");
+        try
+        {
+            var npy = Path.Combine(tmp.FullName, "latent.npy");
+            Npy.Save(npy, share.Latent);
+            outputs.Add(("latent.npy", File.ReadAllBytes(npy), "application/octet-stream", "latent"));
+            var pt = Path.Combine(tmp.FullName, "latent.pt");
+            // projector.py saves {img_name: {"img", "latent", "noise"}}; we keep that layout for one image.
+            TorchFile.Save(pt, new OrderedDictionary<string, object?>
+            {
+                [Path.GetFileName(job.Input.Path)] = new OrderedDictionary<string, object?>
+                {
+                    ["img"] = share.Image.unsqueeze(0),
+                    ["latent"] = share.Latent,
+                    ["noise"] = share.Noises.Select(n => (object?)n.unsqueeze(0)).ToList(),
+                },
+            });
+            outputs.Add(("latent.pt", File.ReadAllBytes(pt), "application/octet-stream", "latent"));
+            var st = Path.Combine(tmp.FullName, "noises.safetensors");
+            SafeTensors.Save(st, share.Noises.Select((n, i) => KeyValuePair.Create($"noise_{i}", n)));
+            outputs.Add(("noises.safetensors", File.ReadAllBytes(st), "application/octet-stream", "noise"));
+        }
+        finally
+        {
+            tmp.Delete(recursive: true);
+        }
+        outputs.Add(("reconstruction.png", Sg2Images.EncodePng(share.Image), "image/png", "reconstruction"));
+        outputs.Add(("target.png", Sg2Images.EncodePng(target), "image/png", "model-input"));
+        return (outputs, mse, lp);
     }
 
     /// <summary>projector.py's transform: Resize(shorter side) then CenterCrop, ToTensor, Normalize(0.5): [3,R,R] in [-1,1].</summary>
