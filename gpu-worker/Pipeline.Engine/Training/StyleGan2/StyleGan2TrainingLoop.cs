@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Pipeline.Engine.Metrics.Records;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Training.StyleGan2;
@@ -20,6 +21,13 @@ public sealed record StyleGan2LoopOptions
     public long SampleSeed { get; init; } = 1234;
     /// <summary>Mapped z averaged into the final checkpoint's latent_avg (truncation centre).</summary>
     public int LatentAvgSamples { get; init; } = 4096;
+    /// <summary>Run <see cref="Evaluate"/> every this many iterations (0: only at the end, when Evaluate is set).</summary>
+    public int EvaluateEvery { get; init; }
+    /// <summary>
+    /// Metric evaluations of the current g_ema (FID, proxies); each record is appended to
+    /// <c>&lt;out&gt;/metric-&lt;name&gt;.jsonl</c>, one line per evaluation as NVlabs' training loops write them.
+    /// </summary>
+    public Func<StyleGan2Trainer, IReadOnlyList<MetricRecord>>? Evaluate { get; init; }
 }
 
 /// <summary>What the loop reports; the worker turns samples into PNGs and progress into bars.</summary>
@@ -29,6 +37,8 @@ public interface IStyleGan2TrainingObserver
     /// <summary>g_ema on the fixed sample z (random noise off, stored buffers), [n, 3, S, S] in [-1, 1], CPU.</summary>
     void OnSample(long iteration, Tensor samples);
     void OnCheckpoint(long iteration, string path);
+    /// <summary>A metric evaluation during training (already appended to its metric-&lt;name&gt;.jsonl).</summary>
+    void OnMetric(MetricRecord record) { }
 }
 
 /// <summary>train.py's outer loop: data, steps, metric records (metrics.jsonl), sample grids, checkpoints.</summary>
@@ -49,6 +59,7 @@ public static class StyleGan2TrainingLoop
         using var log = new MetricLog(Path.Combine(options.OutDir, "metrics.jsonl"));
         var clock = Stopwatch.StartNew();
         string? last = null;
+        long? lastEvaluated = null;
         using var batches = data.Batches(trainer.Options.Batch, random).GetEnumerator();
         while (trainer.Iteration < options.Iterations && !ct.IsCancellationRequested
                && (options.MaxTime is null || clock.Elapsed < options.MaxTime))
@@ -63,11 +74,25 @@ public static class StyleGan2TrainingLoop
             if (stats.Iteration % options.SampleEvery == 0) Sample(trainer, sampleZ, stats.Iteration, observer);
             if (stats.Iteration % options.CheckpointEvery == 0)
                 last = Checkpoint(trainer, options, observer, withLatentAvg: false);
+            if (options.EvaluateEvery > 0 && stats.Iteration % options.EvaluateEvery == 0)
+                lastEvaluated = Evaluate(trainer, options, observer);
         }
         // A final checkpoint at the iteration we stopped at, with latent_avg so generators can truncate.
         last = Checkpoint(trainer, options, observer, withLatentAvg: true);
         Sample(trainer, sampleZ, trainer.Iteration, observer);
+        if (lastEvaluated != trainer.Iteration) Evaluate(trainer, options, observer);
         return last;
+    }
+
+    private static long? Evaluate(StyleGan2Trainer trainer, StyleGan2LoopOptions options, IStyleGan2TrainingObserver? observer)
+    {
+        if (options.Evaluate is null) return null;
+        foreach (var record in options.Evaluate(trainer))
+        {
+            File.AppendAllText(Path.Combine(options.OutDir, $"metric-{record.Metric}.jsonl"), record.ToJsonLine() + "\n");
+            observer?.OnMetric(record);
+        }
+        return trainer.Iteration;
     }
 
     private static Dictionary<string, object?> Record(StyleGan2StepStats s, double seconds) => new()

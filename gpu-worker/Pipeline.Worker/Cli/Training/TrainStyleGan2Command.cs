@@ -36,12 +36,15 @@ internal static class TrainStyleGan2Command
         var nSample = new Option<int>("--n-sample") { DefaultValueFactory = _ => 16 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
         var resume = new Option<FileInfo?>("--resume") { Description = "Continue from a train.py checkpoint (ours or the reference's)" };
+        var metricsEvery = new Option<int?>("--metrics-every") { Description = "Metric records (metric-<name>.jsonl) every N iterations and at the end; default: at every checkpoint; 0: none" };
+        var metricsSamples = new Option<int>("--metrics-samples") { Description = "Generated (and reference) images per metric evaluation", DefaultValueFactory = _ => 1000 };
+        var fidRef = new Option<FileInfo?>("--fid-ref") { Description = "Inception statistics (.npz, `pipeline stats`) of the real data: adds FID records (skipped, with the reason, without the Inception weights)" };
         var outDir = Sg2Cli.OutDir("training/stylegan2");
         var device = Sg2Cli.DeviceOption();
         var cmd = new Command("stylegan2", "Train a StyleGAN2 (rosinality train.py: logistic loss, lazy R1 and path-length regularisation, mixing, EMA).")
         {
             data, synthetic, count, size, channels, styleDim, nMlp, batch, iter, maxMinutes, lr, r1, pathReg, pathShrink, dReg, gReg,
-            mixing, sampleEvery, ckptEvery, nSample, seed, resume, outDir, device,
+            mixing, sampleEvery, ckptEvery, nSample, seed, resume, metricsEvery, metricsSamples, fidRef, outDir, device,
         };
         cmd.SetAction((p, ct) => Task.FromResult(Sg2Cli.Run(() =>
         {
@@ -61,10 +64,15 @@ internal static class TrainStyleGan2Command
             int s = trainer.G.Config.Size;
             using var dataset = LoadData(p.GetValue(data), p.GetValue(synthetic), p.GetValue(count), s, dir);
             AnsiConsole.MarkupLineInterpolated($"StyleGAN2 {s} px, {trainer.G.parameters().Sum(x => x.numel()):N0} G / {trainer.D.parameters().Sum(x => x.numel()):N0} D parameters, {dataset.Count} images, from iteration {trainer.Iteration}");
+            int every = p.GetValue(metricsEvery) ?? p.GetValue(ckptEvery);
+            using var metrics = every > 0
+                ? StyleGan2TrainingMetrics.For(p.GetValue(synthetic), dataset, p.GetValue(metricsSamples), dir, p.GetValue(fidRef)?.FullName, dev)
+                : null;
             var loop = new StyleGan2LoopOptions
             {
                 Iterations = p.GetValue(iter), OutDir = dir, SampleEvery = p.GetValue(sampleEvery), CheckpointEvery = p.GetValue(ckptEvery),
                 NSample = p.GetValue(nSample), MaxTime = p.GetValue(maxMinutes) is { } m ? TimeSpan.FromMinutes(m) : null,
+                EvaluateEvery = every, Evaluate = metrics is null ? null : metrics.Evaluate,
             };
             string last = "";
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -131,6 +139,9 @@ internal static class TrainStyleGan2Command
             using var sheet = Sg2Images.ContactSheet(samples, (int)Math.Ceiling(Math.Sqrt(samples.shape[0])));
             Sg2Images.SavePng(sheet, Path.Combine(dir, "sample", iteration.ToString("D6", CultureInfo.InvariantCulture) + ".png"));
         }
+
+        public void OnMetric(Pipeline.Engine.Metrics.Records.MetricRecord r) =>
+            AnsiConsole.MarkupLineInterpolated($"[grey]{r.ModelId}[/] {r.Metric}: {(r.Value is { } v ? v.ToString("G4", CultureInfo.InvariantCulture) : r.Status + (r.Reason is null ? "" : " (" + (r.Reason.Length > 80 ? r.Reason[..80] + "…" : r.Reason) + ")"))}");
 
         public void OnCheckpoint(long iteration, string path)
         {
