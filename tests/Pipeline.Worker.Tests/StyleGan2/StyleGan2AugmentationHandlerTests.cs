@@ -16,35 +16,13 @@ namespace Pipeline.Worker.Tests.StyleGan2;
 /// <summary>StyleGAN2 augmentation batches through the worker handler, checked against the engine forward of each seed.</summary>
 public sealed class StyleGan2AugmentationHandlerTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("sg2-aug-").FullName;
-    private readonly FileSystemBlobStore _store;
-    private readonly ModelCache _models;
+    private readonly TinyStyleGan2Store _tiny = new("sg2-aug-");
 
-    public StyleGan2AugmentationHandlerTests()
-    {
-        _store = new FileSystemBlobStore(new FileSystemBlobStoreOptions { Root = _root });
-        _models = new ModelCache(_store, Path.Combine(_root, ".cache"));
-    }
+    public void Dispose() => _tiny.Dispose();
 
-    public void Dispose()
-    {
-        _models.Dispose();
-        Directory.Delete(_root, recursive: true);
-    }
+    private Task<(BlobRef Model, Generator G)> PutModelAsync(CancellationToken ct) => _tiny.PutModelAsync(ct);
 
-    private async Task<(BlobRef Ref, Generator G)> PutModelAsync(CancellationToken ct)
-    {
-        manual_seed(1);
-        var g = new Generator(new GeneratorConfig(16, 8, 2, new Dictionary<int, int> { [4] = 8, [8] = 8, [16] = 4 }));
-        var sd = new OrderedDictionary<string, object?>();
-        foreach (var (k, v) in g.state_dict()) sd[k] = v;
-        var file = Path.Combine(_root, "a.pt");
-        TorchFile.Save(file, new OrderedDictionary<string, object?> { ["g_ema"] = sd });
-        await _store.PutBytesAsync("models/a.pt", await File.ReadAllBytesAsync(file, ct), cancellationToken: ct);
-        return (new BlobRef("models/a.pt"), g);
-    }
-
-    private JobContext Context(JobSpec job) => new(JobEnvelope.Create(job, "test"), _store, _models, 1, maxBatch: 4);
+    private JobContext Context(JobSpec job) => new(JobEnvelope.Create(job, "test"), _tiny.Store, _tiny.Models, 1, maxBatch: 4);
 
     [Fact]
     public async Task StyleMixingItemsMatchTheEngineForwardOfTheirSeeds()
@@ -60,7 +38,7 @@ public sealed class StyleGan2AugmentationHandlerTests : IDisposable
         Assert.True(handler.CanHandle(job));
         Assert.False(handler.CanHandle(job with { Family = StyleGanFamily.StyleGan1 }));
         await handler.RunAsync(Context(job), ct);
-        var manifest = await _store.GetJsonAsync<DatasetManifest>(BlobLayout.DatasetManifest("mix"), ct);
+        var manifest = await _tiny.Store.GetJsonAsync<DatasetManifest>(BlobLayout.DatasetManifest("mix"), ct);
         Assert.Equal(2, manifest!.Items.Count);
         using var _ = no_grad();
         for (int i = 0; i < 2; i++)
@@ -70,7 +48,7 @@ public sealed class StyleGan2AugmentationHandlerTests : IDisposable
             Assert.Equal("3", item.Attributes!["injectIndex"]);
             var expected = g.Forward([Sg2Cli.SeedZ(10 + i, 8), Sg2Cli.SeedZ(12 + i, 8)], new GenerateOptions { RandomizeNoise = false, InjectIndex = 3 }).Image;
             using var want = SKBitmap.Decode(Sg2Images.EncodePng(expected.clamp(-1, 1)));
-            using var got = SKBitmap.Decode((await _store.GetBytesAsync(item.Path, ct))!.Value.Bytes);
+            using var got = SKBitmap.Decode((await _tiny.Store.GetBytesAsync(item.Path, ct))!.Value.Bytes);
             Assert.Equal((want.Width, want.Height), (got.Width, got.Height));
             // The two PNG writers may round differently by one level.
             for (int y = 0; y < want.Height; y++)
@@ -93,7 +71,7 @@ public sealed class StyleGan2AugmentationHandlerTests : IDisposable
             Count = 1, PanoramaLatents = 3, Truncation = 0.7, TruncationMeanSamples = 64,
         };
         await new StyleGan2AugmentationHandler(new EngineDevice("cpu")).RunAsync(Context(job), ct);
-        using var bmp = SKBitmap.Decode((await _store.GetBytesAsync(BlobLayout.DatasetItem("pano", "00000.png"), ct))!.Value.Bytes);
+        using var bmp = SKBitmap.Decode((await _tiny.Store.GetBytesAsync(BlobLayout.DatasetItem("pano", "00000.png"), ct))!.Value.Bytes);
         Assert.Equal((48, 16), (bmp.Width, bmp.Height));
     }
 }

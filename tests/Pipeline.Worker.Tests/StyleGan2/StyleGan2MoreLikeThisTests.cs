@@ -15,41 +15,23 @@ namespace Pipeline.Worker.Tests.StyleGan2;
 /// <summary>"More like this" (BaseSeed/Variation) and thumbnails of StyleGAN2 batches, against plain batches and the engine forward.</summary>
 public sealed class StyleGan2MoreLikeThisTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("sg2-mlt-").FullName;
-    private readonly FileSystemBlobStore _store;
-    private readonly ModelCache _models;
+    private readonly TinyStyleGan2Store _tiny = new("sg2-mlt-");
     private readonly StyleGan2AugmentationHandler _handler = new(new EngineDevice("cpu"));
 
-    public StyleGan2MoreLikeThisTests()
-    {
-        _store = new FileSystemBlobStore(new FileSystemBlobStoreOptions { Root = _root });
-        _models = new ModelCache(_store, Path.Combine(_root, ".cache"));
-    }
-
-    public void Dispose()
-    {
-        _models.Dispose();
-        Directory.Delete(_root, recursive: true);
-    }
+    public void Dispose() => _tiny.Dispose();
 
     private async Task<(AugmentationBatchJob Job, Generator G)> PutModelAsync(CancellationToken ct)
     {
-        manual_seed(1);
-        var g = new Generator(new GeneratorConfig(16, 8, 2, new Dictionary<int, int> { [4] = 8, [8] = 8, [16] = 4 }));
-        var sd = new OrderedDictionary<string, object?>();
-        foreach (var (k, v) in g.state_dict()) sd[k] = v;
-        var file = Path.Combine(_root, "a.pt");
-        TorchFile.Save(file, new OrderedDictionary<string, object?> { ["g_ema"] = sd });
-        await _store.PutBytesAsync("models/a.pt", await File.ReadAllBytesAsync(file, ct), cancellationToken: ct);
+        var (model, g) = await _tiny.PutModelAsync(ct);
         var job = new AugmentationBatchJob
         {
-            Model = new BlobRef("models/a.pt"), BatchId = "plain", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.Sample,
+            Model = model, BatchId = "plain", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.Sample,
             Count = 3, Seed = 20, Truncation = 1,
         };
         return (job, g);
     }
 
-    private Task<DatasetBatches.Batch> RunAsync(AugmentationBatchJob job, CancellationToken ct) => DatasetBatches.RunAsync(_handler, _store, _models, job, ct);
+    private Task<DatasetBatches.Batch> RunAsync(AugmentationBatchJob job, CancellationToken ct) => DatasetBatches.RunAsync(_handler, _tiny.Store, _tiny.Models, job, ct);
 
     [Fact]
     public async Task BaseSeedWithoutVariationRepeatsThePlainImageOfTheBaseSeed()
@@ -66,8 +48,8 @@ public sealed class StyleGan2MoreLikeThisTests : IDisposable
             Assert.False(like.Manifest.Items[i].Attributes!.ContainsKey("variation"));
         }
         Assert.False(plain.Manifest.Items[0].Attributes!.ContainsKey("baseSeed"));
-        await DatasetBatches.AssertThumbnailsAsync(_store, plain, ct);
-        await DatasetBatches.AssertThumbnailsAsync(_store, like, ct);
+        await DatasetBatches.AssertThumbnailsAsync(_tiny.Store, plain, ct);
+        await DatasetBatches.AssertThumbnailsAsync(_tiny.Store, like, ct);
     }
 
     [Fact]
@@ -124,8 +106,8 @@ public sealed class StyleGan2MoreLikeThisTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var (sample, _) = await PutModelAsync(ct);
         var pano = await RunAsync(sample with { BatchId = "pano", Operation = AugmentationOp.SoatPanorama, Count = 2, PanoramaLatents = 3, Truncation = 0.7, TruncationMeanSamples = 64 }, ct);
-        await DatasetBatches.AssertThumbnailsAsync(_store, pano, ct);
-        var (_, w, h) = DatasetBatches.Pixels((await _store.GetBytesAsync(pano.Manifest.Items[0].Thumbnail!, ct))!.Value.Bytes);
+        await DatasetBatches.AssertThumbnailsAsync(_tiny.Store, pano, ct);
+        var (_, w, h) = DatasetBatches.Pixels((await _tiny.Store.GetBytesAsync(pano.Manifest.Items[0].Thumbnail!, ct))!.Value.Bytes);
         Assert.Equal((48, 16), (w, h));
     }
 }
