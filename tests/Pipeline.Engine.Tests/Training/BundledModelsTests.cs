@@ -23,34 +23,49 @@ public sealed class BundledModelsTests
         Assert.Equal(expected, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(data))));
     }
 
+    public static TheoryData<string> StyleGan2Models() =>
+        [.. Directory.Exists(Models) ? Directory.EnumerateFiles(Models, "stylegan2-*.pt").Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal) : Enumerable.Empty<string>()];
+
+    public static TheoryData<string> Councils() =>
+        [.. Directory.Exists(Models) ? Directory.EnumerateDirectories(Models, "council-*").Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal) : Enumerable.Empty<string>()];
+
     [Fact]
-    public void StyleGan2_faces_generates_a_batch()
+    public void The_demo_has_a_bundled_generator_and_council()
     {
-        var ckpt = StyleGan2Checkpoint.Load(Path.Combine(Models, "stylegan2-synthfaces-32.pt"));
+        Assert.NotEmpty(StyleGan2Models());
+        Assert.NotEmpty(Councils());
+    }
+
+    [Theory, MemberData(nameof(StyleGan2Models))]
+    public void StyleGan2_generates_a_batch(string file)
+    {
+        var ckpt = StyleGan2Checkpoint.Load(Path.Combine(Models, file));
         Assert.NotNull(ckpt.TruncationLatent);
+        int size = ckpt.Generator.Config.Size;
+        Assert.Contains($"-{size}.pt", file, StringComparison.Ordinal); // the file is named after what it is
         using var _ = no_grad();
         manual_seed(0);
         var (img, _) = ckpt.Generator.Forward([randn(4, ckpt.Generator.Config.StyleDim)],
             new GenerateOptions { Truncation = 0.7, TruncationLatent = ckpt.TruncationLatent, RandomizeNoise = false });
-        Assert.Equal([4L, 3, 32, 32], img.shape);
+        Assert.Equal([4L, 3, size, size], img.shape);
         Assert.True(img.isfinite().all().item<bool>());
         // Distinct latents give distinct images (a collapsed or constant generator would not).
         Assert.True((img[0] - img[1]).abs().mean().item<float>() > 1e-3);
     }
 
-    [Fact]
-    public void Council_faces_translates_a_batch()
+    [Theory, MemberData(nameof(Councils))]
+    public void Council_translates_a_batch(string folder)
     {
-        var dir = Path.Combine(Models, "council-synthfaces-32");
+        var dir = Path.Combine(Models, folder);
         var step = Directory.EnumerateFiles(dir, "b2a_gen_0_*.pt").Select(f => Path.GetFileNameWithoutExtension(f)[^8..]).Single();
         using var translator = CouncilTranslator.Load(Path.Combine(dir, step));
-        Assert.Equal(32, translator.Size);
+        Assert.EndsWith($"-{translator.Size}", folder, StringComparison.Ordinal);
         Assert.True(translator.Members.Count >= 2);
         var rnd = new Random(3);
         var pixels = new byte[48 * 40 * 3];
         rnd.NextBytes(pixels);
         using var t = translator.Translate(new RgbImage(48, 40, pixels), 0, new TranslateOptions { NumStyles = 3, Member = 1 });
-        Assert.Equal([3L, 3, 32, 32], t.Outputs.shape);
+        Assert.Equal([3L, 3, translator.Size, translator.Size], t.Outputs.shape);
         Assert.True(t.Outputs.isfinite().all().item<bool>());
     }
 }
