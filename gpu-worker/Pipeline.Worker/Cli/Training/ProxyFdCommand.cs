@@ -18,7 +18,7 @@ namespace Pipeline.Worker.Cli.Training;
 internal static class ProxyFdCommand
 {
     // Held-out seeds: training draws seeds 0.. (and 1,000,000.. for Council domain B).
-    private const int HeldOut1 = 5_000_000, HeldOut2 = 6_000_000;
+    internal const int HeldOut1 = 5_000_000, HeldOut2 = 6_000_000;
 
     public static Command Build()
     {
@@ -50,7 +50,8 @@ internal static class ProxyFdCommand
         return cmd;
     }
 
-    private static IEnumerable<Tensor> Chunks(Tensor all, int size = 50)
+    /// <summary>Batches of at most <paramref name="size"/> images, views into <paramref name="all"/> (what the proxy statistics consume).</summary>
+    internal static IEnumerable<Tensor> Chunks(Tensor all, int size = 50)
     {
         for (long i = 0; i < all.shape[0]; i += size) yield return all.narrow(0, i, Math.Min(size, all.shape[0] - i));
     }
@@ -58,7 +59,8 @@ internal static class ProxyFdCommand
     private static double Pixel(Tensor a, Tensor b) =>
         ProxyFrechet.Distance(ProxyFrechet.PixelStats(Chunks(a)), ProxyFrechet.PixelStats(Chunks(b)));
 
-    private static Tensor Real(SyntheticKind kind, int seed0, int n, int size)
+    /// <summary>Synthetic images seed0..seed0+n-1 as one [n, 3, size, size] tensor in [-1, 1] (held-out sets start at <see cref="HeldOut1"/>).</summary>
+    internal static Tensor Real(SyntheticKind kind, int seed0, int n, int size)
     {
         using var ds = TrainingData.Synthetic(kind, n, size, seed0);
         return ds.Batch([.. Enumerable.Range(0, n).Select(i => (long)i)], new Random(0), hflip: false);

@@ -34,8 +34,8 @@ internal sealed class StyleGan2TrainingMetrics : IDisposable
     public StyleGan2TrainingMetrics(Tensor reference, string dataset, int samples, string runId, string? fidReference, Device device)
     {
         _fd = new ProxyFrechet(device);
-        _reference = _fd.Stats(Chunks(reference));
-        _referencePixels = ProxyFrechet.PixelStats(Chunks(reference));
+        _reference = _fd.Stats(ProxyFdCommand.Chunks(reference));
+        _referencePixels = ProxyFrechet.PixelStats(ProxyFdCommand.Chunks(reference));
         (_samples, _dataset, _runId, _fidReference) = (samples, dataset, runId, fidReference);
         _fidName = $"fid{samples}";
         _fid.Register(StandardMetrics.Fid(_fidName, samples, $"FID of {samples} g_ema samples during training against {fidReference}"));
@@ -53,9 +53,8 @@ internal sealed class StyleGan2TrainingMetrics : IDisposable
         if (synthetic is not null)
         {
             var kind = TrainingData.ParseKind(synthetic);
-            using var heldOut = TrainingData.Synthetic(kind, samples, data.Size, 5_000_000);
-            reference = heldOut.Batch([.. Enumerable.Range(0, samples).Select(i => (long)i)], new Random(0), hflip: false);
-            dataset = $"{TrainingData.Name(kind)} held-out seeds 5000000..{5_000_000 + samples - 1}";
+            reference = ProxyFdCommand.Real(kind, ProxyFdCommand.HeldOut1, samples, data.Size);
+            dataset = $"{TrainingData.Name(kind)} held-out seeds {ProxyFdCommand.HeldOut1}..{ProxyFdCommand.HeldOut1 + samples - 1}";
         }
         else
         {
@@ -77,8 +76,8 @@ internal sealed class StyleGan2TrainingMetrics : IDisposable
         using (var scope = NewDisposeScope())
         {
             var images = Samples(g, _samples).cpu();
-            features = _fd.Stats(Chunks(images));
-            pixels = ProxyFrechet.PixelStats(Chunks(images));
+            features = _fd.Stats(ProxyFdCommand.Chunks(images));
+            pixels = ProxyFrechet.PixelStats(ProxyFdCommand.Chunks(images));
         }
         var settings = new Dictionary<string, object?> { ["iteration"] = trainer.Iteration, ["samples"] = _samples, ["z_seed"] = 123, ["noise"] = "stored buffers", ["truncation"] = 1.0 };
         Engine.Metrics.Records.MetricRecord Proxy(string metric, string description, double value) => new()
@@ -131,11 +130,6 @@ internal sealed class StyleGan2TrainingMetrics : IDisposable
             yield return images;
             await Task.Yield();
         }
-    }
-
-    private static IEnumerable<Tensor> Chunks(Tensor all)
-    {
-        for (long i = 0; i < all.shape[0]; i += Chunk) yield return all.narrow(0, i, Math.Min(Chunk, all.shape[0] - i));
     }
 
     public void Dispose() => _fd.Dispose();
