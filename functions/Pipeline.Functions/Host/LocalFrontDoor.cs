@@ -119,7 +119,7 @@ public static class LocalFrontDoor
         });
     }
 
-    private static string ContentTypeOf(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    internal static string ContentTypeOf(string path) => Path.GetExtension(path).ToLowerInvariant() switch
     {
         ".png" => "image/png",
         ".jpg" or ".jpeg" => "image/jpeg",

@@ -63,7 +63,7 @@ public sealed class HostEmulator : IAsyncDisposable
         {
             fetched.Enqueue(path);
             var blob = await handler.Store.GetBytesAsync(path, ctx.RequestAborted);
-            return blob is null ? Results.NotFound() : Results.Bytes(blob.Value.Bytes, path.EndsWith(".jpg", StringComparison.Ordinal) ? "image/jpeg" : "image/png");
+            return blob is null ? Results.NotFound() : Results.Bytes(blob.Value.Bytes, LocalFrontDoor.ContentTypeOf(path));
         });
         await app.StartAsync();
         var url = app.Urls.First();
