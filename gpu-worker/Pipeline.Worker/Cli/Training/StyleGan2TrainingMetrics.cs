@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Fid;
 using Pipeline.Engine.Metrics.Records;
@@ -96,7 +95,7 @@ internal sealed class StyleGan2TrainingMetrics : IDisposable
             var ctx = new MetricContext
             {
                 ModelId = $"{_runId}@{trainer.Iteration}", Dataset = _dataset, Device = g.Device, Weights = MetricsCli.Store(null),
-                ReferenceStats = _fidReference, GeneratedImages = (n, batch) => Generated(g, n, batch),
+                ReferenceStats = _fidReference, GeneratedImages = (n, batch) => Jobs.Metrics.MetricsJobHandler.Generated(g, 123, truncation: 1, randomizeNoise: false, n, batch, g.Device, default),
             };
             // The loop is synchronous; the registry's sink is a no-op because the loop writes metric-<name>.jsonl itself.
             records.Add(_fid.EvaluateAsync(_fidName, ctx, new DelegateMetricSink((_, _, _) => Task.CompletedTask)).GetAwaiter().GetResult());
@@ -115,21 +114,6 @@ internal sealed class StyleGan2TrainingMetrics : IDisposable
             outs.Add(g.Forward([z], new GenerateOptions { RandomizeNoise = false }).Image.clamp(-1, 1));
         }
         return cat(outs, 0);
-    }
-
-    private static async IAsyncEnumerable<Tensor> Generated(Engine.StyleGan2.Generator g, long count, int batch, [EnumeratorCancellation] CancellationToken ct = default)
-    {
-        using var gen = new TorchSharp.torch.Generator(123);
-        for (long done = 0; done < count; done += batch)
-        {
-            ct.ThrowIfCancellationRequested();
-            int n = (int)Math.Min(batch, count - done);
-            Tensor images;
-            using (no_grad())
-                images = ((g.Forward([randn([n, g.Config.StyleDim], generator: gen).to(g.Device)], new GenerateOptions { RandomizeNoise = false }).Image.clamp(-1, 1) + 1) / 2).detach();
-            yield return images;
-            await Task.Yield();
-        }
     }
 
     public void Dispose() => _fd.Dispose();

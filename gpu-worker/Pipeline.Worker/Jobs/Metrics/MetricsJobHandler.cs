@@ -53,7 +53,7 @@ public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
                 ReferenceStats = statsPath,
                 GeneratedImages = job.DatasetBatchId is { } batch
                     ? (n, b) => DatasetImages(context.Store, batch, n, b, cancellationToken)
-                    : (n, b) => Generated(g, job, n, b, dev, cancellationToken),
+                    : (n, b) => Generated(g, job.Seed, job.Truncation, randomizeNoise: true, n, b, dev, cancellationToken),
                 Generator = new DelegatePplGenerator(g.Config.StyleDim, z => g.Map(z),
                     (w, noise) => g.Forward([w], new GenerateOptions { InputIsLatent = true, Noise = noise.Select(t => (Tensor?)t).ToList() }).Image,
                     rng => g.MakeNoise(1)),
@@ -74,10 +74,15 @@ public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
         }
     }
 
-    private static async IAsyncEnumerable<Tensor> Generated(Pipeline.Engine.StyleGan2.Generator g, MetricsJob job, long count, int batch, Device dev, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>
+    /// Generated images in [0, 1] for feature extractors, z from a CPU generator seeded with <paramref name="seed"/>
+    /// (so a rerun sees the same images); also used by training's metric records.
+    /// </summary>
+    internal static async IAsyncEnumerable<Tensor> Generated(Pipeline.Engine.StyleGan2.Generator g, long seed, double truncation, bool randomizeNoise,
+        long count, int batch, Device dev, [EnumeratorCancellation] CancellationToken ct)
     {
-        Tensor? mean = job.Truncation == 1 ? null : g.MeanLatent(StyleGan2.StyleGan2AugmentationHandler.Seeded(0, 4096, g.Config.StyleDim, dev));
-        using var gen = new TorchSharp.torch.Generator(unchecked((ulong)job.Seed));
+        Tensor? mean = truncation == 1 ? null : g.MeanLatent(StyleGan2.StyleGan2AugmentationHandler.Seeded(0, 4096, g.Config.StyleDim, dev));
+        using var gen = new TorchSharp.torch.Generator(unchecked((ulong)seed));
         for (long done = 0; done < count; done += batch)
         {
             ct.ThrowIfCancellationRequested();
@@ -86,7 +91,7 @@ public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
             using (no_grad())
             {
                 var z = randn([n, g.Config.StyleDim], generator: gen).to(dev);
-                images = ((g.Forward([z], new GenerateOptions { Truncation = job.Truncation, TruncationLatent = mean }).Image.clamp(-1, 1) + 1) / 2).detach();
+                images = ((g.Forward([z], new GenerateOptions { Truncation = truncation, TruncationLatent = mean, RandomizeNoise = randomizeNoise }).Image.clamp(-1, 1) + 1) / 2).detach();
             }
             yield return images;
             await Task.Yield();
