@@ -154,7 +154,8 @@ public sealed class DashboardHandlers(ApiHandlers api, IBlobStore store, ILinkSi
         return items;
     }
 
-    private static string Family(StyleGanFamily f) => f == StyleGanFamily.StyleGan1 ? "StyleGAN v1" : "StyleGAN2";
+    /// <summary>A family's display name on the dashboard and the gallery.</summary>
+    internal static string Family(StyleGanFamily f) => f == StyleGanFamily.StyleGan1 ? "StyleGAN v1" : "StyleGAN2";
 }
 
 /// <summary>The dashboard's static files, embedded as resources (Dashboard/assets/*).</summary>

@@ -60,7 +60,7 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
                 batchId = manifest.BatchId,
                 jobId = manifest.JobId,
                 model = manifest.Job.Model.Path,
-                family = FamilyName(manifest.Job.Family),
+                family = DashboardHandlers.Family(manifest.Job.Family),
                 operation = manifest.Job.Operation.ToString(),
                 count = manifest.Items.Count,
                 createdAt = manifest.CreatedAt.ToUnixTimeSeconds(),
@@ -98,7 +98,7 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
         {
             batchId,
             name = Path.GetFileNameWithoutExtension(manifestPath),
-            family = m.Model.Family == "stylegan1" ? "StyleGAN v1" : "StyleGAN2",
+            family = DashboardHandlers.Family(m.Model.Family == "stylegan1" ? StyleGanFamily.StyleGan1 : StyleGanFamily.StyleGan2),
             model = m.Model.File,
             resolution = m.Resolution,
             range = new { name = m.Range.Name, lo = m.Range.Lo, hi = m.Range.Hi, resolutions = m.Range.Resolutions },
@@ -139,7 +139,7 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
             batchId,
             jobId = manifest.JobId,
             model = manifest.Job.Model.Path,
-            family = FamilyName(manifest.Job.Family),
+            family = DashboardHandlers.Family(manifest.Job.Family),
             operation = manifest.Job.Operation.ToString(),
             settings = JobSettings(manifest.Job),
             moreLikeThis = MoreLikeThis.Modes(manifest.Job),
@@ -210,8 +210,6 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
         BlobNames.IsSafeRelative(path, out _) && path.StartsWith(BlobLayout.DatasetPrefix(batchId), StringComparison.Ordinal)
             ? (await links.SignAsync(path, sas.DefaultLifetime, ct))?.ToString()
             : null;
-
-    private static string FamilyName(StyleGanFamily f) => f == StyleGanFamily.StyleGan1 ? "StyleGAN v1" : "StyleGAN2";
 
     internal static Dictionary<string, string> JobSettings(AugmentationBatchJob j)
     {
