@@ -156,11 +156,18 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
         return new ProjectionResult(finalLatent, finalNoise, image, latentMean, latentStd, history, path);
     }
 
-    /// <summary>Adam as PyTorch's single-tensor path (betas 0.9/0.999, eps 1e-8, no weight decay), lr set per step.</summary>
+    /// <summary>
+    /// Adam as PyTorch's single-tensor path (betas 0.9/0.999, eps 1e-8, no weight decay), lr set per step, with the
+    /// moments and the update held in float64 and only the parameter rounded to its own dtype. Why: in float32 the
+    /// fused pointwise kernels (lerp_, addcmul_, addcdiv_) round differently with FMA (ATen's AVX2/AVX-512 kernels)
+    /// and without (its scalar kernels); a W+ trajectory can pass within 1e-7 of a leaky-ReLU kink, and that last
+    /// bit picked the slope (docs/stylegan2.md, "Projection on every CPU"). float64 keeps the trajectory on the
+    /// exact-arithmetic path that the reference's tolerances are built from, on every instruction set.
+    /// </summary>
     private sealed class AdamState(IReadOnlyList<Tensor> parameters, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
     {
-        private readonly Tensor[] _m = parameters.Select(p => zeros_like(p)).ToArray();
-        private readonly Tensor[] _v = parameters.Select(p => zeros_like(p)).ToArray();
+        private readonly Tensor[] _m = parameters.Select(p => zeros_like(p, dtype: float64)).ToArray();
+        private readonly Tensor[] _v = parameters.Select(p => zeros_like(p, dtype: float64)).ToArray();
         private int _step;
 
         public void ZeroGrad()
@@ -171,17 +178,18 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
         public void Step(double lr)
         {
             using var _ = no_grad();
+            using var scope = NewDisposeScope();
             _step++;
             double bc1 = 1 - Math.Pow(beta1, _step);
             double bc2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, _step));
             for (int k = 0; k < parameters.Count; k++)
             {
                 var p = parameters[k];
-                var grad = p.grad ?? throw new InvalidOperationException("projection parameter received no gradient");
+                var grad = (p.grad ?? throw new InvalidOperationException("projection parameter received no gradient")).to(float64);
                 _m[k].lerp_(grad, 1 - beta1);
                 _v[k].mul_(beta2).addcmul_(grad, grad, 1 - beta2);
                 var denom = (_v[k].sqrt() / bc2Sqrt).add_(eps);
-                p.addcdiv_(_m[k], denom, -lr / bc1);
+                p.copy_(p.to(float64).addcdiv_(_m[k], denom, -lr / bc1));
             }
         }
     }

@@ -79,12 +79,27 @@ internal sealed class Sg2Case : IDisposable
         }
         var excess = (a - e).abs() - (atol + rtol * e.abs());
         double worst = excess.max().item<double>();
+        Report(key, (a - e).abs().max().item<double>(), ((a - e).abs() / (atol + rtol * e.abs())).max().item<double>());
         if (worst > 0 || double.IsNaN(worst))
         {
             double maxErr = (a - e).abs().max().item<double>();
             _failures.Add($"{key}: max |diff| {maxErr:G4} exceeds atol {atol:G3} + rtol {rtol:G3}*|expected| by {worst:G4}");
         }
     }
+
+    /// <summary>
+    /// With $PIPELINE_PARITY_REPORT set (build/parity-isa.sh sets it), appends one line per compared tensor: case,
+    /// tensor, max |diff| and the largest fraction of its tolerance used, so margins can be compared across CPU paths.
+    /// </summary>
+    private void Report(string key, double maxDiff, double usedFraction)
+    {
+        var path = Environment.GetEnvironmentVariable("PIPELINE_PARITY_REPORT");
+        if (string.IsNullOrEmpty(path)) return;
+        lock (ReportLock)
+            File.AppendAllText(path, FormattableString.Invariant($"{Kind}\t{key}\t{maxDiff:E3}\t{usedFraction:F4}\n"));
+    }
+
+    private static readonly object ReportLock = new();
 
     /// <summary>
     /// Where a case stores param.* tensors next to a weights.pt, the checkpoint's tensors (any of its state_dicts, with or
