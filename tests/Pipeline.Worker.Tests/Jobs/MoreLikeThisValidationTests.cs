@@ -47,7 +47,7 @@ public sealed class MoreLikeThisValidationTests : IDisposable
         {
             Model = new BlobRef("models/none.pt"), BatchId = "bad", Family = family, Operation = op, Count = 2, BaseSeed = baseSeed, Variation = variation,
         };
-        IJobHandler handler = family == StyleGanFamily.StyleGan1 ? new StyleGan1AugmentationHandler() : new StyleGan2AugmentationHandler(new EngineDevice("cpu"));
+        IJobHandler handler = family == StyleGanFamily.StyleGan1 ? new StyleGan1AugmentationHandler(new EngineDevice("cpu")) : new StyleGan2AugmentationHandler(new EngineDevice("cpu"));
         Assert.True(handler.CanHandle(job));
         var context = new JobContext(JobEnvelope.Create(job, "test"), _store, _models, 1, 4);
         var e = await Assert.ThrowsAsync<PermanentJobException>(() => handler.RunAsync(context, TestContext.Current.CancellationToken));

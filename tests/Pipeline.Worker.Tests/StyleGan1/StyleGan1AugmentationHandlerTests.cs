@@ -1,3 +1,4 @@
+using Pipeline.Worker.Hosting;
 using Pipeline.Engine.StyleGan1;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
@@ -52,7 +53,7 @@ public sealed class StyleGan1AugmentationHandlerTests : IDisposable
             Model = new BlobRef("models/v1.model"), BatchId = "v1-mix", Family = StyleGanFamily.StyleGan1,
             Operation = AugmentationOp.StyleMixing, Count = 3, Seed = 40, Truncation = 1, MixingCrossover = 2, Size = 16,
         };
-        var handler = new StyleGan1AugmentationHandler();
+        var handler = new StyleGan1AugmentationHandler(new EngineDevice("cpu"));
         Assert.True(handler.CanHandle(job));
         Assert.False(handler.CanHandle(job with { Family = StyleGanFamily.StyleGan2 }));
         var context = new JobContext(JobEnvelope.Create(job, "test"), _store, _models, 1, maxBatch: 2);
@@ -92,7 +93,7 @@ public sealed class StyleGan1AugmentationHandlerTests : IDisposable
             Model = new BlobRef("models/v1.model"), BatchId = "b", Family = StyleGanFamily.StyleGan1, Operation = AugmentationOp.SoatPanorama,
         };
         var context = new JobContext(JobEnvelope.Create(job, "test"), _store, _models, 1, 4);
-        var e = await Assert.ThrowsAsync<PermanentJobException>(() => new StyleGan1AugmentationHandler().RunAsync(context, TestContext.Current.CancellationToken));
+        var e = await Assert.ThrowsAsync<PermanentJobException>(() => new StyleGan1AugmentationHandler(new EngineDevice("cpu")).RunAsync(context, TestContext.Current.CancellationToken));
         Assert.Contains("StyleGAN2", e.Message, StringComparison.Ordinal);
     }
 }

@@ -1,3 +1,4 @@
+using Pipeline.Worker.Hosting;
 using Pipeline.Engine.StyleGan1;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
@@ -21,7 +22,7 @@ public sealed class StyleGan1MoreLikeThisTests : IDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("sg1-mlt-").FullName;
     private readonly FileSystemBlobStore _store;
     private readonly ModelCache _models;
-    private readonly StyleGan1AugmentationHandler _handler = new();
+    private readonly StyleGan1AugmentationHandler _handler = new(new EngineDevice("cpu"));
 
     public StyleGan1MoreLikeThisTests()
     {

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using System.Diagnostics;
 using Pipeline.Engine.Council;
@@ -17,7 +18,7 @@ public sealed class TranslateBenchTarget : IBenchTarget
     {
         var size = new Option<int>("--size") { Description = "Image size (multiple of 2^n_downsample).", DefaultValueFactory = _ => 256 };
         var batch = new Option<int>("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 8 };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<n>.", DefaultValueFactory = _ => "cpu" };
+        var device = CliDevice.Option();
         var repeats = new Option<int>("--repeats") { Description = "Timed repeats (the median is reported).", DefaultValueFactory = _ => 5 };
         var model = new Option<string?>("--model") { Description = "A checkpoint (prefix/file/folder); default: the anime2face architecture with random weights." };
         var config = new Option<string?>("--config") { Description = "The yaml of --model." };
@@ -42,7 +43,7 @@ public sealed class TranslateBenchTarget : IBenchTarget
     private static int Run(int size, int batch, string deviceName, int repeats, string? modelPath, string? configPath)
     {
         if (batch < 1 || repeats < 1) throw new ArgumentException("--batch and --repeats must be at least 1");
-        var dev = TranslateCommand.ParseDevice(deviceName);
+        var dev = Devices.Parse(deviceName);
         using var council = modelPath is null ? null : CouncilTranslator.Load(modelPath, new CouncilLoadOptions { ConfigPath = configPath, Size = size, Device = dev });
         using var random = council is null ? new CouncilGenerator(new GenOptions()) : null;
         var g = council?.Members[0] ?? random!;

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -30,7 +31,7 @@ public sealed class TranslateCommand : ICliCommand
         var memberSeed = new Option<int>("--member-seed") { Description = "Seed of the per-image member draw.", DefaultValueFactory = _ => 0 };
         var mapping = new Option<OutputMapping>("--mapping") { Description = "MinMax (per-image stretch, the folder test) or HalfRange ((v+1)/2, the GUI).", DefaultValueFactory = _ => OutputMapping.MinMax };
         var size = new Option<int?>("--size") { Description = "Image size when no yaml is available (else the yaml's new_size)." };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<n>.", DefaultValueFactory = _ => "cpu" };
+        var device = CliDevice.Option();
 
         var cmd = new Command("translate", "Translate selfies to anime with a Council-GAN council (K diverse outputs per image).");
         cmd.Arguments.Add(input);
@@ -46,20 +47,6 @@ public sealed class TranslateCommand : ICliCommand
 
     private sealed record ResultLine(string Source, string Folder, TranslationRecord Record, string MemberCheckpoint, string[] Outputs);
 
-    internal static torch.Device ParseDevice(string name)
-    {
-        if (name.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) && !torch.cuda.is_available())
-            throw new ArgumentException($"--device {name}: CUDA is not available to this build (TorchSharp-cpu or no GPU); use --device cpu");
-        try
-        {
-            return torch.device(name);
-        }
-        catch (Exception e)
-        {
-            throw new ArgumentException($"--device {name}: not a device name (cpu, cuda, cuda:<n>): {e.Message}", e);
-        }
-    }
-
     private static int Run(Args a, CancellationToken ct)
     {
         CouncilTranslator council;
@@ -68,7 +55,7 @@ public sealed class TranslateCommand : ICliCommand
         {
             if (a.Outputs < 1) throw new ArgumentException("--outputs must be at least 1");
             files = CouncilImageIO.Collect(a.Input);
-            var dev = ParseDevice(a.Device);
+            var dev = Devices.Parse(a.Device);
             council = AnsiConsole.Status().Start($"Loading council from {a.Model}…",
                 _ => CouncilTranslator.Load(a.Model, new CouncilLoadOptions { ConfigPath = a.Config, Device = dev, Size = a.Size }));
         }

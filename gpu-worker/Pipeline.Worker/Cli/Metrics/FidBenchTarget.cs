@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using System.Diagnostics;
 using Pipeline.Engine.Metrics.Fid;
@@ -16,7 +17,7 @@ public sealed class FidBenchTarget : IBenchTarget
 {
     public Command Build()
     {
-        var device = MetricsCli.DeviceOption();
+        var device = CliDevice.Option();
         var batches = new Option<int[]>("--batch") { Description = "Batch sizes to measure.", DefaultValueFactory = _ => [50, 200], AllowMultipleArgumentsPerToken = true };
         var size = new Option<int>("--size") { Description = "Input image size (resized to 299 inside).", DefaultValueFactory = _ => 256 };
         var seconds = new Option<double>("--seconds") { Description = "Measuring time per configuration.", DefaultValueFactory = _ => 5 };
@@ -26,7 +27,7 @@ public sealed class FidBenchTarget : IBenchTarget
         };
         cmd.SetAction(parse =>
         {
-            var dev = MetricsCli.ResolveDevice(parse.GetValue(device)!);
+            var dev = Devices.Parse(parse.GetValue(device)!);
             using var model = new FidInceptionV3();
             model.to(dev).eval();
             var extractor = new FidFeatureExtractor(model, dev);

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Fid;
@@ -13,7 +14,7 @@ public sealed class FidCommand : ICliCommand
         var a = new Argument<string>("a") { Description = "Image folder or .npz (mu, sigma)." };
         var b = new Argument<string>("b") { Description = "Image folder or .npz (mu, sigma)." };
         var batch = MetricsCli.BatchOption(50);
-        var device = MetricsCli.DeviceOption();
+        var device = CliDevice.Option();
         var models = MetricsCli.ModelsDirOption();
         var dims = new Option<int>("--dims") { Description = "Feature block: 64, 192, 768 or 2048 (pool3).", DefaultValueFactory = _ => 2048 };
         var cmd = new Command("fid", "Frechet Inception Distance (pytorch-fid semantics) between two image folders or statistics files.")
@@ -37,7 +38,7 @@ public sealed class FidCommand : ICliCommand
                     if (extractor is null)
                     {
                         var (model, _) = await MetricsCli.Store(parse.GetValue(models)).LoadInceptionAsync(ct);
-                        extractor = new FidFeatureExtractor(model, MetricsCli.ResolveDevice(parse.GetValue(device)!), parse.GetValue(dims));
+                        extractor = new FidFeatureExtractor(model, Devices.Parse(parse.GetValue(device)!), parse.GetValue(dims));
                     }
                     stats[i] = await MetricsCli.FolderStatsAsync(extractor, paths[i], parse.GetValue(batch), ct);
                 }
@@ -62,7 +63,7 @@ public sealed class StatsCommand : ICliCommand
         var folder = new Argument<string>("folder") { Description = "Folder of images (bmp jpg jpeg pgm png ppm tif tiff webp)." };
         var output = new Option<string>("--output", "-o") { Description = "Output .npz (mu, sigma float64).", Required = true };
         var batch = MetricsCli.BatchOption(50);
-        var device = MetricsCli.DeviceOption();
+        var device = CliDevice.Option();
         var models = MetricsCli.ModelsDirOption();
         var cmd = new Command("stats", "Compute FID statistics (pytorch-fid .npz) of an image folder; reuse them as the reference side of `pipeline fid`.")
         {
@@ -74,7 +75,7 @@ public sealed class StatsCommand : ICliCommand
             {
                 var (model, sha) = await MetricsCli.Store(parse.GetValue(models)).LoadInceptionAsync(ct);
                 using var _ = model;
-                var extractor = new FidFeatureExtractor(model, MetricsCli.ResolveDevice(parse.GetValue(device)!));
+                var extractor = new FidFeatureExtractor(model, Devices.Parse(parse.GetValue(device)!));
                 var dir = parse.GetValue(folder)!;
                 var stats = await MetricsCli.FolderStatsAsync(extractor, dir, parse.GetValue(batch), ct);
                 var outPath = parse.GetValue(output)!;

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Fid;
@@ -13,7 +14,7 @@ public sealed class LpipsCommand : ICliCommand
     {
         var a = new Argument<string>("a") { Description = "First image." };
         var b = new Argument<string>("b") { Description = "Second image (same size)." };
-        var device = MetricsCli.DeviceOption();
+        var device = CliDevice.Option();
         var models = MetricsCli.ModelsDirOption();
         var cmd = new Command("lpips", "LPIPS v0.1 (VGG16 trunk, official linear heads) between two images.") { a, b, device, models };
         cmd.SetAction(async (parse, ct) =>
@@ -22,7 +23,7 @@ public sealed class LpipsCommand : ICliCommand
             {
                 var (lpips, _) = await MetricsCli.Store(parse.GetValue(models)).LoadLpipsVggAsync(ct);
                 using var net = lpips;
-                var dev = MetricsCli.ResolveDevice(parse.GetValue(device)!);
+                var dev = Devices.Parse(parse.GetValue(device)!);
                 net.to(dev);
                 using var scope = NewDisposeScope();
                 using var g = no_grad();

@@ -10,17 +10,8 @@ namespace Pipeline.Worker.Cli.Metrics;
 /// <summary>Options and helpers shared by the metric commands.</summary>
 internal static class MetricsCli
 {
-    public static Option<string> DeviceOption() => new("--device") { Description = "auto, cpu or cuda.", DefaultValueFactory = _ => "auto" };
     public static Option<string?> ModelsDirOption() => new("--models-dir") { Description = "Feature-network cache (default $PIPELINE_MODELS or ~/.cache/pipeline/models)." };
     public static Option<int> BatchOption(int def) => new("--batch") { Description = "Images per batch.", DefaultValueFactory = _ => def };
-
-    public static Device ResolveDevice(string name) => name switch
-    {
-        "auto" => cuda.is_available() ? CUDA : CPU,
-        "cpu" => CPU,
-        "cuda" => cuda.is_available() ? CUDA : throw new InvalidOperationException("--device cuda: no CUDA device (this build may be the CPU libtorch)"),
-        _ => throw new ArgumentException($"unknown device '{name}' (auto, cpu, cuda)"),
-    };
 
     public static FeatureNetworkStore Store(string? dir, IReadOnlyDictionary<string, string>? files = null) => new(new FeatureNetworkOptions
     {

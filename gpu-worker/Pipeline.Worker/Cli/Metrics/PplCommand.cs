@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Ppl;
@@ -21,7 +22,7 @@ public sealed class PplCommand : ICliCommand
         var crop = new Option<bool>("--crop") { Description = "FFHQ face crop before LPIPS." };
         var seed = new Option<long>("--seed") { Description = "Random seed of the draws.", DefaultValueFactory = _ => 0 };
         var batch = MetricsCli.BatchOption(64);
-        var device = MetricsCli.DeviceOption();
+        var device = CliDevice.Option();
         var models = MetricsCli.ModelsDirOption();
         var cmd = new Command("ppl", "Perceptual path length (LPIPS-VGG v0.1, 1%/99% percentile filter) of a StyleGAN2 generator.")
         {
@@ -37,7 +38,7 @@ public sealed class PplCommand : ICliCommand
             };
             try
             {
-                var dev = MetricsCli.ResolveDevice(parse.GetValue(device)!);
+                var dev = Devices.Parse(parse.GetValue(device)!);
                 var (lpips, _) = await MetricsCli.Store(parse.GetValue(models)).LoadLpipsVggAsync(ct);
                 using var net = lpips;
                 net.to(dev);

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using System.Diagnostics;
 using Pipeline.Engine.Pix2PixHD;
@@ -21,7 +22,7 @@ public sealed class Label2ImgBench : IBenchTarget
         var width = new Option<int>("--width") { Description = "Label map width.", DefaultValueFactory = _ => 512 };
         var batch = new Option<int>("--batch") { Description = "Batch of the batched run.", DefaultValueFactory = _ => 4 };
         var repeats = new Option<int>("--repeats") { Description = "Timed repeats (median reported).", DefaultValueFactory = _ => 5 };
-        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when available)." };
+        var device = CliDevice.Option();
         var cmd = new Command("label2img", "pix2pixHD label map -> image throughput: batch 1 (reference test.py) vs batched.")
         {
             model, preset, height, width, batch, repeats, device,
@@ -30,7 +31,7 @@ public sealed class Label2ImgBench : IBenchTarget
         {
             try
             {
-                var dev = Devices.Pick(parse.GetValue(device));
+                var dev = Devices.Parse(parse.GetValue(device));
                 var dir = parse.GetValue(model);
                 using var translator = dir is not null ? Translator.Load(dir.FullName, device: dev) : RandomModel(parse.GetValue(preset)!, dev);
                 int b = Math.Max(1, parse.GetValue(batch)), h = parse.GetValue(height), w = parse.GetValue(width), n = Math.Max(1, parse.GetValue(repeats));

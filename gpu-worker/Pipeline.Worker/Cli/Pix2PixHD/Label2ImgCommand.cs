@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using System.Diagnostics;
 using Pipeline.Engine.Pix2PixHD;
@@ -25,7 +26,7 @@ public sealed class Label2ImgCommand : ICliCommand
         var resize = new Option<string?>("--resize-or-crop") { Description = "scale_width | none | resize_and_crop | crop | scale_width_and_crop (default: opt.txt or scale_width)." };
         var loadSize = new Option<int?>("--load-size") { Description = "Target width for scale_width / side for resize (reference loadSize)." };
         var fineSize = new Option<int?>("--fine-size") { Description = "Crop side for the crop modes (reference fineSize)." };
-        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: cuda when available)." };
+        var device = CliDevice.Option();
         var style = new Option<string[]>("--style")
         {
             Description = "Feature models: pick cluster INDEX for an instance id or a whole class, as ID=INDEX (repeatable; e.g. --style 26001=3 --style 21=0). Others are drawn from --seed.",
@@ -41,7 +42,7 @@ public sealed class Label2ImgCommand : ICliCommand
             {
                 var labelFile = parse.GetValue(labels)!;
                 var dir = parse.GetValue(model)!;
-                var dev = Devices.Pick(parse.GetValue(device));
+                var dev = Devices.Parse(parse.GetValue(device));
                 var result = AnsiConsole.Status().Start("Loading model…", ctx =>
                 {
                     var overrides = new TranslatorOverrides(parse.GetValue(labelNc), parse.GetValue(noInstance) ? true : null,
@@ -115,14 +116,3 @@ public sealed class Label2ImgCommand : ICliCommand
     }
 }
 
-/// <summary>Device choice shared by the pix2pixHD commands.</summary>
-internal static class Devices
-{
-    public static torch.Device Pick(string? name) => name?.ToLowerInvariant() switch
-    {
-        null or "" => torch.cuda.is_available() ? torch.CUDA : torch.CPU,
-        "cpu" => torch.CPU,
-        "cuda" => torch.cuda.is_available() ? torch.CUDA : throw new NotSupportedException("CUDA was requested but this libtorch has no CUDA device (TorchSharp-cpu build or no GPU)"),
-        var other => throw new ArgumentException($"device '{other}' is not cpu or cuda"),
-    };
-}

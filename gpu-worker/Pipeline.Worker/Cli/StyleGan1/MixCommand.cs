@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra;
 using System.CommandLine;
@@ -26,7 +27,7 @@ public sealed class MixCommand : ICliCommand
         var noiseSeed = new Option<long?>("--noise-seed") { Description = "StyleGAN v1: seed of the noise maps shared by all images (default 0). StyleGAN2 uses the checkpoint's stored noise buffers" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder for mix-<range>.png, mix-<range>.json and mix-<range>/*.png", DefaultValueFactory = _ => new DirectoryInfo("mix") };
         var batch = new Option<int>("--batch") { Description = "Images per generator call", DefaultValueFactory = _ => 16 };
-        var device = new Option<string>("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
+        var device = CliDevice.Option();
         var publish = new Option<string?>("--publish") { Description = "Also upload the grid, images and manifest to datasets/<batchId>/ of the configured storage (Pipeline__Storage__Kind/Root/ServiceUri), where the gallery reads them" };
 
         var cmd = new Command("mix", "Render a StyleGAN v1 or StyleGAN2 style-mixing grid and a JSON manifest of every cell (seeds, truncation, range).")

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Pipeline.Engine.IO;
@@ -42,7 +43,7 @@ public static partial class MixGridWriter
 {
     public static async Task<(MixManifest Manifest, string ManifestPath)> WriteAsync(MixRequest req, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
     {
-        var device = ResolveDevice(req.Device);
+        var device = Devices.Parse(req.Device);
         if (!File.Exists(req.ModelPath)) throw new FileNotFoundException($"checkpoint not found: {req.ModelPath}", req.ModelPath);
         object? tree;
         try { tree = TorchFile.Load(req.ModelPath); }
@@ -204,14 +205,6 @@ public static partial class MixGridWriter
             throw new ArgumentException($"--size {size} is not a generator resolution: use a power of two from 4 to {4 << maxStep}");
         return step;
     }
-
-    public static Device ResolveDevice(string name) => name.ToLowerInvariant() switch
-    {
-        "auto" => cuda.is_available() ? CUDA : CPU,
-        "cpu" => CPU,
-        "cuda" => cuda.is_available() ? CUDA : throw new ArgumentException("--device cuda: no CUDA device is available (this build may use the CPU libtorch)"),
-        _ => throw new ArgumentException($"--device {name}: use auto, cpu or cuda"),
-    };
 
     private static async Task<string> Sha256Async(string path, CancellationToken ct)
     {

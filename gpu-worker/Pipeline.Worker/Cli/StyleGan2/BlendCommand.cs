@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using Pipeline.Engine.StyleGan2;
 using Spectre.Console;
@@ -20,14 +21,14 @@ public sealed class BlendCommand : ICliCommand
         var trunc = new Option<double>("--truncation", "-t") { Description = "Style-space truncation", DefaultValueFactory = _ => 0.7 };
         var meanSamples = new Option<int>("--mean-samples") { Description = "z samples for the style-space means", DefaultValueFactory = _ => 10000 };
         var outDir = Sg2Cli.OutDir("blend");
-        var device = Sg2Cli.DeviceOption();
+        var device = CliDevice.Option();
         var cmd = new Command("blend", "Blend two generated images with SOAT (ramp or bounding box); writes a.png, b.png, blend.png.")
         {
             ckpt, seedA, seedB, direction, box, face, numBlend, trunc, meanSamples, outDir, device,
         };
         cmd.SetAction(p => Sg2Cli.Run(() =>
         {
-            var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
+            var dev = Devices.Parse(p.GetValue(device)!);
             var (g, _) = Sg2Cli.LoadGenerator(p.GetValue(ckpt)!, dev);
             var soat = new Soat(g);
             using var scope = NewDisposeScope();

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using Pipeline.Engine.StyleGan2;
 using Spectre.Console;
@@ -22,14 +23,14 @@ public sealed class GenerateCommand : ICliCommand
         var trunc = Sg2Cli.Truncation();
         var truncMean = Sg2Cli.TruncationMean();
         var outDir = Sg2Cli.OutDir("generated");
-        var device = Sg2Cli.DeviceOption();
+        var device = CliDevice.Option();
         var cmd = new Command("generate", "Generate PNG images (and a contact sheet) from a StyleGAN2 checkpoint.")
         {
             ckpt, seeds, count, trunc, truncMean, mix, inject, randomNoise, batch, columns, outDir, device,
         };
         cmd.SetAction(p => Sg2Cli.Run(() =>
         {
-            var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
+            var dev = Devices.Parse(p.GetValue(device)!);
             var (g, file) = Sg2Cli.LoadGenerator(p.GetValue(ckpt)!, dev);
             var seedList = p.GetValue(seeds) is { } s ? Sg2Cli.ParseSeeds(s) : Enumerable.Range(0, p.GetValue(count)).Select(i => (long)i).ToList();
             if (seedList.Count == 0) throw new ArgumentException("no images requested");

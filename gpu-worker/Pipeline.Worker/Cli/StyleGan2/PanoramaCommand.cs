@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using Pipeline.Engine.StyleGan2;
 using Spectre.Console;
@@ -17,13 +18,13 @@ public sealed class PanoramaCommand : ICliCommand
         var meanSamples = new Option<int>("--mean-samples") { Description = "z samples for the style-space means (SOAT: 50000)", DefaultValueFactory = _ => 10000 };
         var sigma = new Option<double>("--sigma") { Description = "Periodic smoothing of z across images (0 = off)", DefaultValueFactory = _ => 0.7 };
         var output = new Option<FileInfo>("--out", "-o") { Description = "Output PNG", DefaultValueFactory = _ => new FileInfo("panorama.png") };
-        var device = Sg2Cli.DeviceOption();
+        var device = CliDevice.Option();
         var cmd = new Command("panorama", "Generate a wide panorama with SOAT merge_extension.") { ckpt, images, seed, trunc, meanSamples, sigma, output, device };
         cmd.SetAction(p => Sg2Cli.Run(() =>
         {
             int n = p.GetValue(images);
             if (n < 2) throw new ArgumentException("--images must be at least 2");
-            var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
+            var dev = Devices.Parse(p.GetValue(device)!);
             var (g, _) = Sg2Cli.LoadGenerator(p.GetValue(ckpt)!, dev);
             var soat = new Soat(g);
             using var scope = NewDisposeScope();

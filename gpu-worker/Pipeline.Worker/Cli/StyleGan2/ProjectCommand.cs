@@ -27,7 +27,7 @@ public sealed class ProjectCommand : ICliCommand
         var batch = new Option<int>("--batch") { Description = "Images per optimisation (GPU pass)", DefaultValueFactory = _ => 8 };
         var seed = new Option<long>("--seed") { Description = "Seed of the random draws", DefaultValueFactory = _ => 0 };
         var outDir = Sg2Cli.OutDir("projection");
-        var device = Sg2Cli.DeviceOption();
+        var device = CliDevice.Option();
         var cmd = new Command("project", "Project images into a StyleGAN2 latent space; writes latents (.npy and a torch.save .pt), reconstructions and a loss plot.")
         {
             images, ckpt, steps, lr, wPlus, mse, lpips, modelsDir, noiseReg, batch, seed, outDir, device,
@@ -46,7 +46,7 @@ public sealed class ProjectCommand : ICliCommand
 
         int Run(ParseResult p, CancellationToken ct, IPerceptualLoss? perceptual)
         {
-            var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
+            var dev = Devices.Parse(p.GetValue(device)!);
             if (perceptual is nn.Module m) m.to(dev);
             var files = p.GetValue(images)!;
             var (g, _) = Sg2Cli.LoadGenerator(p.GetValue(ckpt)!, dev);

@@ -15,12 +15,6 @@ internal static class Sg2Cli
         Required = true,
     };
 
-    public static Option<string> DeviceOption() => new("--device")
-    {
-        Description = "cpu, cuda or cuda:N (default: cuda when available)",
-        DefaultValueFactory = _ => cuda.is_available() ? "cuda" : "cpu",
-    };
-
     public static Option<double> Truncation() => new("--truncation", "-t")
     {
         Description = "Truncation psi (1 = none); uses the checkpoint's latent_avg, else a mean latent of --truncation-mean samples",
@@ -38,14 +32,6 @@ internal static class Sg2Cli
         Description = "Output folder",
         DefaultValueFactory = _ => new DirectoryInfo(defaultDir),
     };
-
-    public static Device ParseDevice(string text)
-    {
-        var d = new Device(text);
-        if (d.type == DeviceType.CUDA && !cuda.is_available())
-            throw new InvalidOperationException($"device '{text}' requested but CUDA is not available in this libtorch build (use --device cpu)");
-        return d;
-    }
 
     /// <summary>Loads the checkpoint's generator onto the device; errors say which file and what is wrong.</summary>
     public static (Engine.StyleGan2.Generator G, StyleGan2Checkpoint Ckpt) LoadGenerator(FileInfo file, Device device)

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using System.Diagnostics;
 using Pipeline.Engine.StyleGan2;
@@ -59,11 +60,11 @@ public sealed class GenerateBenchTarget : IBenchTarget
         var warmup = Sg2Bench.Warmup();
         var repeats = Sg2Bench.Repeats();
         var dtype = new Option<string>("--dtype") { Description = "float32 (parity precision), bfloat16 or float16", DefaultValueFactory = _ => "float32" };
-        var device = Sg2Cli.DeviceOption();
+        var device = CliDevice.Option();
         var cmd = new Command("generate", "StyleGAN2 generation throughput (z -> image), both modulated-conv paths.") { ckpt, size, batch, dtype, warmup, repeats, device };
         cmd.SetAction(p => Sg2Cli.Run(() =>
         {
-            var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
+            var dev = Devices.Parse(p.GetValue(device)!);
             var g = Sg2Bench.Model(p.GetValue(ckpt), p.GetValue(size), dev);
             int b = p.GetValue(batch);
             var dt = p.GetValue(dtype) switch
@@ -105,11 +106,11 @@ public sealed class ProjectBenchTarget : IBenchTarget
         var steps = new Option<int>("--steps") { Description = "Projection steps per run", DefaultValueFactory = _ => 20 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up runs", DefaultValueFactory = _ => 1 };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs (median)", DefaultValueFactory = _ => 3 };
-        var device = Sg2Cli.DeviceOption();
+        var device = CliDevice.Option();
         var cmd = new Command("project", "StyleGAN2 projection throughput: one image at a time vs a batch in one optimisation.") { ckpt, size, images, steps, warmup, repeats, device };
         cmd.SetAction(p => Sg2Cli.Run(() =>
         {
-            var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
+            var dev = Devices.Parse(p.GetValue(device)!);
             var g = Sg2Bench.Model(p.GetValue(ckpt), p.GetValue(size), dev);
             g.SetFusedModulation(false);
             int n = p.GetValue(images), s = p.GetValue(steps);

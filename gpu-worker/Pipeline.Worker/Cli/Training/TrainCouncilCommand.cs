@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using System.Globalization;
 using Pipeline.Engine.Council;
@@ -36,7 +37,7 @@ internal static class TrainCouncilCommand
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 1 };
         var resume = new Option<bool>("--resume") { Description = "Continue from the latest complete snapshot in --out (weights, Adam states from optimizer_<i>.pt, StepLR, loss matching)" };
         var outDir = Sg2Cli.OutDir("training/council");
-        var device = Sg2Cli.DeviceOption();
+        var device = CliDevice.Option();
         var cmd = new Command("council", "Train a Council GAN (b2a; LSGAN multi-scale, council loss with loss matching, Adam + weight decay, StepLR).")
         {
             dataA, dataB, synthetic, count, config, size, councilSize, genDim, mlpDim, styleDim, nRes, disDim, nLayer, batch, councilStart,
@@ -44,7 +45,7 @@ internal static class TrainCouncilCommand
         };
         cmd.SetAction((p, ct) => Task.FromResult(Sg2Cli.Run(() =>
         {
-            var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
+            var dev = Devices.Parse(p.GetValue(device)!);
             var dir = p.GetValue(outDir)!.FullName;
             Directory.CreateDirectory(dir);
             CouncilConfig cfg;

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using System.Globalization;
 using Pipeline.Engine.StyleGan2;
@@ -40,7 +41,7 @@ internal static class TrainStyleGan2Command
         var metricsSamples = new Option<int>("--metrics-samples") { Description = "Generated (and reference) images per metric evaluation", DefaultValueFactory = _ => 1000 };
         var fidRef = new Option<FileInfo?>("--fid-ref") { Description = "Inception statistics (.npz, `pipeline stats`) of the real data: adds FID records (skipped, with the reason, without the Inception weights)" };
         var outDir = Sg2Cli.OutDir("training/stylegan2");
-        var device = Sg2Cli.DeviceOption();
+        var device = CliDevice.Option();
         var cmd = new Command("stylegan2", "Train a StyleGAN2 (rosinality train.py: logistic loss, lazy R1 and path-length regularisation, mixing, EMA).")
         {
             data, synthetic, count, size, channels, styleDim, nMlp, batch, iter, maxMinutes, lr, r1, pathReg, pathShrink, dReg, gReg,
@@ -48,7 +49,7 @@ internal static class TrainStyleGan2Command
         };
         cmd.SetAction((p, ct) => Task.FromResult(Sg2Cli.Run(() =>
         {
-            var dev = Sg2Cli.ParseDevice(p.GetValue(device)!);
+            var dev = Devices.Parse(p.GetValue(device)!);
             var options = new StyleGan2TrainOptions
             {
                 Batch = p.GetValue(batch), Lr = p.GetValue(lr), R1 = p.GetValue(r1), PathRegularize = p.GetValue(pathReg),

@@ -84,6 +84,6 @@ public sealed class Pix2PixHdJobHandler(EngineDevice device) : IJobHandler
         return await context.Models.GetAsync(model, local => Translator.LoadFiles(
             new Translator.ModelFiles(local.LocalPath, files.GetValueOrDefault("latest_net_E.pth"),
                 files.GetValueOrDefault("features_clustered_010.npy"), files.GetValueOrDefault("opt.txt")),
-            device: device.Name.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? torch.CUDA : torch.CPU), cancellationToken);
+            device: torch.device(device.Name)), cancellationToken);
     }
 }

@@ -4,6 +4,7 @@ using Pipeline.Engine.StyleGan1;
 using Pipeline.Infra.Contracts;
 using Pipeline.Worker.Cli.StyleGan1;
 using Pipeline.Worker.Cli.StyleGan2;
+using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -17,7 +18,7 @@ namespace Pipeline.Worker.Jobs.StyleGan1;
 /// Writes datasets/&lt;batchId&gt;/&lt;i:D5&gt;.png, thumbs/&lt;i:D5&gt;.jpg, and last datasets/&lt;batchId&gt;/manifest.json
 /// with each image's settings.
 /// </summary>
-public sealed class StyleGan1AugmentationHandler : IJobHandler
+public sealed class StyleGan1AugmentationHandler(EngineDevice engineDevice) : IJobHandler
 {
     public bool CanHandle(JobSpec job) => job is AugmentationBatchJob { Family: StyleGanFamily.StyleGan1 };
 
@@ -28,7 +29,7 @@ public sealed class StyleGan1AugmentationHandler : IJobHandler
             throw new PermanentJobException($"{job.Operation} is a StyleGAN2 (SOAT) operation; StyleGAN v1 batches support Sample, Truncation and StyleMixing");
         if (job.Count < 1) throw new PermanentJobException("Count must be at least 1");
         MoreLikeThis.Validate(job);
-        var device = cuda.is_available() ? CUDA : CPU;
+        var device = torch.device(engineDevice.Name);
         var g = await context.Models.GetAsync(job.Model, f => StyleGan1Checkpoint.Load(f.LocalPath).CreateGenerator(device: device), cancellationToken);
 
         int step;
