@@ -3,6 +3,9 @@ using static TorchSharp.torch;
 
 namespace Pipeline.Engine.StyleGan2;
 
+/// <summary>Step <see cref="Step"/> of <see cref="Steps"/> is done; <see cref="Loss"/> reads its total loss.</summary>
+public readonly record struct ProjectionProgress(int Step, int Steps, Func<double> Loss);
+
 /// <summary>
 /// GAN inversion as projector.py (spec 7): Adam on the latent (w or W+) and the per-layer noise maps, lr ramp,
 /// decaying latent noise, noise regularisation and renormalisation. Projects a whole batch of different images in
@@ -81,9 +84,10 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
 
     /// <summary>
     /// Projects <paramref name="targets"/> [N, 3, R, R] in [-1, 1] (R = min(size, 256)).
-    /// <paramref name="progress"/> receives the step index after each step.
+    /// <paramref name="progress"/> receives each finished step; reading its loss synchronises with the device, so
+    /// callers read it only when they show it.
     /// </summary>
-    public ProjectionResult Project(Tensor targets, IProjectorDraws? draws = null, IProgress<int>? progress = null, CancellationToken ct = default)
+    public ProjectionResult Project(Tensor targets, IProjectorDraws? draws = null, IProgress<ProjectionProgress>? progress = null, CancellationToken ct = default)
     {
         draws ??= new RandomProjectorDraws();
         var o = Options;
@@ -137,7 +141,11 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
 
             losses.Add(scope.MoveToOuter(stack([loss.detach(), mse.detach(), nLoss.detach(), pLoss.detach()])));
             if (path is not null) path.Add(scope.MoveToOuter(latentIn.detach().clone()));
-            progress?.Report(i);
+            if (progress is not null)
+            {
+                var stepLosses = losses[^1];
+                progress.Report(new ProjectionProgress(i, o.Steps, () => stepLosses[0].to(float64).item<double>()));
+            }
         }
 
         var history = new List<ProjectionStep>();

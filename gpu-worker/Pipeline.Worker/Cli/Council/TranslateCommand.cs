@@ -73,10 +73,8 @@ public sealed class TranslateCommand : ICliCommand
             var sheetRows = new List<IReadOnlyList<RgbImage>>();
             var failures = new List<string>();
             using var results = new StreamWriter(Path.Combine(a.OutDir, "results.jsonl"), append: false);
-            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .Start(ctx =>
+            CliProgress.Run("translating", files.Count, task =>
                 {
-                    var task = ctx.AddTask("translating", maxValue: files.Count);
                     for (int n = 0; n < files.Count && !ct.IsCancellationRequested; n++, task.Increment(1))
                     {
                         var file = files[n];

@@ -24,11 +24,11 @@ internal static class MetricsCli
     {
         var files = ImageFolder.List(folder);
         GaussianStats? stats = null;
-        await AnsiConsole.Progress().StartAsync(async p =>
+        await CliProgress.RunAsync(async add =>
         {
-            var task = p.AddTask($"Inception features of {Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}", maxValue: files.Length);
+            var task = add($"Inception features of {Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}", files.Length);
             stats = await extractor.StatsAsync(ImageFolder.Batches(files, Math.Min(batch, files.Length), extractor.Device),
-                new SyncProgress<long>(n => task.Value = n), ct);
+                new SyncProgress<long>(n => task.Set(n)), ct);
         });
         return stats!;
     }

@@ -48,11 +48,11 @@ public sealed class PplCommand : ICliCommand
                 var adapter = Adapt(g);
                 manual_seed(parse.GetValue(seed));
                 PplResult? result = null;
-                await AnsiConsole.Progress().StartAsync(async p =>
+                await CliProgress.RunAsync(async add =>
                 {
-                    var task = p.AddTask($"{o.Name} ({o.Samples} pairs)", maxValue: o.Samples);
+                    var task = add($"{o.Name} ({o.Samples} pairs)", o.Samples);
                     result = await Task.Run(() => PerceptualPathLength.Run(adapter, net, o, dev,
-                        progress: new SyncProgress<int>(n => task.Value = n), ct: ct), ct);
+                        progress: new SyncProgress<int>(n => task.Set(n)), ct: ct), ct);
                 });
                 Console.WriteLine($"ppl: {result!.Value:R} (kept {result.Filter.Kept} of {result.Distances.Length})");
                 return 0;

@@ -59,14 +59,11 @@ public sealed class MixCommand : ICliCommand
 
                 MixManifest? manifest = null;
                 string manifestPath = "";
-                await AnsiConsole.Progress()
-                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                    .StartAsync(async ctx =>
-                    {
-                        var task = ctx.AddTask($"style mixing ({request.Range.Name})", maxValue: request.RowSeeds.Count + request.ColumnSeeds.Count + request.RowSeeds.Count * request.ColumnSeeds.Count);
-                        (manifest, manifestPath) = await Task.Run(() => MixGridWriter.WriteAsync(request, new Inline(p => task.Value = p.Done), ct), ct);
-                        task.StopTask();
-                    });
+                await CliProgress.RunAsync(async add =>
+                {
+                    var task = add($"style mixing ({request.Range.Name})", request.RowSeeds.Count + request.ColumnSeeds.Count + request.RowSeeds.Count * request.ColumnSeeds.Count);
+                    (manifest, manifestPath) = await Task.Run(() => MixGridWriter.WriteAsync(request, new Inline(p => task.Set(p.Done)), ct), ct);
+                });
                 AnsiConsole.MarkupLineInterpolated($"[green]wrote[/] {manifest!.Grid.Image} ({manifest.Resolution} px cells, {manifest.Cells.Count} mixes) and {manifestPath}");
                 if (manifest.Model.TrainedStepDetected)
                     AnsiConsole.MarkupLineInterpolated($"size {manifest.Resolution} px was detected from the weights (last level with trained noise); pass --size to choose another");

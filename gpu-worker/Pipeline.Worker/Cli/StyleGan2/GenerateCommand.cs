@@ -42,9 +42,9 @@ public sealed class GenerateCommand : ICliCommand
             int bs = Math.Max(1, p.GetValue(batch));
             var rng = new Random(0);
             var all = new List<Tensor>();
-            Sg2Cli.Progress(addTask =>
+            CliProgress.Run(addTask =>
             {
-                var advance = addTask("generating", seedList.Count);
+                var task = addTask("generating", seedList.Count);
                 for (int i0 = 0; i0 < seedList.Count; i0 += bs)
                 {
                     using var scope = NewDisposeScope();
@@ -63,7 +63,7 @@ public sealed class GenerateCommand : ICliCommand
                     for (int k = 0; k < chunk.Count; k++)
                         Sg2Images.SavePng(img[k], Path.Combine(dir.FullName, $"seed{chunk[k]:D4}.png"));
                     all.Add(scope.MoveToOuter(img.clamp(-1, 1)));
-                    advance(chunk.Count);
+                    task.Increment(chunk.Count);
                 }
             });
             var sheetPath = Path.Combine(dir.FullName, "contact_sheet.png");

@@ -65,13 +65,21 @@ public sealed class ProjectCommand : ICliCommand
             var tree = new OrderedDictionary<string, object?>();
             var curves = new List<(string Name, IReadOnlyList<ProjectionStep> History)>();
             var draws = new RandomProjectorDraws(p.GetValue(seed));
-            Sg2Cli.Progress(addTask =>
+            CliProgress.Run(addTask =>
             {
                 for (int i0 = 0; i0 < files.Length; i0 += bs)
                 {
                     var chunk = files.Skip(i0).Take(bs).ToArray();
-                    var advance = addTask($"projecting {string.Join(", ", chunk.Select(f => f.Name))}", opts.Steps);
-                    var r = projector.Project(cat(targets.Skip(i0).Take(bs).ToArray(), 0), draws, new Pipeline.Worker.Cli.Metrics.SyncProgress<int>(_ => advance(1)), ct);
+                    var task = addTask($"projecting {string.Join(", ", chunk.Select(f => f.Name))}", opts.Steps);
+                    var lossClock = System.Diagnostics.Stopwatch.StartNew();
+                    var onStep = new Pipeline.Worker.Cli.Metrics.SyncProgress<ProjectionProgress>(s =>
+                    {
+                        // The loss costs a device sync: read it about once a second and on the last step only.
+                        bool show = s.Step == s.Steps - 1 || lossClock.Elapsed >= TimeSpan.FromSeconds(1);
+                        if (show) lossClock.Restart();
+                        task.Set(s.Step + 1, show ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"loss {s.Loss():G4}") : null);
+                    });
+                    var r = projector.Project(cat(targets.Skip(i0).Take(bs).ToArray(), 0), draws, onStep, ct);
                     for (int k = 0; k < chunk.Length; k++)
                     {
                         var stem = Path.GetFileNameWithoutExtension(chunk[k].Name);

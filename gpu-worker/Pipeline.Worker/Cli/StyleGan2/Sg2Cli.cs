@@ -74,28 +74,7 @@ internal static class Sg2Cli
         return seeds;
     }
 
-    /// <summary>
-    /// Live displays only on an interactive terminal: Spectre allows one live display per process, so redirected runs
-    /// (CI, tests running commands in parallel, worker logs) get plain output instead.
-    /// </summary>
-    public static bool Interactive => !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
-
-    public static T Status<T>(string text, Func<T> body) => Interactive ? AnsiConsole.Status().Start(text, _ => body()) : body();
-
-    /// <summary>Runs <paramref name="body"/> with a factory of progress bars (name, max) -> increment.</summary>
-    public static void Progress(Action<Func<string, double, Action<double>>> body)
-    {
-        if (!Interactive)
-        {
-            body((_, _) => _ => { });
-            return;
-        }
-        AnsiConsole.Progress().Start(ctx => body((name, max) =>
-        {
-            var task = ctx.AddTask(Markup.Escape(name), maxValue: max);
-            return v => task.Increment(v);
-        }));
-    }
+    public static T Status<T>(string text, Func<T> body) => CliProgress.Interactive ? AnsiConsole.Status().Start(text, _ => body()) : body();
 
     /// <summary>Runs a command body, turning expected failures into one red line and exit code 1 (2 for bad input files).</summary>
     public static int Run(Func<int> body)

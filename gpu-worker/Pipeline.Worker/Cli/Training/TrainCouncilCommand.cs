@@ -82,13 +82,11 @@ internal static class TrainCouncilCommand
                     Seed = p.GetValue(seed), MaxTime = p.GetValue(maxMinutes) is { } m ? TimeSpan.FromMinutes(m) : null,
                 };
                 string last = "";
-                AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                    .Start(ctx =>
-                    {
-                        var task = ctx.AddTask("training", maxValue: loop.Iterations);
-                        task.Value = trainer.Iteration;
-                        last = CouncilTrainingLoop.Run(trainer, cfg, a, b, loop, new Observer(task, dir), ct);
-                    });
+                CliProgress.Run("training", loop.Iterations, task =>
+                {
+                    task.Set(trainer.Iteration);
+                    last = CouncilTrainingLoop.Run(trainer, cfg, a, b, loop, new Observer(task, dir), ct);
+                });
                 Plot(dir);
                 AnsiConsole.MarkupLineInterpolated($"[green]done[/] at iteration {trainer.Iteration}: model prefix {last} (pipeline translate --model {last}), images/, losses.png, metrics.jsonl");
             }
@@ -113,17 +111,12 @@ internal static class TrainCouncilCommand
             TrainingData.Folder(b.FullName, size, Path.Combine(outDir, $"data-cache-b-{size}.safetensors")));
     }
 
-    private sealed class Observer(ProgressTask task, string dir) : ICouncilTrainingObserver
+    private sealed class Observer(CliTask task, string dir) : ICouncilTrainingObserver
     {
-        private readonly bool _plain = !AnsiConsole.Profile.Capabilities.Interactive;
+        private readonly bool _plain = !CliProgress.Interactive;
 
-        public void OnStep(CouncilStepStats s)
-        {
-            task.Value = s.Iteration + 1;
-            task.Description = $"D {s.Dis:F3} D^ {s.DisCouncil:F3} G {s.GenAdv:F3} council {s.GenCouncil:F3}";
-            if (_plain && s.Iteration % 50 == 0)
-                Console.WriteLine(FormattableString.Invariant($"iter {s.Iteration}: dis {s.Dis:F4} dis_council {s.DisCouncil:F4} gen_adv {s.GenAdv:F4} gen_council {s.GenCouncil:F4} lr {s.LearningRate:G3}"));
-        }
+        public void OnStep(CouncilStepStats s) =>
+            task.Set(s.Iteration + 1, FormattableString.Invariant($"dis {s.Dis:F3} dis_council {s.DisCouncil:F3} gen_adv {s.GenAdv:F3} gen_council {s.GenCouncil:F3} lr {s.LearningRate:G3}"));
 
         public void OnImages(long iteration, Tensor inputs, Tensor translations)
         {

@@ -76,14 +76,11 @@ internal static class TrainStyleGan2Command
                 EvaluateEvery = every, Evaluate = metrics is null ? null : metrics.Evaluate,
             };
             string last = "";
-            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask("training", maxValue: loop.Iterations);
-                    task.Value = trainer.Iteration;
-                    var observer = new Observer(task, dir);
-                    last = StyleGan2TrainingLoop.Run(trainer, dataset, loop, observer, ct);
-                });
+            CliProgress.Run("training", loop.Iterations, task =>
+            {
+                task.Set(trainer.Iteration);
+                last = StyleGan2TrainingLoop.Run(trainer, dataset, loop, new Observer(task, dir), ct);
+            });
             TrainingPlots.Save(Path.Combine(dir, "metrics.jsonl"), ["d", "g", "r1", "path", "real_score", "fake_score"], "StyleGAN2 training", Path.Combine(dir, "losses.png"));
             AnsiConsole.MarkupLineInterpolated($"[green]done[/] at iteration {trainer.Iteration}: {last}, samples in {Path.Combine(dir, "sample")}, losses.png, metrics.jsonl");
             return 0;
@@ -123,17 +120,12 @@ internal static class TrainStyleGan2Command
     private static GeneratorConfig GConfig(int size, int styleDim, int nMlp, string? channels) =>
         new(size, styleDim, nMlp, Channels(size, channels));
 
-    private sealed class Observer(ProgressTask task, string dir) : IStyleGan2TrainingObserver
+    private sealed class Observer(CliTask task, string dir) : IStyleGan2TrainingObserver
     {
-        private readonly bool _plain = !AnsiConsole.Profile.Capabilities.Interactive;
+        private readonly bool _plain = !CliProgress.Interactive;
 
-        public void OnStep(StyleGan2StepStats s)
-        {
-            task.Value = s.Iteration + 1;
-            task.Description = $"d {s.D:F3} g {s.G:F3} r1 {s.R1:F3} path {s.Path:F3}";
-            if (_plain && s.Iteration % 50 == 0)
-                Console.WriteLine(FormattableString.Invariant($"iter {s.Iteration}: d {s.D:F4} g {s.G:F4} r1 {s.R1:F4} path {s.Path:F4} mean_path {s.MeanPathLength:F4} real {s.RealScore:F3} fake {s.FakeScore:F3}"));
-        }
+        public void OnStep(StyleGan2StepStats s) =>
+            task.Set(s.Iteration + 1, FormattableString.Invariant($"d {s.D:F3} g {s.G:F3} r1 {s.R1:F3} path {s.Path:F3} real {s.RealScore:F2} fake {s.FakeScore:F2}"));
 
         public void OnSample(long iteration, Tensor samples)
         {
