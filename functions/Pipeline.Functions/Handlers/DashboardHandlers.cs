@@ -6,7 +6,7 @@ using Pipeline.Infra.Storage;
 
 namespace Pipeline.Functions.Handlers;
 
-/// <summary>Metrics (GET metrics): FID/PPL series per model, job counts and latencies, recent works for the gallery.</summary>
+/// <summary>Metrics (GET metrics): FID/KID/PPL series per model, job counts and latencies, recent works for the gallery.</summary>
 public sealed class DashboardHandlers(ApiHandlers api, IBlobStore store, ILinkSigner links, SasOptions sas)
 {
     private const int MaxStatusDocuments = 500;

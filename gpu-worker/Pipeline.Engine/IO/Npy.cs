@@ -123,7 +123,8 @@ public static partial class Npy
 /// <summary>numpy .npz archives (np.savez / np.savez_compressed): a zip of .npy files, e.g. FID statistics with mu and sigma.</summary>
 public static class Npz
 {
-    public static OrderedDictionary<string, Tensor> Load(string path)
+    /// <summary>The arrays of an .npz; <paramref name="include"/> (by array name) skips reading the others.</summary>
+    public static OrderedDictionary<string, Tensor> Load(string path, Func<string, bool>? include = null)
     {
         try
         {
@@ -132,6 +133,7 @@ public static class Npz
             foreach (var e in zip.Entries)
             {
                 if (!e.FullName.EndsWith(".npy", StringComparison.Ordinal)) continue;
+                if (include is not null && !include(e.FullName[..^4])) continue;
                 var buf = new byte[e.Length];
                 using (var s = e.Open()) s.ReadExactly(buf);
                 result[e.FullName[..^4]] = Npy.Parse(buf) as Tensor ?? throw new InvalidDataException($"array '{e.FullName}' is an object array");

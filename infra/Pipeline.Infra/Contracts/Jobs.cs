@@ -162,19 +162,22 @@ public sealed record AugmentationBatchJob : JobSpec
     public double? Variation { get; init; }
 }
 
-/// <summary>A metric evaluation (FID or PPL) of a model or of a dataset batch; one JSON line per evaluation under metrics/.</summary>
+/// <summary>A metric evaluation (FID, KID or PPL) of a model or of a dataset batch; one JSON line per evaluation under metrics/.</summary>
 public sealed record MetricsJob : JobSpec
 {
     /// <inheritdoc />
     [JsonIgnore]
     public override JobKind Kind => JobKind.Metrics;
-    /// <summary>Registered metric name, e.g. "fid50k_full" or "ppl_wend".</summary>
+    /// <summary>Registered metric name, e.g. "fid50k_full", "kid50k_full" or "ppl_wend".</summary>
     public required string Metric { get; init; }
-    /// <summary>FID against a dataset batch instead of freshly generated images: datasets/&lt;batchId&gt;/.</summary>
+    /// <summary>FID/KID of a dataset batch instead of freshly generated images: datasets/&lt;batchId&gt;/.</summary>
     public string? DatasetBatchId { get; init; }
-    /// <summary>FID: precomputed Inception statistics of the real data (an .npz with mu and sigma).</summary>
+    /// <summary>
+    /// FID: precomputed Inception statistics of the real data (an .npz with mu and sigma). KID needs the feature rows
+    /// too (`feats`, written by `pipeline stats --features`); one such file serves both.
+    /// </summary>
     public BlobRef? ReferenceStats { get; init; }
-    /// <summary>Images (FID) or latent pairs (PPL) to evaluate.</summary>
+    /// <summary>Images (FID, KID) or latent pairs (PPL) to evaluate.</summary>
     public int Samples { get; init; } = 50_000;
     /// <summary>Seed of the sampling.</summary>
     public long Seed { get; init; }

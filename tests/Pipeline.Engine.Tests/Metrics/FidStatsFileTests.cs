@@ -49,4 +49,31 @@ public class FidStatsFileTests
             File.Delete(path + ".json");
         }
     }
+
+    [Fact]
+    public void FeatureRowsForKidRoundTripAndTheirAbsenceIsExplained()
+    {
+        using var scope = NewDisposeScope();
+        var x = randn([20, 5], dtype: ScalarType.Float32, generator: new TorchSharp.torch.Generator(3));
+        var stats = GaussianStats.Of(x);
+        var withFeats = Path.Combine(Path.GetTempPath(), $"fidstats-{Guid.NewGuid():N}.npz");
+        var without = Path.Combine(Path.GetTempPath(), $"fidstats-{Guid.NewGuid():N}.npz");
+        try
+        {
+            FidStatsFile.Save(withFeats, stats, features: x);
+            FidStatsFile.Save(without, stats);
+            var back = FidStatsFile.LoadFeatures(withFeats);
+            Assert.Equal(ScalarType.Float32, back.dtype);
+            Assert.True(back.equal(x).all().item<bool>(), "feats differ");
+            Assert.Equal(stats.Sigma, FidStatsFile.Load(withFeats).Sigma); // FID still reads mu/sigma of such a file
+            var e = Assert.Throws<InvalidDataException>(() => FidStatsFile.LoadFeatures(without));
+            Assert.Contains("--features", e.Message, StringComparison.Ordinal);
+            Assert.Throws<ArgumentException>(() => FidStatsFile.Save(withFeats, stats, features: x[..10]));
+        }
+        finally
+        {
+            File.Delete(withFeats);
+            File.Delete(without);
+        }
+    }
 }

@@ -24,13 +24,15 @@ public sealed class MetricRegistryTests : IDisposable
     public void DefaultRegistryHasTheStandardMetrics()
     {
         var names = MetricRegistry.CreateDefault().Names.ToArray();
-        foreach (var n in new[] { "fid50k_full", "fid10k", "ppl_wend", "ppl_wfull", "ppl_zend", "ppl_zfull", "ppl2_wend", "lpips_projection" })
+        foreach (var n in new[] { "fid50k_full", "fid10k", "kid50k_full", "ppl_wend", "ppl_wfull", "ppl_zend", "ppl_zfull", "ppl2_wend", "lpips_projection" })
             Assert.Contains(n, names);
         Assert.Throws<ArgumentException>(() => MetricRegistry.CreateDefault().Get("nope"));
     }
 
-    [Fact]
-    public async Task MissingWeightsGiveASkippedRecordWithoutAValue()
+    [Theory]
+    [InlineData("fid10k")]
+    [InlineData("kid50k_full")]
+    public async Task MissingWeightsGiveASkippedRecordWithoutAValue(string metric)
     {
         var sink = new ListSink();
         var ctx = new MetricContext
@@ -40,12 +42,12 @@ public sealed class MetricRegistryTests : IDisposable
             GeneratedImages = (_, _) => throw new InvalidOperationException("must not generate without weights"),
             ModelId = "ffhq-256",
         };
-        var rec = await MetricRegistry.CreateDefault().EvaluateAsync("fid10k", ctx, sink, TestContext.Current.CancellationToken);
+        var rec = await MetricRegistry.CreateDefault().EvaluateAsync(metric, ctx, sink, TestContext.Current.CancellationToken);
         Assert.Equal("skipped", rec.Status);
         Assert.Null(rec.Value);
         Assert.Contains("weights missing", rec.Reason, StringComparison.Ordinal);
         var (path, line) = Assert.Single(sink.Lines);
-        Assert.StartsWith("metrics/fid10k/", path, StringComparison.Ordinal);
+        Assert.StartsWith($"metrics/{metric}/", path, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', line);
         var back = MetricRecord.FromJsonLine(line);
         Assert.Equal("ffhq-256", back.ModelId);

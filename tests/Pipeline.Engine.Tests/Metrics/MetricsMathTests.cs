@@ -76,6 +76,21 @@ public class MetricsMathTests
     }
 
     [Fact]
+    public void StreamingStatisticsSurviveTheCallersPerBatchDisposeScopes()
+    {
+        // FidFeatureExtractor adds each batch inside its own dispose scope; the running sums must outlive it.
+        using var scope = NewDisposeScope();
+        var x = randn([60, 8], dtype: ScalarType.Float64, generator: new Generator(8));
+        using var acc = new GaussianStatsAccumulator(8);
+        for (int i = 0; i < 60; i += 20)
+        {
+            using var batchScope = NewDisposeScope();
+            acc.Add(x[TensorIndex.Slice(i, i + 20)].clone());
+        }
+        Close.Assert(acc.ToStats().SigmaTensor(), cov(x.t()), 1e-11, 1e-12, "sigma");
+    }
+
+    [Fact]
     public void LpipsIsZeroOnIdenticalInputsSymmetricAndDifferentiable()
     {
         using var scope = NewDisposeScope();

@@ -23,6 +23,7 @@ public class MetricsParityTests
             case "fid_frechet": FrechetChecks.Run(fx, c); break;
             case "lpips_vgg": LpipsChecks.Run(fx, c); break;
             case "ppl": PplChecks.Run(fx, c); break;
+            case "kid": KidChecks.Run(fx, c); break;
             default: Assert.Fail($"unknown metrics fixture kind '{fx.Kind}' in {fx.Dir}: this suite has no handler for it"); break;
         }
     }

@@ -39,6 +39,12 @@ public sealed class DashboardPageTests
         }
         for (int i = 0; i < 2; i++)
             await WriteMetricAsync(store, new MetricRecord { Metric = "ppl_wend", Status = "ok", ModelId = "stylegan2-ffhq-256", Value = 150 - 20 * i, Timestamp = T0.AddDays(i), RunId = Guid.NewGuid().ToString("N")[..12] });
+        // KID of one model at two evaluations (the unbiased estimate can be slightly negative), and a skipped KID of
+        // another model (no Inception weights): skipped records carry no value and draw no line.
+        double[] kid = [0.0123, -0.0002];
+        for (int i = 0; i < 2; i++)
+            await WriteMetricAsync(store, new MetricRecord { Metric = "kid50k_full", Status = "ok", ModelId = "stylegan2-ffhq-256", Value = kid[i], Timestamp = T0.AddDays(i), RunId = Guid.NewGuid().ToString("N")[..12] });
+        await WriteMetricAsync(store, new MetricRecord { Metric = "kid50k_full", Status = "skipped", Reason = "weights missing: pt_inception-2015-12-05-6726825d.pth", ModelId = "stylegan1-celeba-128", Timestamp = T0, RunId = Guid.NewGuid().ToString("N")[..12] });
 
         // Two finished translation jobs with one image each, one queued projection.
         for (int i = 0; i < 2; i++)
@@ -110,6 +116,11 @@ public sealed class DashboardPageTests
         Assert.Equal(["stylegan1-celeba-128", "stylegan2-ffhq-256"], fidSeries.Order());
         Assert.Equal(6, await page.Locator("figure[data-metric='fid50k_full'] circle.point").CountAsync());
         Assert.Equal("2", await page.Locator("figure[data-metric='ppl_wend'] path.series").GetAttributeAsync("data-points"));
+        var kid = page.Locator("figure[data-metric='kid50k_full'] path.series");
+        Assert.Equal(1, await kid.CountAsync());
+        Assert.Equal(("stylegan2-ffhq-256", "2"), (await kid.GetAttributeAsync("data-series"), await kid.GetAttributeAsync("data-points")));
+        var kidTitles = await page.Locator("figure[data-metric='kid50k_full'] circle.point title").AllTextContentsAsync();
+        Assert.Contains(kidTitles, t => t.StartsWith("stylegan2-ffhq-256: -0.00020", StringComparison.Ordinal));
 
         // Jobs by state and latencies.
         Assert.Equal("2", await page.Locator("rect.bar[data-name='succeeded']").GetAttributeAsync("data-value"));

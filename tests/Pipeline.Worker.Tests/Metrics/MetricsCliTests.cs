@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Pipeline.Engine.Metrics.Fid;
+using Pipeline.Engine.Metrics.Kid;
 using Pipeline.Worker.Cli;
 using Pipeline.Worker.Cli.Metrics;
 using static TorchSharp.torch;
@@ -52,13 +53,55 @@ public sealed class MetricsCliTests : IDisposable
         Assert.Equal(6.0, double.Parse(line["FID: ".Length..], System.Globalization.CultureInfo.InvariantCulture), 1e-9);
     }
 
+    private async Task<string> RunCapturingAsync(ICliCommand command, params string[] args)
+    {
+        var output = new StringWriter();
+        var old = Console.Out;
+        Console.SetOut(output);
+        try
+        {
+            Assert.Equal(0, await Run(command, args));
+        }
+        finally
+        {
+            Console.SetOut(old);
+        }
+        return output.ToString();
+    }
+
+    [Fact]
+    public async Task KidOfTwoFeatureFilesIsTheEstimatorWithAAsFeats1AndNeedsNoWeights()
+    {
+        using var scope = NewDisposeScope();
+        // Unequal set sizes: which file is feats1 changes the seeded draws, so the order is pinned by the value.
+        var fa = randn([30, 6], dtype: ScalarType.Float32, generator: new TorchSharp.torch.Generator(4));
+        var fb = randn([45, 6], dtype: ScalarType.Float32, generator: new TorchSharp.torch.Generator(5)) + 0.5f;
+        string a = Path.Combine(dir, "a.npz"), b = Path.Combine(dir, "b.npz");
+        FidStatsFile.Save(a, GaussianStats.Of(fa), features: fa);
+        FidStatsFile.Save(b, GaussianStats.Of(fb), features: fb);
+        var o = new KidOptions { NumSubsets = 7, MaxSubsetSize = 20, Seed = 3 };
+        double expected = KernelInceptionDistance.Compute(fa, fb, o).Value;
+        Assert.NotEqual(expected, KernelInceptionDistance.Compute(fb, fa, o).Value);
+
+        var printed = await RunCapturingAsync(new KidCommand(), "kid", a, b, "--subsets", "7", "--max-subset-size", "20", "--seed", "3", "--models-dir", Path.Combine(dir, "none"));
+        var line = printed.Trim().Split('\n').Last();
+        Assert.StartsWith("KID: ", line, StringComparison.Ordinal);
+        Assert.Equal(expected, double.Parse(line["KID: ".Length..], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains("7 subsets of 20 rows", printed, StringComparison.Ordinal);
+
+        // mu/sigma alone cannot give KID: a one-line error with exit code 1, not a number.
+        Assert.Equal(1, await Run(new KidCommand(), "kid", a, StatsFile("mu-sigma.npz", 0), "--models-dir", Path.Combine(dir, "none")));
+    }
+
     [Fact]
     public async Task FolderSideWithoutInceptionWeightsIsSkippedWithExitCode2()
     {
         var images = Directory.CreateDirectory(Path.Combine(dir, "imgs")).FullName;
         Assert.Equal(2, await Run(new FidCommand(), "fid", images, StatsFile("ref.npz", 0), "--models-dir", Path.Combine(dir, "none")));
         Assert.Equal(2, await Run(new StatsCommand(), "stats", images, "-o", Path.Combine(dir, "out.npz"), "--models-dir", Path.Combine(dir, "none")));
+        Assert.Equal(2, await Run(new StatsCommand(), "stats", images, "-o", Path.Combine(dir, "out.npz"), "--features", "--models-dir", Path.Combine(dir, "none")));
         Assert.False(File.Exists(Path.Combine(dir, "out.npz")));
+        Assert.Equal(2, await Run(new KidCommand(), "kid", images, StatsFile("ref.npz", 0), "--models-dir", Path.Combine(dir, "none")));
     }
 
     private sealed class SquaredL2 : Pipeline.Engine.IPerceptualLoss
@@ -85,7 +128,7 @@ public sealed class MetricsCliTests : IDisposable
     public void MetricCommandsAreDiscovered()
     {
         var names = CliCommands.Discover().Select(c => c.Build().Name).ToArray();
-        foreach (var n in new[] { "fid", "stats", "lpips", "models", "ppl" }) Assert.Contains(n, names);
+        foreach (var n in new[] { "fid", "kid", "stats", "lpips", "models", "ppl" }) Assert.Contains(n, names);
         var bench = new BenchCommand().Build();
         Assert.Contains(bench.Subcommands, c => c.Name == "fid");
     }

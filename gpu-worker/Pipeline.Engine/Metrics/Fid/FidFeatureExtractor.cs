@@ -27,15 +27,60 @@ public sealed class FidFeatureExtractor(FidInceptionV3 model, Device device, int
     /// <summary>Streams batches into statistics; reports the number of images done.</summary>
     public async Task<GaussianStats> StatsAsync(IAsyncEnumerable<Tensor> batches, IProgress<long>? progress = null, CancellationToken ct = default)
     {
-        Model.to(Device).eval();
         using var acc = new GaussianStatsAccumulator(Dims);
+        await RunAsync(batches, acc, null, progress, ct);
+        return acc.ToStats();
+    }
+
+    /// <summary>
+    /// All feature rows [N, Dims] on the CPU, as the network gives them (float32; KID upcasts exactly to float64).
+    /// KID draws subsets from the whole set, so unlike FID it needs the rows, not only their moments.
+    /// </summary>
+    public async Task<Tensor> FeaturesAsync(IAsyncEnumerable<Tensor> batches, IProgress<long>? progress = null, CancellationToken ct = default)
+    {
+        var rows = new List<Tensor>();
+        try
+        {
+            await RunAsync(batches, null, rows, progress, ct);
+            if (rows.Count == 0) throw new InvalidOperationException("no images to extract features from");
+            return cat(rows, 0);
+        }
+        finally
+        {
+            foreach (var r in rows) r.Dispose();
+        }
+    }
+
+    /// <summary>Statistics and the feature rows of one pass (FID and KID of the same images without a second pass).</summary>
+    public async Task<(GaussianStats Stats, Tensor Features)> StatsAndFeaturesAsync(IAsyncEnumerable<Tensor> batches, IProgress<long>? progress = null, CancellationToken ct = default)
+    {
+        using var acc = new GaussianStatsAccumulator(Dims);
+        var rows = new List<Tensor>();
+        try
+        {
+            await RunAsync(batches, acc, rows, progress, ct);
+            var stats = acc.ToStats();
+            return (stats, cat(rows, 0));
+        }
+        finally
+        {
+            foreach (var r in rows) r.Dispose();
+        }
+    }
+
+    private async Task RunAsync(IAsyncEnumerable<Tensor> batches, GaussianStatsAccumulator? acc, List<Tensor>? rows, IProgress<long>? progress, CancellationToken ct)
+    {
+        Model.to(Device).eval();
+        long done = 0;
         await foreach (var batch in batches.WithCancellation(ct))
         {
             using var scope = NewDisposeScope();
-            acc.Add(Features(batch));
+            var f = Features(batch);
             batch.Dispose();
-            progress?.Report(acc.Count);
+            acc?.Add(f);
+            rows?.Add(f.cpu().DetachFromDisposeScope()); // owned (and freed) by the caller's list, whatever scope is current
+            done += f.shape[0];
+            progress?.Report(done);
         }
-        return acc.ToStats();
     }
 }

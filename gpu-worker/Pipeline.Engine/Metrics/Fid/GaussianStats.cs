@@ -58,10 +58,12 @@ public sealed class GaussianStatsAccumulator : IDisposable
         var bm = x.mean([0]);
         var xc = x - bm;
         var bm2 = xc.t().matmul(xc);
+        // The accumulator owns mean/m2 (Dispose frees them): detached, not moved to the caller's scope, which may be a
+        // per-batch scope (FidFeatureExtractor's) that would free them before the next batch.
         if (mean is null || m2 is null)
         {
-            mean = bm.MoveToOuterDisposeScope();
-            m2 = bm2.MoveToOuterDisposeScope();
+            mean = bm.DetachFromDisposeScope();
+            m2 = bm2.DetachFromDisposeScope();
             n = b;
             return;
         }
@@ -70,8 +72,8 @@ public sealed class GaussianStatsAccumulator : IDisposable
         var newMean = mean + delta * ((double)b / total);
         var newM2 = m2 + bm2 + delta.outer(delta) * ((double)n * b / total);
         mean.Dispose(); m2.Dispose();
-        mean = newMean.MoveToOuterDisposeScope();
-        m2 = newM2.MoveToOuterDisposeScope();
+        mean = newMean.DetachFromDisposeScope();
+        m2 = newM2.DetachFromDisposeScope();
         n = total;
     }
 

@@ -44,12 +44,13 @@ public sealed class MetricRegistry
     public MetricDefinition Get(string name) => metrics.TryGetValue(name, out var m) ? m
         : throw new ArgumentException($"unknown metric '{name}'; known: {string.Join(", ", Names)}", nameof(name));
 
-    /// <summary>fid50k_full, fid10k, ppl_{w,z}{end,full} (face crop), ppl2_wend (no crop), lpips_projection.</summary>
+    /// <summary>fid50k_full, fid10k, kid50k_full, ppl_{w,z}{end,full} (face crop), ppl2_wend (no crop), lpips_projection.</summary>
     public static MetricRegistry CreateDefault()
     {
         var r = new MetricRegistry();
         r.Register(StandardMetrics.Fid("fid50k_full", 50_000, "FID of 50k generated images against the full dataset's statistics"));
         r.Register(StandardMetrics.Fid("fid10k", 10_000, "FID of 10k generated images against the dataset's statistics (quick)"));
+        r.Register(StandardMetrics.Kid("kid50k_full", 50_000, "KID of 50k generated images against the full dataset's Inception features"));
         foreach (var (space, sampling) in new[] { (PplSpace.W, PplSamplingMode.End), (PplSpace.W, PplSamplingMode.Full), (PplSpace.Z, PplSamplingMode.End), (PplSpace.Z, PplSamplingMode.Full) })
             r.Register(StandardMetrics.Ppl(new PplOptions { Space = space, Sampling = sampling, Samples = 50_000, Crop = true }, null));
         r.Register(StandardMetrics.Ppl(new PplOptions { Space = PplSpace.W, Sampling = PplSamplingMode.End, Samples = 50_000, Crop = false }, "ppl2_wend"));

@@ -1,4 +1,5 @@
 using Pipeline.Engine.Metrics.Fid;
+using Pipeline.Engine.Metrics.Kid;
 using Pipeline.Engine.Metrics.Ppl;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -30,6 +31,40 @@ public static class StandardMetrics
             var stats = await extractor.StatsAsync(source(images, ctx.Batch), progress, ct);
             return new MetricOutcome(FrechetDistance.Compute(stats, reference).Value, stats.Count, sha);
         });
+
+    /// <summary>
+    /// KID (clean-fid / stylegan2-ada estimator) of generated images against the reference's feature rows: the same
+    /// Inception pool features as FID, so the same weights rule applies (missing weights: a skipped record, no value).
+    /// </summary>
+    public static MetricDefinition Kid(string name, long images, string description, KidOptions? options = null)
+    {
+        var o = options ?? new KidOptions();
+        return new(
+            name, description,
+            new Dictionary<string, object?>
+            {
+                ["images"] = images, ["dims"] = 2048, ["preprocessing"] = FidFeatureExtractor.PreprocessingDescription,
+                ["num_subsets"] = o.NumSubsets, ["max_subset_size"] = o.MaxSubsetSize, ["subset_seed"] = o.Seed,
+                ["kernel"] = "(x.y / d + 1)^3", ["implementation"] = "clean-fid kernel_distance (= stylegan2-ada KID), float64, reported as is (not x1000)",
+            },
+            async (ctx, ct) =>
+            {
+                var refPath = ctx.ReferenceStats ?? throw new InvalidOperationException($"{name} needs reference features (an .npz with feats); compute them with `pipeline stats <folder> -o ref.npz --features`");
+                var source = ctx.GeneratedImages ?? throw new InvalidOperationException($"{name} needs a source of generated images");
+                var (model, sha) = await ctx.Weights.LoadInceptionAsync(ct);
+                using var _ = model;
+                var info = FidStatsFile.LoadInfo(refPath);
+                if (info?.FeatureNetworkSha256 is { } refSha && refSha != sha)
+                    throw new InvalidOperationException($"reference features {refPath} were computed with feature network {refSha}, not {sha}; recompute them");
+                using var reference = FidStatsFile.LoadFeatures(refPath);
+                var extractor = new FidFeatureExtractor(model, ctx.Device);
+                var progress = new Progress<long>(n => ctx.Progress?.Report((name, n, images)));
+                using var generated = await extractor.FeaturesAsync(source(images, ctx.Batch), progress, ct);
+                // feats1 = generated, feats2 = reference: clean-fid's argument order for a dataset reference.
+                var r = KernelInceptionDistance.Compute(generated, reference, o);
+                return new MetricOutcome(r.Value, generated.shape[0], sha);
+            });
+    }
 
     public static MetricDefinition Ppl(PplOptions o, string? nameOverride) => new(
         nameOverride ?? o.Name,

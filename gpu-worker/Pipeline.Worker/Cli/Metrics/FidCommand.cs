@@ -62,12 +62,13 @@ public sealed class StatsCommand : ICliCommand
     {
         var folder = new Argument<string>("folder") { Description = "Folder of images (bmp jpg jpeg pgm png ppm tif tiff webp)." };
         var output = new Option<string>("--output", "-o") { Description = "Output .npz (mu, sigma float64).", Required = true };
+        var features = new Option<bool>("--features") { Description = "Also store the feature rows (feats, float32 N x 2048, about 8 KB per image) that `pipeline kid` and kid50k_full need." };
         var batch = MetricsCli.BatchOption(50);
         var device = CliDevice.Option();
         var models = MetricsCli.ModelsDirOption();
-        var cmd = new Command("stats", "Compute FID statistics (pytorch-fid .npz) of an image folder; reuse them as the reference side of `pipeline fid`.")
+        var cmd = new Command("stats", "Compute FID statistics (pytorch-fid .npz) of an image folder; reuse them as the reference side of `pipeline fid` (and, with --features, of `pipeline kid`).")
         {
-            folder, output, batch, device, models,
+            folder, output, features, batch, device, models,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -77,10 +78,21 @@ public sealed class StatsCommand : ICliCommand
                 using var _ = model;
                 var extractor = new FidFeatureExtractor(model, Devices.Parse(parse.GetValue(device)!));
                 var dir = parse.GetValue(folder)!;
-                var stats = await MetricsCli.FolderStatsAsync(extractor, dir, parse.GetValue(batch), ct);
                 var outPath = parse.GetValue(output)!;
-                FidStatsFile.Save(outPath, stats, new FidStatsInfo { FeatureNetworkSha256 = sha, Source = Path.GetFullPath(dir) });
-                Console.WriteLine($"wrote {outPath} ({stats.Count} images, {stats.Dims} dims) and {outPath}.json");
+                var info = new FidStatsInfo { FeatureNetworkSha256 = sha, Source = Path.GetFullPath(dir) };
+                GaussianStats stats;
+                if (parse.GetValue(features))
+                {
+                    var (s, feats) = await MetricsCli.FolderStatsAndFeaturesAsync(extractor, dir, parse.GetValue(batch), ct);
+                    using (feats) FidStatsFile.Save(outPath, s, info, feats);
+                    stats = s;
+                }
+                else
+                {
+                    stats = await MetricsCli.FolderStatsAsync(extractor, dir, parse.GetValue(batch), ct);
+                    FidStatsFile.Save(outPath, stats, info);
+                }
+                Console.WriteLine($"wrote {outPath} ({stats.Count} images, {stats.Dims} dims{(parse.GetValue(features) ? ", with feature rows" : "")}) and {outPath}.json");
                 return 0;
             }
             catch (WeightsMissingException e)

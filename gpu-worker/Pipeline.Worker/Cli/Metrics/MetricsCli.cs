@@ -20,17 +20,27 @@ internal static class MetricsCli
     });
 
     /// <summary>Statistics of a folder of images (with a progress bar).</summary>
-    public static async Task<GaussianStats> FolderStatsAsync(FidFeatureExtractor extractor, string folder, int batch, CancellationToken ct)
+    public static Task<GaussianStats> FolderStatsAsync(FidFeatureExtractor extractor, string folder, int batch, CancellationToken ct) =>
+        WithProgressAsync(extractor, folder, batch, (b, p) => extractor.StatsAsync(b, p, ct));
+
+    /// <summary>Feature rows [N, dims] of a folder of images, for KID (with a progress bar).</summary>
+    public static Task<Tensor> FolderFeaturesAsync(FidFeatureExtractor extractor, string folder, int batch, CancellationToken ct) =>
+        WithProgressAsync(extractor, folder, batch, (b, p) => extractor.FeaturesAsync(b, p, ct));
+
+    /// <summary>Statistics and feature rows of a folder in one pass (`pipeline stats --features`).</summary>
+    public static Task<(GaussianStats Stats, Tensor Features)> FolderStatsAndFeaturesAsync(FidFeatureExtractor extractor, string folder, int batch, CancellationToken ct) =>
+        WithProgressAsync(extractor, folder, batch, (b, p) => extractor.StatsAndFeaturesAsync(b, p, ct));
+
+    private static async Task<T> WithProgressAsync<T>(FidFeatureExtractor extractor, string folder, int batch, Func<IAsyncEnumerable<Tensor>, IProgress<long>, Task<T>> run)
     {
         var files = ImageFolder.List(folder);
-        GaussianStats? stats = null;
+        T result = default!;
         await CliProgress.RunAsync(async add =>
         {
             var task = add($"Inception features of {Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}", files.Length);
-            stats = await extractor.StatsAsync(ImageFolder.Batches(files, Math.Min(batch, files.Length), extractor.Device),
-                new SyncProgress<long>(n => task.Set(n)), ct);
+            result = await run(ImageFolder.Batches(files, Math.Min(batch, files.Length), extractor.Device), new SyncProgress<long>(n => task.Set(n)));
         });
-        return stats!;
+        return result;
     }
 
     /// <summary>Prints the reason and returns exit code 2 when weights are missing (never a number from random weights).</summary>

@@ -14,7 +14,7 @@ using static TorchSharp.torch;
 namespace Pipeline.Worker.Jobs.Metrics;
 
 /// <summary>
-/// FID and PPL evaluations of a StyleGAN2 model (or FID of a dataset batch), appended as one JSON-lines record per
+/// FID, KID and PPL evaluations of a StyleGAN2 model (or FID/KID of a dataset batch), appended as one JSON-lines record per
 /// evaluation under metrics/&lt;metric&gt;/. Without the feature-network weights the record says "skipped" and why,
 /// and the job still succeeds: the absence is a fact to show on the dashboard, not a failure to retry.
 /// </summary>
