@@ -26,8 +26,13 @@ public sealed class RandomCouncilChooser(int seed) : ICouncilChooser
 /// <summary>Results of the D step; tensors are detached, (C, …) over members.</summary>
 public sealed record DisStepResult(Tensor XBa, Tensor FakeTerms, Tensor RealTerms, Tensor Loss);
 
-/// <summary>Results of the council-D step; <see cref="Choices"/>[i][k] = member compared by \hat D_i.</summary>
-public sealed record DisCouncilStepResult(Tensor FakeTerms, Tensor RealTerms, Tensor LossSum, Tensor Total, int[][] Choices, bool Active);
+/// <summary>
+/// Results of the council-D step; <see cref="Choices"/>[i][k] = member compared by \hat D_i. <see cref="XBa"/> /
+/// <see cref="XBaLess"/> are the (C, B, 3, H, W) translations the council discriminators see, with z and with
+/// z · discriminetro_less_style_by (the reference's x_ba_s / x_ba_s_less; XBaLess is XBa when that factor is 0), so a
+/// run can be compared with the reference image by image.
+/// </summary>
+public sealed record DisCouncilStepResult(Tensor XBa, Tensor XBaLess, Tensor FakeTerms, Tensor RealTerms, Tensor LossSum, Tensor Total, int[][] Choices, bool Active);
 
 /// <summary>Results of the G step.</summary>
 public sealed record GenStepResult(Tensor XBa, Tensor AdvTerms, Tensor CouncilTerms, Tensor Adv, Tensor CouncilRaw, double[] WMatch, Tensor CouncilWeighted, Tensor Total, bool CouncilActive);
@@ -114,21 +119,22 @@ public sealed class CouncilTrainer : IDisposable
     /// <summary>
     /// Council-D step: \hat D_i learns G_i(x_b, z) = fake and G_j(x_b, 0.7·z) = real for K other members j
     /// (drawn without replacement, pool refilled when empty, loop stops at k == council_size); loss · council_w / K.
+    /// With discriminetro_less_style_by 0 the reference compares against G_j(x_b, z) itself (it builds no scaled ones).
     /// </summary>
     public DisCouncilStepResult DisCouncilUpdate(Tensor xB, Tensor z, ICouncilChooser chooser)
     {
         int k = _config.Council.ComparisonsPerStep;
         if (!CouncilActive || _config.Train.CouncilW == 0)
-            return new DisCouncilStepResult(zeros(C, 0), zeros(C, k, 0), zeros(C), zeros(C), [], false);
+            return new DisCouncilStepResult(zeros(C, 0), zeros(C, 0), zeros(C, 0), zeros(C, k, 0), zeros(C), zeros(C), [], false);
         using var outer = NewDisposeScope();
         var xBa = new Tensor[C];
         var xLess = new Tensor[C];
-        var zLess = z * _config.Council.LessStyleBy;
+        double lessBy = _config.Council.LessStyleBy;
         using (no_grad())
             for (int j = 0; j < C; j++)
             {
                 xBa[j] = Translate(j, xB, z);
-                xLess[j] = Translate(j, xB, zLess);
+                xLess[j] = lessBy == 0 ? xBa[j] : Translate(j, xB, z * lessBy);
             }
         var fake = new Tensor[C];
         var real = new Tensor[C];
@@ -164,8 +170,8 @@ public sealed class CouncilTrainer : IDisposable
             totals[i] = total.detach();
             choices[i] = [.. picked];
         }
-        var result = new DisCouncilStepResult(stack(fake), stack(real), stack(sums), stack(totals), choices, true);
-        outer.MoveToOuter(result.FakeTerms, result.RealTerms, result.LossSum, result.Total);
+        var result = new DisCouncilStepResult(stack(xBa), stack(xLess), stack(fake), stack(real), stack(sums), stack(totals), choices, true);
+        outer.MoveToOuter(result.XBa, result.XBaLess, result.FakeTerms, result.RealTerms, result.LossSum, result.Total);
         return result;
     }
 

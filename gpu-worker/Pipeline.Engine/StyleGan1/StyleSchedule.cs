@@ -55,7 +55,7 @@ public static class StyleSchedule
             for (int i = 0; i <= step; i++) result[i] = r.Contains(i) ? 1 : 0;
             return result;
         }
-        var inject = injectIndex?.ToArray() ?? Draw(nStyles - 1, step, random ?? Random.Shared);
+        var inject = injectIndex?.ToArray() ?? DrawInjectIndex(nStyles - 1, step, random ?? Random.Shared);
         Array.Sort(inject);
         if (inject.Length != nStyles - 1)
             throw new ArgumentException($"{nStyles} styles need {nStyles - 1} inject indices, got {inject.Length}", nameof(injectIndex));
@@ -69,12 +69,18 @@ public static class StyleSchedule
         return result;
     }
 
-    private static int[] Draw(int count, int step, Random random)
+    /// <summary>
+    /// The reference's crossover draw, sorted(random.sample(range(step), count)): <paramref name="count"/> distinct levels
+    /// in 0..step-1, ascending. Same distribution, not the same stream (Python's generator cannot be replayed here).
+    /// </summary>
+    public static int[] DrawInjectIndex(int count, int step, Random random)
     {
         if (count > step)
             throw new ArgumentException($"random style crossover with {count + 1} styles needs step >= {count} (got step {step}); pass a mixing range or fewer styles");
         var pool = Enumerable.Range(0, step).ToArray();
         random.Shuffle(pool);
-        return pool.Take(count).ToArray();
+        var drawn = pool.Take(count).ToArray();
+        Array.Sort(drawn);
+        return drawn;
     }
 }

@@ -29,7 +29,8 @@ internal static partial class CouncilTrainStepParity
         }
     }
 
-    public static void Run(CouncilFixture fx)
+    /// <summary>The case's council (weights before the iteration, train mode) and the iteration the reference resumed at.</summary>
+    public static (CouncilMember[] Members, int Iteration) LoadMembers(CouncilFixture fx)
     {
         var cfg = fx.Config;
         var gens = fx.Files("*_gen_*.pt");
@@ -45,9 +46,15 @@ internal static partial class CouncilTrainStepParity
             m.Dis.train();
             m.DisCouncil.train();
         }
-
         // The reference resumes with iteration = the 8-digit step of the file names.
-        using var trainer = new CouncilTrainer(cfg, members) { Iteration = int.Parse(step, System.Globalization.CultureInfo.InvariantCulture) };
+        return (members, int.Parse(step, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    public static void Run(CouncilFixture fx)
+    {
+        var cfg = fx.Config;
+        var (members, iteration) = LoadMembers(fx);
+        using var trainer = new CouncilTrainer(cfg, members) { Iteration = iteration };
         var initial = fx.Manifest.Keys.Select(n => ParamEntry().Match(n)).Where(m => m.Success && m.Groups[1].Value == "post")
             .ToDictionary(m => m.Value, m => Param(members, m).detach().clone());
 
@@ -77,6 +84,9 @@ internal static partial class CouncilTrainStepParity
             fx.AssertClose("dis_council_update.loss_sum", c.LossSum);
             fx.AssertClose("dis_council_update.total", c.Total);
             fx.AssertClose("dis_council_update.choices", tensor(c.Choices.SelectMany(r => r.Select(v => (long)v)).ToArray(), [c.Choices.Length, c.Choices[0].Length]));
+            // Optional (the public set dropped them for size): the translations the council discriminators judged.
+            foreach (var (name, images) in new[] { ("dis_council_update.x_ba", c.XBa), ("dis_council_update.x_ba_less", c.XBaLess) })
+                if (fx.Has(name)) fx.AssertClose(name, images);
             AssertGrads(fx, members, "dis_council");
         }
 
