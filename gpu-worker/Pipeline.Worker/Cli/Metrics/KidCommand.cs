@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.CommandLine;
 using System.Globalization;
 using Pipeline.Engine.Metrics;
@@ -22,7 +23,7 @@ public sealed class KidCommand : ICliCommand
         var maxSubset = new Option<int>("--max-subset-size") { Description = "Largest subset; m = min(|A|, |B|, this).", DefaultValueFactory = _ => new KidOptions().MaxSubsetSize };
         var seed = new Option<long>("--seed") { Description = "Seed of the subset draws.", DefaultValueFactory = _ => 0 };
         var batch = MetricsCli.BatchOption(50);
-        var device = MetricsCli.DeviceOption();
+        var device = CliDevice.Option();
         var models = MetricsCli.ModelsDirOption();
         var cmd = new Command("kid", "Kernel Inception Distance (clean-fid / stylegan2-ada estimator, float64) between two image folders or feature files.")
         {
@@ -46,7 +47,7 @@ public sealed class KidCommand : ICliCommand
                     if (extractor is null)
                     {
                         (model, _) = await MetricsCli.Store(parse.GetValue(models)).LoadInceptionAsync(ct);
-                        extractor = new FidFeatureExtractor(model, MetricsCli.ResolveDevice(parse.GetValue(device)!));
+                        extractor = new FidFeatureExtractor(model, Devices.Parse(parse.GetValue(device)!));
                     }
                     feats[i] = await MetricsCli.FolderFeaturesAsync(extractor, paths[i], parse.GetValue(batch), ct);
                 }
