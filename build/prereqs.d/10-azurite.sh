@@ -2,6 +2,7 @@
 # Azurite (Blob/Queue/Table emulator) from npm into .tools/azurite (gitignored). The infra tests start it themselves
 # on 127.0.0.1 with a free port, in memory, and stop it. Idempotent: skips when the pinned version is present.
 set -euo pipefail
+. "$(dirname "$0")/apt.bash" # apt_get / apt_get_update: wait for the dpkg and apt lists locks
 VERSION=3.37.0
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DIR="$ROOT/.tools/azurite"
@@ -10,7 +11,7 @@ if [ -f "$DIR/node_modules/azurite/package.json" ] && grep -q "\"version\": \"$V
 fi
 if ! command -v npm >/dev/null 2>&1; then
   echo "10-azurite: npm missing, installing nodejs+npm"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  apt_get_update -qq && DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 mkdir -p "$DIR"
 cd "$DIR"

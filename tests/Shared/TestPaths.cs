@@ -8,39 +8,53 @@ public static class TestPaths
 
     /// <summary>
     /// Fixture root: $PIPELINE_FIXTURES, else ../shared/fixtures beside the repo root.
-    /// Null when absent, so parity tests can skip with a message instead of failing.
+    /// Null when absent, so parity tests can skip with a message (or fail under CI=true, see <see cref="Requirement"/>).
     /// </summary>
     public static string? FixtureRoot
     {
         get
         {
-            var env = Environment.GetEnvironmentVariable("PIPELINE_FIXTURES");
-            var path = string.IsNullOrWhiteSpace(env)
-                ? Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "fixtures"))
-                : Path.GetFullPath(env);
+            var path = ExpectedFixtureRoot;
             return Directory.Exists(path) ? path : null;
         }
     }
 
-    /// <summary>Fixture root, or skips the calling test with a clear message when it is absent.</summary>
+    /// <summary>The folder the fixtures are looked for in ($PIPELINE_FIXTURES or ../shared/fixtures), whether or not it exists.</summary>
+    public static string ExpectedFixtureRoot
+    {
+        get
+        {
+            var env = Environment.GetEnvironmentVariable("PIPELINE_FIXTURES");
+            return string.IsNullOrWhiteSpace(env)
+                ? Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "fixtures"))
+                : Path.GetFullPath(env);
+        }
+    }
+
+    /// <summary>Fixture root, or skips the calling test (fails under CI=true) with a clear message when it is absent.</summary>
     public static string RequireFixtureRoot()
     {
         var root = FixtureRoot;
         if (root is null)
-            Assert.Skip("Parity fixtures not found: set PIPELINE_FIXTURES or place them at ../shared/fixtures beside the repo.");
-        return root!;
+            Requirement.Skip($"Parity fixtures not found at {ExpectedFixtureRoot}: set PIPELINE_FIXTURES or place them at ../shared/fixtures beside the repo.");
+        return root;
     }
 
-    /// <summary>A fixture sub-folder (e.g. "stylegan2"), or a skip when absent.</summary>
+    /// <summary>A fixture sub-folder (e.g. "stylegan2"), or a skip (a failure under CI=true) when absent.</summary>
     public static string RequireFixtureDir(string family)
     {
-        var dir = Path.Combine(RequireFixtureRoot(), family);
-        if (!Directory.Exists(dir))
-            Assert.Skip($"Fixture family '{family}' not present under {FixtureRoot}.");
+        var root = RequireFixtureRoot();
+        var dir = Path.Combine(root, family);
+        Requirement.SkipUnless(Directory.Exists(dir), $"Fixture family '{family}' not present under {root}.");
         return dir;
     }
 
-    /// <summary>Sub-directories of a fixture family for data-driven theories; empty when the fixtures are absent.</summary>
+    /// <summary>
+    /// Sub-directories of a fixture family for data-driven theories; empty when the fixtures are absent. Theories add a
+    /// placeholder row in that case whose test body then calls <see cref="RequireFixtureDir"/> or
+    /// <see cref="Requirement.Skip(string)"/>, so a missing family is a skip locally and a failure under CI=true
+    /// (never a theory with no rows).
+    /// </summary>
     public static IEnumerable<string> FixtureCases(string family, string? requiredFile = null)
     {
         var root = FixtureRoot;

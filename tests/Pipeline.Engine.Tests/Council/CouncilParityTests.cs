@@ -25,7 +25,7 @@ public partial class CouncilParityTests
     public void Case(string name)
     {
         var dir = Path.Combine(TestPaths.RequireFixtureDir("council"), name);
-        if (!File.Exists(Path.Combine(dir, "manifest.json"))) Assert.Skip($"{dir} has no manifest.json");
+        Requirement.SkipUnless(File.Exists(Path.Combine(dir, "manifest.json")), $"No council fixture cases: {dir} has no manifest.json");
         RunCase(dir);
     }
 

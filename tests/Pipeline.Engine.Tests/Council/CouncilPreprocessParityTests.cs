@@ -29,11 +29,11 @@ public partial class CouncilPreprocessParityTests
     public void ImagesAndNoise(string name)
     {
         var dir = Path.Combine(TestPaths.RequireFixtureDir("council"), name);
-        if (!File.Exists(Path.Combine(dir, "manifest.json"))) Assert.Skip($"{dir} has no manifest.json");
+        Requirement.SkipUnless(File.Exists(Path.Combine(dir, "manifest.json")), $"No council inference fixture cases: {dir} has no manifest.json");
         using var scope = NewDisposeScope();
         using var fx = new CouncilFixture(dir);
         int count = fx.Manifest.Keys.Count(k => Resized().IsMatch(k));
-        if (count == 0) Assert.Skip($"{name} is not an inference case");
+        if (count == 0) Requirement.Skip($"Council fixture case {name} mentions .resized_u8 but stores no img<n>.resized_u8 tensor");
         var images = Directory.GetFiles(dir, "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(count, images.Length);
         int size = fx.Config.NewSize;

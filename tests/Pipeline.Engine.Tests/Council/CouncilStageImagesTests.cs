@@ -29,7 +29,7 @@ public sealed class CouncilStageImagesTests
     private static string CaseDir(string name)
     {
         var dir = Path.Combine(TestPaths.RequireFixtureDir("council"), name);
-        if (!File.Exists(Path.Combine(dir, "manifest.json"))) Assert.Skip($"{dir} has no manifest.json");
+        Requirement.SkipUnless(File.Exists(Path.Combine(dir, "manifest.json")), $"{dir} has no manifest.json");
         return dir;
     }
 

@@ -22,6 +22,8 @@ public class CheckpointFixtureTests
                      .Where(f => Extensions.Contains(Path.GetExtension(f)))
                      .Order(StringComparer.Ordinal))
             data.Add(Path.GetRelativePath(root, f));
+        // An empty theory would report "no data"; one empty row reports what is missing instead.
+        if (data.Count == 0) data.Add("");
         return data;
     }
 
@@ -29,6 +31,7 @@ public class CheckpointFixtureTests
     public void LoadsAndMatchesSiblingCopies(string relative)
     {
         var root = TestPaths.RequireFixtureRoot();
+        Requirement.SkipWhen(relative.Length == 0, $"No checkpoint files ({string.Join(", ", Extensions)}) under {root}");
         var path = Path.Combine(root, relative);
         using var scope = NewDisposeScope();
         var tree = TorchFile.Load(path);
@@ -72,6 +75,7 @@ public class CheckpointFixtureTests
     public void TruncatedAndCorruptedCopiesAreRejectedClearly(string relative)
     {
         var root = TestPaths.RequireFixtureRoot();
+        Requirement.SkipWhen(relative.Length == 0, $"No checkpoint files ({string.Join(", ", Extensions)}) under {root}");
         var bytes = File.ReadAllBytes(Path.Combine(root, relative));
         using var scope = NewDisposeScope();
         foreach (var cut in new[] { 0, 1, 16, bytes.Length / 3, bytes.Length / 2, bytes.Length - 9 })

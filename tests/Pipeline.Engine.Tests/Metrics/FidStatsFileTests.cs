@@ -23,7 +23,7 @@ public class FidStatsFileTests
             Assert.True(stats.SigmaTensor().equal(fx.T(names[1])).all().item<bool>(), "sigma differs");
             seen++;
         }
-        if (seen == 0) Assert.Skip("no metrics fixture with a stats_file_example");
+        if (seen == 0) Requirement.Skip($"No metrics fixture with a stats_file_example under {TestPaths.RequireFixtureDir("metrics")}");
     }
 
     [Fact]

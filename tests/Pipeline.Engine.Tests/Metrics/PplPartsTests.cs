@@ -17,7 +17,7 @@ public class PplPartsTests
     public void SlerpLerpAndFilterMatchTheReference()
     {
         var dir = Path.Combine(TestPaths.RequireFixtureDir("stylegan2"), "ppl_parts");
-        if (!File.Exists(Path.Combine(dir, "meta.json"))) Assert.Skip("stylegan2/ppl_parts not present");
+        Requirement.SkipUnless(File.Exists(Path.Combine(dir, "meta.json")), $"Fixture case stylegan2/ppl_parts not present ({dir}/meta.json)");
         using var meta = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "meta.json")));
         var io = SafeTensors.Load(Path.Combine(dir, "io.safetensors"));
         double eps = meta.RootElement.GetProperty("config").GetProperty("eps").GetDouble();

@@ -27,7 +27,7 @@ public sealed class Pix2PixHDParityTests
     public void CaseMatchesReference(string name)
     {
         var dir = Path.Combine(TestPaths.RequireFixtureDir(Family), name);
-        if (!Directory.Exists(dir)) Assert.Skip($"no pix2pixhd fixture cases under {TestPaths.FixtureRoot}");
+        Requirement.SkipUnless(Directory.Exists(dir), $"No {Family} fixture cases (folders with meta.json) under {Path.GetDirectoryName(dir)}");
         using var scope = NewDisposeScope();
         using var c = new ParityCase(dir);
         Action<ParityCase> run = KindOf(c.Kind) switch

@@ -84,7 +84,7 @@ public sealed class Pix2PixHDUnitTests
     public void TranslatorInfersLabelCountFromTheGeneratorWhenNoOptionsAreGiven()
     {
         var dir = Path.Combine(TestPaths.RequireFixtureDir("pix2pixhd"), "inference");
-        if (!File.Exists(Path.Combine(dir, "latest_net_G.pth"))) Assert.Skip("fixture 'inference' not present");
+        Requirement.SkipUnless(File.Exists(Path.Combine(dir, "latest_net_G.pth")), $"pix2pixhd fixture 'inference' not present ({dir}/latest_net_G.pth)");
         using var t = Translator.Load(dir);
         // A 9-channel generator without features: 8 classes + the edge channel (no_instance off by default).
         Assert.Equal(t.Generator.InputNc - 1, t.Options.LabelNc);

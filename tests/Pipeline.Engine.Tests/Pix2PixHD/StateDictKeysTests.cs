@@ -17,7 +17,7 @@ public sealed class StateDictKeysTests
     public void BuiltNetworksHaveTheReferenceKeysAndShapes()
     {
         var file = Path.Combine(TestPaths.RequireFixtureDir("pix2pixhd"), "state_dict_keys_label2city.json");
-        if (!File.Exists(file)) Assert.Skip("state_dict_keys_label2city.json not in this fixture set");
+        Requirement.SkipUnless(File.Exists(file), $"Fixture file {file} not in this fixture set");
         using var doc = JsonDocument.Parse(File.ReadAllText(file));
         Assert.NotEmpty(doc.RootElement.EnumerateObject());
         GeneratorConfig? lastGlobal = null;

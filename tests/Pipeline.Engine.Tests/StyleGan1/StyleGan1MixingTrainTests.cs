@@ -41,7 +41,7 @@ public sealed class StyleGan1MixingTrainTests
             }
             Assert.True(fx.Failures.Count == 0, string.Join("\n", fx.Failures));
         }
-        if (found == 0) Assert.Skip("no stylegan1 fixture records a random crossover (inject_index)");
+        Requirement.SkipWhen(found == 0, "no stylegan1 fixture records a random crossover (inject_index)");
     }
 
     /// <summary>
@@ -192,7 +192,7 @@ public sealed class StyleGan1MixingTrainTests
     {
         var name = TestPaths.FixtureCases("stylegan1", "meta.json")
             .FirstOrDefault(n => File.ReadAllText(Path.Combine(TestPaths.FixtureRoot!, "stylegan1", n, "meta.json")).Contains("\"train_iteration\"", StringComparison.Ordinal));
-        if (name is null) Assert.Skip("no stylegan1 train_iteration fixture");
+        Requirement.SkipWhen(name is null, "no stylegan1 train_iteration fixture");
         var fx = new FixtureCase(Path.Combine(TestPaths.RequireFixtureDir("stylegan1"), name!));
         call = fx.Calls.First(c => c.OptStr("op") == "train_iteration");
         return fx;

@@ -14,7 +14,7 @@ public sealed class StyleGan2ParityTests
     {
         var data = new TheoryData<string>();
         foreach (var c in TestPaths.FixtureCases("stylegan2", "meta.json")) data.Add(c);
-        if (data.Count == 0) data.Add("(no fixtures)");
+        if (data.Count == 0) data.Add(NoCases);
         return data;
     }
 
@@ -22,6 +22,7 @@ public sealed class StyleGan2ParityTests
     [MemberData(nameof(Cases))]
     public void Case(string name)
     {
+        if (name == NoCases) Requirement.Skip($"No stylegan2 fixture cases (folders with meta.json) under {TestPaths.RequireFixtureDir("stylegan2")}");
         using var c = Sg2Case.Open(name);
         if (!Handlers.TryGetValue(c.Kind, out var handler))
             Assert.Fail($"stylegan2 fixture kind '{c.Kind}' ({c.Dir}) has no handler; known: {string.Join(", ", Handlers.Keys)}");
@@ -29,6 +30,8 @@ public sealed class StyleGan2ParityTests
         handler(c);
         c.AssertAllExpectedChecked();
     }
+
+    private const string NoCases = "(no fixtures)";
 
     private static readonly Dictionary<string, Action<Sg2Case>> Handlers = new()
     {

@@ -4,6 +4,7 @@ using Pipeline.Functions.Services;
 using Pipeline.Functions.Tests.Functions;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
+using Pipeline.Tests;
 
 namespace Pipeline.Functions.Tests.Dashboard;
 
@@ -78,7 +79,7 @@ public sealed class DashboardPageTests
     [Fact]
     public async Task ThePageLoadsAndPlotsTheMetricSeriesJobsAndGallery()
     {
-        if (!File.Exists(ChromiumPath)) Assert.Skip($"{ChromiumPath} missing: build/prereqs.d/30-chromium.sh installs Debian's chromium.");
+        Requirement.SkipUnless(File.Exists(ChromiumPath), $"Chromium missing at {ChromiumPath}: build/prereqs.d/30-chromium.sh installs Debian's chromium.");
         await using var handler = new HandlerHost(services: s => s.AddSingleton<ILinkSigner>(sp => new DataUriSigner(sp.GetRequiredService<IBlobStore>())));
         await SeedAsync(handler.Store);
         await using var emulator = await HostEmulator.StartAsync(handler);

@@ -13,7 +13,7 @@ public sealed class AzuriteTests(AzuriteFixture azurite) : IClassFixture<Azurite
 
     private HandlerHost Host()
     {
-        if (azurite.SkipReason is not null) Assert.Skip(azurite.SkipReason);
+        azurite.Require();
         return new HandlerHost(s =>
         {
             s.Remove("Pipeline:Storage:Root");

@@ -8,10 +8,10 @@ public sealed class FaceCheckTests
 {
     private static byte[] Photo(string name)
     {
-        if (!File.Exists(HaarCascade.DebianFrontalFaceAlt2))
-            Assert.Skip($"Face cascade missing ({HaarCascade.DebianFrontalFaceAlt2}); build/prereqs.d/20-faces.sh installs opencv-data.");
+        Requirement.SkipUnless(File.Exists(HaarCascade.DebianFrontalFaceAlt2),
+            $"Face cascade missing ({HaarCascade.DebianFrontalFaceAlt2}); build/prereqs.d/20-faces.sh installs opencv-data.");
         var path = Path.Combine(TestPaths.RequireFixtureDir("images"), name);
-        if (!File.Exists(path)) Assert.Skip($"{path} is missing.");
+        Requirement.SkipUnless(File.Exists(path), $"Fixture photo {path} is missing.");
         return File.ReadAllBytes(path);
     }
 

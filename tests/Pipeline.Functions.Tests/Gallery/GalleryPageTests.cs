@@ -4,6 +4,7 @@ using Pipeline.Functions.Services;
 using Pipeline.Functions.Tests.Dashboard;
 using Pipeline.Functions.Tests.Functions;
 using Pipeline.Infra.Contracts;
+using Pipeline.Tests;
 
 namespace Pipeline.Functions.Tests.Gallery;
 
@@ -26,7 +27,7 @@ public sealed class GalleryPageTests
     [Fact]
     public async Task CollectionsGridsPanoramasViewerAndMoreLikeThisWorkWithHundredsOfImages()
     {
-        if (!File.Exists(ChromiumPath)) Assert.Skip($"{ChromiumPath} missing: build/prereqs.d/30-chromium.sh installs Debian's chromium.");
+        Requirement.SkipUnless(File.Exists(ChromiumPath), $"Chromium missing at {ChromiumPath}: build/prereqs.d/30-chromium.sh installs Debian's chromium.");
         var links = new EmulatorLinks();
         await using var handler = new HandlerHost(services: s => s.AddSingleton<ILinkSigner>(links));
         await GallerySeed.SeedAsync(handler.Store, Images, Ct);

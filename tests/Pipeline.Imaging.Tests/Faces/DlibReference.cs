@@ -21,8 +21,8 @@ internal static class DlibReference
         var (exe, why) = Built.Value;
         // Installed but not compiling is a broken reference, not a missing one: fail so it gets fixed.
         if (why?.StartsWith("g++ failed", StringComparison.Ordinal) == true) Assert.Fail("dlib reference did not compile: " + why);
-        if (exe is null) Assert.Skip($"dlib reference unavailable ({why}): apt-get install g++ libdlib-dev (build/prereqs.d/20-faces.sh does).");
-        return exe!;
+        if (exe is null) Requirement.Skip($"dlib reference unavailable ({why}): apt-get install g++ libdlib-dev (build/prereqs.d/20-faces.sh does).");
+        return exe;
     }
 
     private static (string?, string?) Build()

@@ -1,4 +1,5 @@
 using Pipeline.Imaging.Faces;
+using Pipeline.Tests;
 
 namespace Pipeline.Imaging.Tests;
 
@@ -16,13 +17,13 @@ internal static class FaceModels
 
     public static FaceDetector RequireDetector()
     {
-        if (!File.Exists(CascadePath)) Assert.Skip($"Haar cascade missing at {CascadePath}: run build/prereqs.d/20-faces.sh (apt-get install opencv-data).");
+        Requirement.SkipUnless(File.Exists(CascadePath), $"Haar cascade missing at {CascadePath}: run build/prereqs.d/20-faces.sh (apt-get install opencv-data).");
         return Detector.Value;
     }
 
     public static ShapePredictor RequirePredictor()
     {
-        if (!File.Exists(PredictorPath)) Assert.Skip($"dlib shape predictor missing at {PredictorPath}: run build/prereqs.d/20-faces.sh (apt-get install libdlib-data).");
+        Requirement.SkipUnless(File.Exists(PredictorPath), $"dlib shape predictor missing at {PredictorPath}: run build/prereqs.d/20-faces.sh (apt-get install libdlib-data).");
         return Predictor.Value;
     }
 

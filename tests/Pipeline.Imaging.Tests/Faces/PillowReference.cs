@@ -27,7 +27,7 @@ internal static class PillowReference
     public static void Require()
     {
         if (Missing.Value is string why)
-            Assert.Skip($"Pillow reference unavailable ({why.Trim()}): apt-get install python3-pil python3-numpy python3-scipy (build/prereqs.d/20-faces.sh does).");
+            Requirement.Skip($"Pillow reference unavailable ({why.Trim()}): apt-get install python3-pil python3-numpy python3-scipy (build/prereqs.d/20-faces.sh does).");
     }
 
     public static RgbImage Call(params string[] args)

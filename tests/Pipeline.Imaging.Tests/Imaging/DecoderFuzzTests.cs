@@ -6,7 +6,10 @@ namespace Pipeline.Imaging.Tests;
 /// <summary>
 /// Deterministic mutation fuzzing of the decoder over thousands of damaged JPEG/PNG/WebP/GIF files: every file must end
 /// in Success or a typed rejection, within a per-file timeout, with managed allocation bounded by the limits and no
-/// runaway native memory. A failure message names the seed and mutation index, so it reproduces exactly.
+/// runaway native memory. Each mutation's <see cref="Random"/> seed is a stable function of the seed file's name and the
+/// mutation index (<see cref="MutationSeed"/>, FNV-1a: not <see cref="HashCode"/>, which .NET randomises per process),
+/// so the corpus is the same in every run; a failure message names the file, index and seed, so it reproduces exactly
+/// with <c>Mutate(seedFile, new Random(seed))</c>.
 /// </summary>
 [Collection(nameof(MemoryMeasuringCollection))]
 public class DecoderFuzzTests(ITestOutputHelper output)
@@ -47,7 +50,9 @@ public class DecoderFuzzTests(ITestOutputHelper output)
             var seedOutcomes = new Dictionary<string, int>();
             for (int i = 0; i < MutationsPerSeed; i++)
             {
-                var (bytes, what) = Mutate(seed, new Random(HashCode.Combine(name.Length, name[0], i)));
+                int rngSeed = MutationSeed(name, i);
+                var (bytes, mutation) = Mutate(seed, new Random(rngSeed));
+                string what = $"{mutation}; Random seed {rngSeed}";
                 var task = Task.Run(() =>
                 {
                     long before = GC.GetAllocatedBytesForCurrentThread();
@@ -73,11 +78,11 @@ public class DecoderFuzzTests(ITestOutputHelper output)
                 maxAllocated = Math.Max(maxAllocated, allocated);
                 Assert.True(allocated <= allocationBound, $"{name} #{i} ({what}): allocated {allocated:N0} bytes");
                 string outcome = result.IsSuccess ? "success" : result.Rejection!.Code;
-                Assert.True(result.IsSuccess || KnownCodes.Contains(outcome), $"{name} #{i}: unknown rejection {outcome}");
+                Assert.True(result.IsSuccess || KnownCodes.Contains(outcome), $"{name} #{i} ({what}): unknown rejection {outcome}");
                 if (result.IsSuccess)
                 {
                     var img = result.Value!.Image;
-                    Assert.True((long)img.Width * img.Height <= Limits.MaxPixels);
+                    Assert.True((long)img.Width * img.Height <= Limits.MaxPixels, $"{name} #{i} ({what}): decoded {img.Width}x{img.Height} past the pixel limit");
                 }
                 seedOutcomes[outcome] = seedOutcomes.GetValueOrDefault(outcome) + 1;
                 outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
@@ -92,6 +97,27 @@ public class DecoderFuzzTests(ITestOutputHelper output)
         Assert.True(peakRss - rssBaseline < 512L * 1024 * 1024, $"RSS grew by {(peakRss - rssBaseline) >> 20} MB");
         Assert.True(outcomes.ContainsKey(RejectionCodes.Corrupt));
         Assert.True(outcomes.ContainsKey(RejectionCodes.DimensionsTooLarge), "header patches should produce dimension bombs");
+    }
+
+    [Fact]
+    public void Mutation_seeds_are_the_same_in_every_process()
+    {
+        // Pinned values (FNV-1a 32 of "jpeg_q90#0" / "gif_2frames#999", top bit cleared, computed independently):
+        // the corpus must not go back to a per-process seed such as HashCode.Combine.
+        Assert.Equal(569921757, MutationSeed("jpeg_q90", 0));
+        Assert.Equal(793029652, MutationSeed("gif_2frames", 999));
+    }
+
+    /// <summary>
+    /// The <see cref="Random"/> seed of mutation <paramref name="index"/> of seed file <paramref name="name"/>: 32-bit FNV-1a
+    /// over the UTF-8 bytes of "name#index", made non-negative. Stable across processes, machines and .NET versions.
+    /// </summary>
+    internal static int MutationSeed(string name, int index)
+    {
+        uint h = 2166136261;
+        foreach (byte b in System.Text.Encoding.UTF8.GetBytes($"{name}#{index}"))
+            h = unchecked((h ^ b) * 16777619);
+        return (int)(h & 0x7FFF_FFFF);
     }
 
     /// <summary>One deterministic mutation; half the positions land in the first 512 bytes, where the headers live.</summary>

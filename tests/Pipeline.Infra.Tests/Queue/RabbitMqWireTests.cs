@@ -16,7 +16,7 @@ public sealed class RabbitMqWireTests(RabbitMqFixture rabbit) : IClassFixture<Ra
 
     private ServiceBusJobQueue Client(string queue)
     {
-        if (rabbit.SkipReason is not null) Assert.Skip(rabbit.SkipReason);
+        rabbit.Require();
         var q = new ServiceBusJobQueue(new ServiceBusOptions
         {
             FullyQualifiedNamespace = $"amqp://127.0.0.1:{rabbit.Port}",

@@ -14,7 +14,14 @@ public sealed class AzuriteFixture : IAsyncLifetime
     private string? _workDir;
 
     public string? ConnectionString { get; private set; }
+    /// <summary>Why Azurite is not available (not installed, did not start), or null when it runs.</summary>
     public string? SkipReason { get; private set; }
+
+    /// <summary>Call first in every test that needs Azurite: skips with <see cref="SkipReason"/>, fails under CI=true.</summary>
+    public void Require()
+    {
+        if (SkipReason is not null) Requirement.Skip(SkipReason);
+    }
 
     public async ValueTask InitializeAsync()
     {

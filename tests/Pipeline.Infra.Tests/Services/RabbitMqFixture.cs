@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Pipeline.Tests;
 
 namespace Pipeline.Infra.Tests.Services;
 
@@ -16,7 +17,14 @@ public sealed class RabbitMqFixture : IAsyncLifetime
     private int _epmdPort;
 
     public int Port { get; private set; }
+    /// <summary>Why the broker is not available (not installed, did not start), or null when it runs.</summary>
     public string? SkipReason { get; private set; }
+
+    /// <summary>Call first in every test that needs the broker: skips with <see cref="SkipReason"/>, fails under CI=true.</summary>
+    public void Require()
+    {
+        if (SkipReason is not null) Requirement.Skip(SkipReason);
+    }
 
     public async ValueTask InitializeAsync()
     {

@@ -11,7 +11,7 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite) : BlobStoreContr
 
     protected override Task<IBlobStore> CreateStoreAsync()
     {
-        if (azurite.SkipReason is not null) Assert.Skip(azurite.SkipReason);
+        azurite.Require();
         // Each test gets its own containers (t<n>-uploads, t<n>-results, ...) so tests stay independent.
         var prefix = $"t{Interlocked.Increment(ref _next)}-{Environment.ProcessId % 1000}-";
         return Task.FromResult<IBlobStore>(new AzureBlobStore(new AzureBlobStoreOptions { ConnectionString = azurite.ConnectionString, ContainerPrefix = prefix }));

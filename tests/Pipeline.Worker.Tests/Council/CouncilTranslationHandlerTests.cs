@@ -35,7 +35,7 @@ public sealed class CouncilTranslationHandlerTests : IDisposable
     private async Task<string> UploadFixtureAsync()
     {
         var dir = Path.Combine(TestPaths.RequireFixtureDir("council"), "council_inference");
-        if (!File.Exists(Path.Combine(dir, "io.safetensors"))) Assert.Skip($"{dir} is absent");
+        Requirement.SkipUnless(File.Exists(Path.Combine(dir, "io.safetensors")), $"Council fixture {dir}/io.safetensors is absent");
         foreach (var f in Directory.GetFiles(dir, "*.pt").Append(Path.Combine(dir, "config.yaml")))
         {
             var bytes = await File.ReadAllBytesAsync(f);

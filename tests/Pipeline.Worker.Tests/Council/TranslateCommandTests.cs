@@ -16,7 +16,7 @@ public class TranslateCommandTests
     private static string RequireInferenceCase()
     {
         var dir = Path.Combine(TestPaths.RequireFixtureDir("council"), "council_inference");
-        if (!File.Exists(Path.Combine(dir, "io.safetensors"))) Assert.Skip($"{dir} is absent");
+        Requirement.SkipUnless(File.Exists(Path.Combine(dir, "io.safetensors")), $"Council fixture {dir}/io.safetensors is absent");
         return dir;
     }
 

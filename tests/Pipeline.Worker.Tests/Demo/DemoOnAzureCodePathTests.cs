@@ -24,7 +24,7 @@ public sealed class DemoOnAzureCodePathTests(AzuriteFixture azurite) : IClassFix
     [Fact]
     public async Task DemoRunsAgainstAzuriteAndTheAmqpPeer()
     {
-        if (azurite.SkipReason is { } why) Assert.Skip(why);
+        azurite.Require();
         await using var bus = FakeServiceBus.Start(new QueueEntityOptions { MaxDeliveryCount = 3, LockDuration = TimeSpan.FromSeconds(30) });
         var busConnection = $"Endpoint={bus.Endpoint};SharedAccessKeyName={FakeServiceBus.KeyName};SharedAccessKey={FakeServiceBus.Key}";
         var root = new RootCommand();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Pipeline.Engine.Metrics.Fid;
 using Pipeline.Engine.Metrics.Kid;
+using Pipeline.Tests;
 using Pipeline.Worker.Cli;
 using Pipeline.Worker.Cli.Metrics;
 using static TorchSharp.torch;
@@ -113,7 +114,7 @@ public sealed class MetricsCliTests : IDisposable
     public void PplRunsOnAStyleGan2Checkpoint()
     {
         var ckpt = Path.Combine(Pipeline.Tests.TestPaths.RequireFixtureDir("stylegan2"), "ppl_parts", "weights.pt");
-        if (!File.Exists(ckpt)) Assert.Skip("stylegan2/ppl_parts/weights.pt not present");
+        Requirement.SkipUnless(File.Exists(ckpt), $"Fixture checkpoint {ckpt} (stylegan2/ppl_parts/weights.pt) not present");
         using var scope = NewDisposeScope();
         var g = Pipeline.Engine.StyleGan2.StyleGan2Checkpoint.Load(ckpt).Generator;
         g.eval();

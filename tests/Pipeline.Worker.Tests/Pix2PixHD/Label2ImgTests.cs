@@ -26,7 +26,7 @@ public sealed class Label2ImgTests : IDisposable
     private static string FixtureDir(string name = "inference")
     {
         var dir = Path.Combine(TestPaths.RequireFixtureDir("pix2pixhd"), name);
-        if (!File.Exists(Path.Combine(dir, "latest_net_G.pth"))) Assert.Skip($"pix2pixhd fixture '{name}' not present");
+        Requirement.SkipUnless(File.Exists(Path.Combine(dir, "latest_net_G.pth")), $"pix2pixhd fixture '{name}' not present ({dir}/latest_net_G.pth)");
         return dir;
     }
 

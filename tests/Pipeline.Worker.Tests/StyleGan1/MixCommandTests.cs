@@ -28,7 +28,7 @@ public sealed class MixCommandTests : IDisposable
             }
             catch (InvalidDataException) { }
         }
-        Assert.Skip("no StyleGAN v1 checkpoint with g_running among the fixtures");
+        Requirement.Skip($"No StyleGAN v1 checkpoint with g_running (weights.model) among the fixture cases under {root}");
         return "";
     }
 

@@ -38,7 +38,7 @@ public sealed class StyleGan1AugmentationHandlerTests : IDisposable
             try { if (File.Exists(path) && StyleGan1Checkpoint.Load(path).GRunning is not null) return path; }
             catch (InvalidDataException) { }
         }
-        Assert.Skip("no StyleGAN v1 checkpoint among the fixtures");
+        Requirement.Skip($"No StyleGAN v1 checkpoint with g_running (weights.model) among the fixture cases under {TestPaths.RequireFixtureDir("stylegan1")}");
         return "";
     }
 

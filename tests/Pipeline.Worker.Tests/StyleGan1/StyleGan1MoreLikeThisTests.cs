@@ -45,7 +45,7 @@ public sealed class StyleGan1MoreLikeThisTests : IDisposable
             try { if (File.Exists(path) && StyleGan1Checkpoint.Load(path).GRunning is not null) { ckpt = path; break; } }
             catch (InvalidDataException) { }
         }
-        if (ckpt is null) Assert.Skip("no StyleGAN v1 checkpoint among the fixtures");
+        if (ckpt is null) Requirement.Skip($"No StyleGAN v1 checkpoint with g_running (weights.model) among the fixture cases under {TestPaths.RequireFixtureDir("stylegan1")}");
         await _store.PutBytesAsync("models/v1.model", await File.ReadAllBytesAsync(ckpt, ct), cancellationToken: ct);
         var job = new AugmentationBatchJob
         {
