@@ -13,12 +13,14 @@ public sealed record UploadValidationOptions
     public int MaxSide { get; init; } = 12_000;
     /// <summary>Shortest side accepted: below it GAN inputs are upscaled mush.</summary>
     public int MinSide { get; init; } = 128;
+    // The defaults name the models this repository bundles under models/ (the demo publishes them; docs/deploy.md
+    // says how to upload them or point these settings at one's own checkpoints).
     /// <summary>StyleGAN2 checkpoint projections run against.</summary>
-    public string ProjectionModel { get; init; } = "models/stylegan2-ffhq-256.pt";
-    /// <summary>Council GAN selfie-to-anime checkpoint.</summary>
-    public string SelfieModel { get; init; } = "models/councilgan-selfie2anime-256.pt";
-    /// <summary>pix2pixHD label-to-image checkpoint.</summary>
-    public string LabelModel { get; init; } = "models/pix2pixhd-cityscapes-512.pt";
+    public string ProjectionModel { get; init; } = "models/stylegan2-synthfaces-64.pt";
+    /// <summary>Council GAN selfie-to-anime council: a models/ folder of member files and config.yaml.</summary>
+    public string SelfieModel { get; init; } = "models/council-synthfaces-64/";
+    /// <summary>pix2pixHD label-to-image model folder (latest_net_G.pth, opt.txt, ...). No pix2pixHD model is bundled yet: set this.</summary>
+    public string LabelModel { get; init; } = "models/pix2pixhd/";
     /// <summary>Diverse Council outputs per selfie unless the upload asks otherwise.</summary>
     public int DefaultTranslationOutputs { get; init; } = 4;
     /// <summary>Most outputs an upload may ask for.</summary>

@@ -22,7 +22,7 @@ public sealed class TranslateCommand : ICliCommand
     public Command Build()
     {
         var input = new Argument<string>("input") { Description = "An image file, or a folder of images (recursive, processed in sorted path order)." };
-        var model = new Option<string>("--model") { Description = "Checkpoint prefix <dir>/<8-digit step> (members <dir>/b2a_gen_<i>_<step>.pt), one member file, or a folder.", Required = true };
+        var model = new Option<string>("--model") { Description = "Checkpoint prefix <dir>/<8-digit step> (members <dir>/b2a_gen_<i>_<step>.pt), one member file, or a folder. Default: the bundled council.", DefaultValueFactory = _ => BundledModels.Council };
         var outputs = new Option<int>("--outputs") { Description = "K: candidates per input (one z code each).", DefaultValueFactory = _ => 10 };
         var config = new Option<string?>("--config") { Description = "The yaml that ships with the weights (default: config.yaml beside them)." };
         var outDir = new Option<string>("--out") { Description = "Output folder.", DefaultValueFactory = _ => "translate-out" };

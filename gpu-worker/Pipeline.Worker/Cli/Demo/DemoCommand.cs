@@ -81,7 +81,7 @@ public sealed class DemoCommand : ICliCommand
         var sw = Stopwatch.StartNew();
 
         AnsiConsole.MarkupLine("[bold]1. Models[/]");
-        var models = await DemoModels.PublishAsync(store, FindRepoRoot(), root, ct);
+        var models = await DemoModels.PublishAsync(store, root, ct);
         AnsiConsole.WriteLine("   " + models.Note);
 
         AnsiConsole.MarkupLine("[bold]2. Uploads, validated as the ValidateUpload function does[/]");
@@ -226,12 +226,5 @@ public sealed class DemoCommand : ICliCommand
         yield return new AugmentationBatchJob { Model = m, BatchId = "demo-mixing", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.StyleMixing, Count = 4, Seed = 200, Truncation = 0.8, TruncationMeanSamples = 1024 };
         yield return new AugmentationBatchJob { Model = m, BatchId = "demo-panorama", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.SoatPanorama, Count = 1, Seed = 300, PanoramaLatents = 4, Truncation = 0.7, TruncationMeanSamples = 1024 };
         yield return new MetricsJob { Model = m, Metric = "ppl_wend", Samples = 64, Seed = 0 };
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln"))) return dir.FullName;
-        return Directory.GetCurrentDirectory();
     }
 }

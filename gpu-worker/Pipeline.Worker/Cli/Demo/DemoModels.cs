@@ -15,12 +15,9 @@ internal static class DemoModels
     /// <param name="StyleGan2File">Local copy of the StyleGAN2 checkpoint (for work the demo does in-process, e.g. mixing grids).</param>
     public sealed record Published(string StyleGan2, string StyleGan2File, bool StyleGan2Trained, string? Council, string Note);
 
-    public static async Task<Published> PublishAsync(IBlobStore store, string repoRoot, string scratch, CancellationToken ct)
+    public static async Task<Published> PublishAsync(IBlobStore store, string scratch, CancellationToken ct)
     {
-        var bundled = Path.Combine(repoRoot, "models");
-        string? sg2File = Directory.Exists(bundled)
-            ? Directory.GetFiles(bundled, "stylegan2*.pt").Order(StringComparer.Ordinal).FirstOrDefault()
-            : null;
+        string? sg2File = File.Exists(BundledModels.StyleGan2) ? BundledModels.StyleGan2 : null;
         bool trained = sg2File is not null;
         if (sg2File is null)
         {
@@ -31,7 +28,7 @@ internal static class DemoModels
         await UploadAsync(store, sg2File, sg2Blob, ct);
 
         string? councilBlob = null;
-        var councilDir = Directory.Exists(bundled) ? Directory.GetDirectories(bundled, "council*").Order(StringComparer.Ordinal).FirstOrDefault() : null;
+        var councilDir = Directory.Exists(BundledModels.Council) ? BundledModels.Council : null;
         if (councilDir is not null)
         {
             councilBlob = "models/" + Path.GetFileName(councilDir) + "/";

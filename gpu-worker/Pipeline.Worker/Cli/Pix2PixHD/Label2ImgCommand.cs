@@ -1,3 +1,4 @@
+using System.Globalization;
 using Pipeline.Engine;
 using System.CommandLine;
 using System.Diagnostics;
@@ -16,7 +17,7 @@ public sealed class Label2ImgCommand : ICliCommand
     {
         var labels = new Argument<FileInfo>("labels") { Description = "Label map: single-channel 8-bit PNG of class ids (0..label_nc-1)." };
         var instances = new Option<FileInfo?>("--instances") { Description = "Instance map PNG (16-bit ids, Cityscapes *_instanceIds.png style). Default: the label map." };
-        var model = new Option<DirectoryInfo>("--model") { Description = "Folder with latest_net_G.pth (and latest_net_E.pth, features_clustered_NNN.npy, opt.txt when present).", Required = true };
+        var model = new Option<DirectoryInfo>("--model") { Description = "Folder with latest_net_G.pth (and latest_net_E.pth, features_clustered_NNN.npy, opt.txt when present). Required: no pix2pixHD model is bundled yet.", Required = true };
         var output = new Option<FileInfo?>("--output", "-o") { Description = "Output image (.png, or .jpg for test.py-like JPEG q75). Default: <labels>_synthesized_image.png." };
         var photo = new Option<FileInfo?>("--photo") { Description = "Real photo to encode styles from (feature models; implies --use-encoded-image)." };
         var seed = new Option<int?>("--seed") { Description = "Seed for style (cluster) choices and random crops, to regenerate the same image." };
@@ -49,7 +50,7 @@ public sealed class Label2ImgCommand : ICliCommand
                         parse.GetValue(resize), parse.GetValue(loadSize), parse.GetValue(fineSize));
                     var sw = Stopwatch.StartNew();
                     using var translator = Translator.Load(dir.FullName, null, parse.GetValue(which)!, dev, overrides);
-                    AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(translator.Generator.ToString())} on {dev.type} ({sw.ElapsedMilliseconds} ms)");
+                    AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(Describe(translator.Generator))} on {dev.type} ({sw.ElapsedMilliseconds} ms)");
                     ctx.Status("Validating maps…");
                     var (map, info) = LabelMaps.ReadLabels(File.ReadAllBytes(labelFile.FullName), translator.Options.LabelNc);
                     var instFile = parse.GetValue(instances);
@@ -66,6 +67,8 @@ public sealed class Label2ImgCommand : ICliCommand
                         Chooser = StyleChooser(parse.GetValue(style), parse.GetValue(seed)),
                     });
                     AnsiConsole.MarkupLine($"[grey]label map:[/] {info.Width}x{info.Height}, {info.DistinctIds} classes used; generated {r.Image.shape[1]}x{r.Image.shape[0]} in {sw.ElapsedMilliseconds} ms");
+                    if (r.Image.shape[1] != info.Width || r.Image.shape[0] != info.Height)
+                        AnsiConsole.MarkupLine(Markup.Escape(ResizeNote(translator.Options, info.Width, info.Height, (int)r.Image.shape[1], (int)r.Image.shape[0])));
                     return r;
                 });
                 using (result)
@@ -114,5 +117,17 @@ public sealed class Label2ImgCommand : ICliCommand
             return pick;
         };
     }
+
+    /// <summary>"global generator, 64 filters, 4 downsamplings, 9 residual blocks, instance norm, 36 -> 3 channels".</summary>
+    internal static string Describe(GeneratorConfig g) => string.Create(CultureInfo.InvariantCulture,
+        $"{(g.Local ? $"local enhancer ({g.NLocalEnhancers} x {g.NBlocksLocal} blocks) over a " : "")}global generator, {g.Ngf} filters, {g.NDownsample} downsamplings, {g.NBlocks} residual blocks, {g.Norm.ToString().ToLowerInvariant()} norm, {g.InputNc} -> {g.OutputNc} channels");
+
+    /// <summary>Says why the output size differs from the label map's, as the reference's preprocessing decides it.</summary>
+    internal static string ResizeNote(Pix2PixHDOptions o, int w, int h, int outW, int outH) => o.ResizeOrCrop switch
+    {
+        "none" => $"note: {w}x{h} rounded to {outW}x{outH}, a multiple of the generator's {GeneratorConfig.From(o).SizeBase} px (resize_or_crop none)",
+        var mode => $"note: the label map was rescaled from {w}x{h} to {outW}x{outH} as the model was trained (resize_or_crop {mode}, loadSize {o.LoadSize}); pass --resize-or-crop none to keep its size (rounded to a multiple of {GeneratorConfig.From(o).SizeBase} px)",
+    };
+
 }
 

@@ -9,10 +9,10 @@ namespace Pipeline.Worker.Cli.StyleGan2;
 /// <summary>Options and helpers the StyleGAN2 commands share: checkpoint, device, seeds, truncation, error reporting.</summary>
 internal static class Sg2Cli
 {
-    public static Option<FileInfo> Checkpoint() => new("--ckpt", "-c")
+    public static Option<FileInfo> Checkpoint() => new("--ckpt", "--model", "-c")
     {
-        Description = "StyleGAN2 checkpoint (.pt from rosinality train.py / convert_weight.py, or SOAT); shapes are inferred from the weights",
-        Required = true,
+        Description = "StyleGAN2 checkpoint (.pt from rosinality train.py / convert_weight.py, or SOAT); shapes are inferred from the weights. Default: the bundled model",
+        DefaultValueFactory = _ => new FileInfo(BundledModels.StyleGan2),
     };
 
     public static Option<double> Truncation() => new("--truncation", "-t")
