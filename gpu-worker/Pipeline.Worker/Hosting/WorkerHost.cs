@@ -27,7 +27,7 @@ public static class WorkerHost
         builder.Services.AddSingleton<IJobQueue>(_ => InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = settings.MaxDeliveryCount }));
         builder.Services.AddSingleton(sp => new ModelCache(sp.GetRequiredService<IBlobStore>(), settings.ModelCache));
         builder.Services.AddSingleton(new JobRunnerOptions { MaxBatch = settings.MaxBatch, MaxDeliveryCount = settings.MaxDeliveryCount, Device = device });
-        builder.Services.AddSingleton(new JobQueueProcessorOptions());
+        builder.Services.AddSingleton(new JobQueueProcessorOptions { MaxConcurrentCalls = Math.Max(1, settings.Concurrency), MaxAutoLockRenewalDuration = settings.MaxJobDuration });
         builder.Services.AddSingleton(new HeartbeatFile(Path.Combine(Path.GetTempPath(), "pipeline-worker.alive")));
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddSingleton<Jobs.Shared.FacePreparation>();
