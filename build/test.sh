@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README Quick start; .ci/run calls it). Installs what integration tests need
 # (build/prereqs.d/*.sh: Debian packages, Azurite from npm, ...), builds, and runs every test project.
-# Services (Azurite, RabbitMQ, our AMQP peer, Chromium) are started on 127.0.0.1 by the test fixtures
-# themselves and stopped when the tests end.
+# Services (Azurite, the Service Bus test broker and the chaos test's worker processes, Chromium) are started on
+# 127.0.0.1 by the test fixtures themselves and stopped when the tests end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 MSBUILDDISABLENODEREUSE=1
