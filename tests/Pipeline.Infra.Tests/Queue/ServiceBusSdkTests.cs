@@ -42,6 +42,13 @@ public sealed class ServiceBusSdkTests : IAsyncDisposable
     }
 
     [Fact]
+    public void Options_without_a_namespace_or_connection_string_say_what_to_set()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new ServiceBusJobQueue(new ServiceBusOptions()));
+        Assert.Contains("Pipeline__Queue__FullyQualifiedNamespace", ex.Message);
+    }
+
+    [Fact]
     public async Task A_wrong_sas_key_is_refused_with_unauthorized_access()
     {
         var broker = Own(ServiceBusTestBroker.Start(Entity));
