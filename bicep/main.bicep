@@ -39,7 +39,7 @@ param deployWorkers bool = false
 @description('Second pass: subscribe ValidateUpload to BlobCreated events (the handler must already be published).')
 param deployEventSubscription bool = false
 
-@description('Delivery attempts before a job is dead-lettered.')
+@description('Delivery attempts before a job is dead-lettered (code default: Pipeline.Infra.Queue.QueueDefaults.MaxDeliveryCount).')
 @minValue(1)
 @maxValue(20)
 param maxDeliveryCount int = 5
@@ -245,6 +245,7 @@ module workers 'modules/workers.bicep' = if (deployWorkers) {
     serviceBusName: bus.outputs.name
     serviceBusNamespace: bus.outputs.fullyQualifiedNamespace
     dataBlobEndpoint: data.outputs.blobEndpoint
+    maxDeliveryCount: maxDeliveryCount
     appInsightsName: monitoring.outputs.appInsightsName
   }
 }

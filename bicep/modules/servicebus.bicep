@@ -8,6 +8,7 @@ param tags object
 param queueNames array
 @description('Per-queue grants: [{ principalId, roleDefinitionId, queue }].')
 param queueGrants array = []
+@description('Delivery attempts before dead-lettering; equal to Pipeline.Infra.Queue.QueueDefaults.MaxDeliveryCount (a deployment test compares them).')
 @minValue(1)
 @maxValue(100)
 param maxDeliveryCount int = 5

@@ -18,6 +18,8 @@ param queues object
 param serviceBusName string
 param serviceBusNamespace string
 param dataBlobEndpoint string
+@description('The queues\' max delivery count; the worker marks a job failed on the attempt that reaches it.')
+param maxDeliveryCount int
 @description('Application Insights component (same resource group); its connection string is read here, never passed around.')
 param appInsightsName string
 @description('Seconds a replica stays after the queue is empty (scale to zero afterwards).')
@@ -99,6 +101,7 @@ resource workers 'Microsoft.App/containerApps@2025-07-01' = [
               { name: 'Pipeline__Queue__QueueName', value: kind.value }
               { name: 'Pipeline__Queue__ManagedIdentityClientId', value: identityClientId }
               { name: 'Pipeline__Device', value: 'cuda' }
+              { name: 'Pipeline__MaxDeliveryCount', value: string(maxDeliveryCount) }
               { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
               { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
             ]

@@ -25,7 +25,7 @@ public sealed class InfraFactoryTests
     }
 
     [Fact]
-    public void Azure_settings_select_the_azure_implementations()
+    public async Task Azure_settings_select_the_azure_implementations()
     {
         var settings = new Dictionary<string, string>
         {
@@ -34,9 +34,9 @@ public sealed class InfraFactoryTests
             [InfraFactory.ServiceBusQueueName] = "jobs",
         };
         Assert.IsType<AzureBlobStore>(InfraFactory.CreateBlobStore(settings.GetValueOrDefault, "unused"));
-        var q = Assert.IsType<ServiceBusJobQueue>(InfraFactory.CreateJobQueue(settings.GetValueOrDefault));
+        await using var q = Assert.IsType<ServiceBusJobQueue>(InfraFactory.CreateJobQueue(settings.GetValueOrDefault));
         Assert.Equal("jobs", q.Name);
-        Assert.Equal(0, q.ConnectionsOpened); // nothing connects until used
+        Assert.Equal("ns.servicebus.windows.net", q.FullyQualifiedNamespace); // Entra ID on the namespace; nothing connects until used
     }
 
     [Fact]

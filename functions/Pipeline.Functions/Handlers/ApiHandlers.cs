@@ -73,12 +73,8 @@ public sealed partial class ApiHandlers(HttpAuth auth, UploadValidator validator
 
             var verdict = validator.Validate(new UploadCandidate(name!, etag, bytes, metadata), "http");
             if (!verdict.Accepted) return Rejected(verdict);
-            var jobs = new List<object>();
-            foreach (var job in verdict.Jobs)
-            {
-                var outcome = await publisher.PublishAsync(job, cancellationToken);
-                jobs.Add(new { jobId = job.JobId, kind = job.Kind, outcome = outcome.ToString().ToLowerInvariant() });
-            }
+            var outcomes = await publisher.PublishManyAsync(verdict.Jobs, cancellationToken);
+            var jobs = verdict.Jobs.Select((job, i) => (object)new { jobId = job.JobId, kind = job.Kind, outcome = outcomes[i].ToString().ToLowerInvariant() }).ToList();
             return HttpTriggerResponse.Json(202, new { upload = BlobLayout.Upload(name!), jobs, notes = verdict.Notes });
         });
 

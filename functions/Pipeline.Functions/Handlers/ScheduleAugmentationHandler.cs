@@ -74,7 +74,7 @@ public sealed class ScheduleAugmentationHandler(IBlobStore store, JobPublisher p
             return result.ToResult();
         }
 
-        var jobs = new List<object>();
+        var planned = new List<(AugmentationBatchJob Job, JobEnvelope Envelope)>();
         foreach (var entry in schedule.Batches)
         {
             var error = Check(entry);
@@ -84,10 +84,16 @@ public sealed class ScheduleAugmentationHandler(IBlobStore store, JobPublisher p
                 continue;
             }
             var job = ToJob(entry, slot);
-            var envelope = JobEnvelope.Create(job, "timer", time.GetUtcNow());
-            var outcome = await publisher.PublishAsync(envelope, cancellationToken);
-            result.Logs.Add($"{job.BatchId}: job {envelope.JobId} {outcome.ToString().ToLowerInvariant()}");
-            jobs.Add(new { batchId = job.BatchId, jobId = envelope.JobId, outcome = outcome.ToString() });
+            planned.Add((job, JobEnvelope.Create(job, "timer", time.GetUtcNow())));
+        }
+        // One batched send for the whole slot.
+        var outcomes = await publisher.PublishManyAsync(planned.Select(p => p.Envelope).ToList(), cancellationToken);
+        var jobs = new List<object>();
+        for (var i = 0; i < planned.Count; i++)
+        {
+            var (job, envelope) = planned[i];
+            result.Logs.Add($"{job.BatchId}: job {envelope.JobId} {outcomes[i].ToString().ToLowerInvariant()}");
+            jobs.Add(new { batchId = job.BatchId, jobId = envelope.JobId, outcome = outcomes[i].ToString() });
         }
         result.ReturnValue = new { slot, jobs };
         return result.ToResult();

@@ -48,11 +48,9 @@ public sealed class ValidateUploadHandler(UploadValidator validator, JobPublishe
 
         if (verdict.Accepted)
         {
-            foreach (var job in verdict.Jobs)
-            {
-                var outcome = await publisher.PublishAsync(job, cancellationToken);
-                result.Logs.Add($"{name}: {job.Kind} job {job.JobId} {outcome.ToString().ToLowerInvariant()}");
-            }
+            var outcomes = await publisher.PublishManyAsync(verdict.Jobs, cancellationToken);
+            for (var i = 0; i < verdict.Jobs.Count; i++)
+                result.Logs.Add($"{name}: {verdict.Jobs[i].Kind} job {verdict.Jobs[i].JobId} {outcomes[i].ToString().ToLowerInvariant()}");
             foreach (var note in verdict.Notes) result.Logs.Add($"{name}: {note}");
         }
         else

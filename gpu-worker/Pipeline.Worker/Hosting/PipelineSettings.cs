@@ -15,8 +15,10 @@ public sealed record PipelineSettings
     public int Concurrency { get; init; } = 2;
     /// <summary>"cpu", "cuda" or "auto" (CUDA when available).</summary>
     public string Device { get; init; } = "auto";
-    /// <summary>Must equal the queue's max delivery count so the last attempt marks the job failed.</summary>
-    public int MaxDeliveryCount { get; init; } = 5;
+    /// <summary>The queue's max delivery count, so the last attempt marks the job failed (Bicep passes its value; default <see cref="Pipeline.Infra.Queue.QueueDefaults.MaxDeliveryCount"/>).</summary>
+    public int MaxDeliveryCount { get; init; } = Pipeline.Infra.Queue.QueueDefaults.MaxDeliveryCount;
+    /// <summary>How long the worker keeps a job's message locked (renewing it) while the job runs: longer than the longest GPU job.</summary>
+    public TimeSpan MaxJobDuration { get; init; } = Pipeline.Infra.Queue.QueueDefaults.MaxAutoLockRenewalDuration;
     /// <summary>Local folder of the embedded file-system store when Pipeline__Storage__Root is not set.</summary>
     public string DefaultLocalRoot { get; init; } = ".pipeline/data";
     /// <summary>Face detection and alignment for selfie and projection inputs.</summary>

@@ -27,7 +27,7 @@ public static class WorkerHost
         builder.Services.AddSingleton<IJobQueue>(_ => InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = settings.MaxDeliveryCount }));
         builder.Services.AddSingleton(sp => new ModelCache(sp.GetRequiredService<IBlobStore>(), settings.ModelCache));
         builder.Services.AddSingleton(new JobRunnerOptions { MaxBatch = settings.MaxBatch, MaxDeliveryCount = settings.MaxDeliveryCount, Device = device });
-        builder.Services.AddSingleton(new JobQueueProcessorOptions());
+        builder.Services.AddSingleton(new JobQueueProcessorOptions { MaxConcurrentCalls = Math.Max(1, settings.Concurrency), MaxAutoLockRenewalDuration = settings.MaxJobDuration });
         builder.Services.AddSingleton(new HeartbeatFile(Path.Combine(Path.GetTempPath(), "pipeline-worker.alive")));
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddSingleton<Jobs.Shared.FacePreparation>();
@@ -54,10 +54,13 @@ public static class WorkerHost
         var appInsights = builder.Configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"];
         var console = builder.Configuration["Pipeline:Telemetry:Console"] is "true" or "True";
         if (otlp is null && appInsights is null && !console) return;
+        // The Service Bus SDK's spans (receive, settle, lock renewal) through ActivitySource, beside the worker's own.
+        AppContext.SetSwitch("Azure.Experimental.EnableActivitySource", true);
         builder.Services.AddOpenTelemetry()
             .WithTracing(t =>
             {
                 t.AddSource(WorkerTelemetry.Name);
+                t.AddSource("Azure.Messaging.ServiceBus.*");
                 if (otlp is not null) t.AddOtlpExporter();
                 if (appInsights is not null) t.AddAzureMonitorTraceExporter(o => o.ConnectionString = appInsights);
                 if (console) t.AddConsoleExporter();

@@ -6,9 +6,11 @@ using Pipeline.Worker.Jobs;
 namespace Pipeline.Worker.Hosting;
 
 /// <summary>
-/// The worker loop: receive with peek-lock, run the job (lock renewed in the background), settle. On SIGTERM the
-/// job in hand is cancelled and abandoned at once so another replica picks it up; nothing is half committed
-/// because result.json is written last.
+/// The worker loop: the queue's processor (Service Bus: the SDK's ServiceBusProcessor) receives with peek-lock,
+/// runs up to <see cref="PipelineSettings.Concurrency"/> jobs at once with their locks renewed, and settles each by
+/// the runner's outcome: complete, abandon (transient failure) or dead-letter with reason and description (invalid
+/// job). On SIGTERM the jobs in hand are cancelled and abandoned at once so another replica picks them up; nothing
+/// is half committed because result.json is written last.
 /// </summary>
 public sealed class WorkerService(IJobQueue queue, JobRunner runner, JobQueueProcessorOptions options, PipelineSettings settings, ILogger<WorkerService> logger, HeartbeatFile heartbeat) : BackgroundService
 {
@@ -21,12 +23,7 @@ public sealed class WorkerService(IJobQueue queue, JobRunner runner, JobQueuePro
     {
         heartbeat.Touch();
         using var beat = new Timer(_ => heartbeat.Touch(), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
-        await Task.WhenAll(Enumerable.Range(0, Math.Max(1, settings.Concurrency)).Select(_ => ConsumeAsync(stoppingToken)));
-    }
-
-    private async Task ConsumeAsync(CancellationToken stoppingToken)
-    {
-        var processor = new JobQueueProcessor(queue, options);
+        var processor = queue.CreateProcessor(options with { MaxConcurrentCalls = Math.Max(1, settings.Concurrency) });
         processor.Settled += (m, outcome, error) =>
         {
             Interlocked.Increment(ref _handled);
@@ -34,26 +31,9 @@ public sealed class WorkerService(IJobQueue queue, JobRunner runner, JobQueuePro
             if (error is null) logger.LogInformation("Message {MessageId}: {Outcome}", m.MessageId, outcome);
             else logger.LogWarning("Message {MessageId}: {Outcome} ({Error})", m.MessageId, outcome, error.Message);
         };
-        try
-        {
-            await processor.RunAsync(async (message, ct) =>
-            {
-                try
-                {
-                    await runner.HandleAsync(message, ct);
-                }
-                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-                {
-                    try { await queue.AbandonAsync(message, CancellationToken.None); }
-                    catch (Exception e) { logger.LogWarning("Could not abandon {MessageId} on shutdown ({Error}); its lock will expire", message.MessageId, e.Message); }
-                    throw;
-                }
-            }, stoppingToken);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            logger.LogInformation("Worker stopped");
-        }
+        processor.Error += e => logger.LogWarning("Queue {Queue}: {Error} (recovering)", queue.Name, e.Message);
+        await processor.RunAsync(runner.HandleAsync, stoppingToken);
+        logger.LogInformation("Worker stopped");
     }
 }
 

@@ -13,7 +13,7 @@ public sealed record JobRunnerOptions
     /// <summary>Largest batch handlers use at first (halved after each CUDA out-of-memory error).</summary>
     public int MaxBatch { get; init; } = 16;
     /// <summary>The queue's max delivery count: the attempt that reaches it marks the status failed.</summary>
-    public int MaxDeliveryCount { get; init; } = 10;
+    public int MaxDeliveryCount { get; init; } = QueueDefaults.MaxDeliveryCount;
     /// <summary>Name recorded in results.</summary>
     public string WorkerName { get; init; } = Environment.MachineName;
     /// <summary>How often a running job's progress is written to its status document.</summary>

@@ -3,7 +3,8 @@ namespace Pipeline.Infra.Queue;
 /// <summary>
 /// One job queue with Service Bus semantics: peek-lock receive, complete / abandon / dead-letter, lock renewal,
 /// scheduled enqueue, delivery count, duplicate detection by MessageId, a dead-letter sub-queue.
-/// Implementations: <see cref="InProcessJobQueue"/> (embedded default) and <see cref="ServiceBusJobQueue"/> (AMQP 1.0).
+/// Implementations: <see cref="InProcessJobQueue"/> (embedded default, offline demo) and <see cref="ServiceBusJobQueue"/>
+/// (Azure Service Bus through the Azure.Messaging.ServiceBus SDK).
 /// </summary>
 public interface IJobQueue : IAsyncDisposable
 {
@@ -15,6 +16,23 @@ public interface IJobQueue : IAsyncDisposable
     /// detection window is accepted and dropped. <see cref="QueueMessage.ScheduledEnqueueTime"/> delays visibility.
     /// </summary>
     Task SendAsync(QueueMessage message, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Sends several messages at once (Service Bus: as few batched transfers as the size limit allows). Each message
+    /// is still deduplicated by its own MessageId. Default: one <see cref="SendAsync"/> after another.
+    /// </summary>
+    async Task SendBatchAsync(IReadOnlyCollection<QueueMessage> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        foreach (var m in messages) await SendAsync(m, cancellationToken);
+    }
+
+    /// <summary>
+    /// The push-style consumer of this queue that workers run: peek-lock, <see cref="JobQueueProcessorOptions.MaxConcurrentCalls"/>
+    /// handlers at once, locks renewed while a handler runs, and the handler's outcome turned into complete, abandon
+    /// or dead-letter. Service Bus: the SDK's <c>ServiceBusProcessor</c>; default: <see cref="JobQueueProcessor"/>'s receive loop.
+    /// </summary>
+    IJobProcessor CreateProcessor(JobQueueProcessorOptions? options = null) => new JobQueueProcessor(this, options);
 
     /// <summary>
     /// Receives up to <paramref name="maxMessages"/> messages in peek-lock mode, waiting at most <paramref name="maxWait"/>

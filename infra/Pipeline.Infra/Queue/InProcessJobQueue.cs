@@ -109,23 +109,6 @@ public sealed class InProcessJobQueue : IJobQueue
         return Task.CompletedTask;
     }
 
-    /// <summary>
-    /// Gives a message back without counting a delivery attempt (AMQP "released": it was never handed to application
-    /// code). Used by transports that took a message they could not deliver.
-    /// </summary>
-    internal Task ReleaseAsync(ReceivedMessage message)
-    {
-        lock (_sync)
-        {
-            var (_, e) = Locked(message);
-            e.DeliveryCount = Math.Max(0, e.DeliveryCount - 1);
-            e.LockToken = null;
-            e.LockedUntil = null;
-            Pulse();
-        }
-        return Task.CompletedTask;
-    }
-
     /// <inheritdoc />
     public Task DeadLetterAsync(ReceivedMessage message, string reason, string? description = null, CancellationToken cancellationToken = default)
     {

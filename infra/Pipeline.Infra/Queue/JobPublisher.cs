@@ -16,31 +16,60 @@ public enum PublishOutcome
 
 /// <summary>
 /// Turns a job envelope into status/&lt;jobId&gt;.json (queued) plus one queue message whose MessageId is the
-/// deterministic job id. Status first, then send: a crash in between leaves a queued status that the retry resends.
-/// Used by the functions (queue per job kind) and by the one-machine demo (one in-process queue).
+/// deterministic job id (Service Bus duplicate detection drops a resend). Status first, then send: a crash in between
+/// leaves a queued status that the retry resends. Several jobs published together go to each queue as one batch.
+/// Used by the functions (queue per job kind) and by the one-machine demo.
 /// </summary>
 public sealed class JobPublisher(IBlobStore store, Func<JobKind, IJobQueue> queueFor, TimeProvider time)
 {
     /// <summary>Publishes one job (idempotent per job id).</summary>
-    public async Task<PublishOutcome> PublishAsync(JobEnvelope job, CancellationToken cancellationToken)
+    public async Task<PublishOutcome> PublishAsync(JobEnvelope job, CancellationToken cancellationToken) =>
+        (await PublishManyAsync([job], cancellationToken))[0];
+
+    /// <summary>Publishes several jobs (idempotent per job id): statuses first, then one batched send per queue. Outcomes in input order.</summary>
+    public async Task<IReadOnlyList<PublishOutcome>> PublishManyAsync(IReadOnlyList<JobEnvelope> jobs, CancellationToken cancellationToken)
     {
-        var statusPath = BlobLayout.StatusDocument(job.JobId);
-        var status = new JobStatus { JobId = job.JobId, Kind = job.Kind, State = JobState.Queued, UpdatedAt = time.GetUtcNow(), Message = "queued by " + (job.Source ?? "functions") };
-        var outcome = PublishOutcome.Enqueued;
-        if (!await store.TryCreateAsync(statusPath, JobJson.ToUtf8(status), "application/json", cancellationToken: cancellationToken))
+        ArgumentNullException.ThrowIfNull(jobs);
+        var outcomes = new PublishOutcome[jobs.Count];
+        var toSend = new List<JobEnvelope>();
+        for (var i = 0; i < jobs.Count; i++)
         {
-            var existing = await store.GetJsonAsync<JobStatus>(statusPath, cancellationToken);
-            if (existing is not null && existing.State != JobState.Queued) return PublishOutcome.AlreadyKnown;
-            outcome = PublishOutcome.Resent;
+            var job = jobs[i];
+            var statusPath = BlobLayout.StatusDocument(job.JobId);
+            var status = new JobStatus { JobId = job.JobId, Kind = job.Kind, State = JobState.Queued, UpdatedAt = time.GetUtcNow(), Message = "queued by " + (job.Source ?? "functions") };
+            outcomes[i] = PublishOutcome.Enqueued;
+            if (!await store.TryCreateAsync(statusPath, JobJson.ToUtf8(status), "application/json", cancellationToken: cancellationToken))
+            {
+                var existing = await store.GetJsonAsync<JobStatus>(statusPath, cancellationToken);
+                if (existing is not null && existing.State != JobState.Queued)
+                {
+                    outcomes[i] = PublishOutcome.AlreadyKnown;
+                    continue;
+                }
+                outcomes[i] = PublishOutcome.Resent;
+            }
+            if (!toSend.Any(j => j.JobId == job.JobId)) toSend.Add(job);
         }
-        await queueFor(job.Kind).SendAsync(new QueueMessage
+        foreach (var group in toSend.GroupBy(j => queueFor(j.Kind)))
+        {
+            var messages = group.Select(Message).ToList();
+            if (messages.Count == 1) await group.Key.SendAsync(messages[0], cancellationToken);
+            else await group.Key.SendBatchAsync(messages, cancellationToken);
+        }
+        return outcomes;
+    }
+
+    /// <summary>The queue message of a job: MessageId = job id, Subject = kind, application properties kind and source.</summary>
+    public static QueueMessage Message(JobEnvelope job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        return new QueueMessage
         {
             MessageId = job.JobId,
             Body = job.ToUtf8(),
             ContentType = JobEnvelope.ContentType,
             Subject = job.Kind.ToString(),
             ApplicationProperties = new Dictionary<string, object?> { ["kind"] = job.Kind.ToString(), ["source"] = job.Source },
-        }, cancellationToken);
-        return outcome;
+        };
     }
 }

@@ -1,351 +1,226 @@
-using Amqp;
-using Amqp.Framing;
-using Amqp.Types;
-using Azure.Core;
-using Azure.Identity;
+using Azure.Messaging.ServiceBus;
 
 namespace Pipeline.Infra.Queue;
 
 /// <summary>
-/// <see cref="IJobQueue"/> on Azure Service Bus over AMQP 1.0 (AMQPNetLite), because Azure.Messaging.ServiceBus is not
-/// available to us and the Functions output binding cannot set a MessageId. Peek-lock receive; complete = accepted,
-/// abandon = modified(delivery-failed), dead-letter = rejected(com.microsoft:dead-letter + reason/description);
-/// renew-lock and settle-by-lock-token over "&lt;queue&gt;/$management"; SAS (SASL PLAIN) or Entra ID (CBS jwt, refreshed).
-/// A dropped connection or detached link is replaced on the next call after an exponential backoff; sends are retried
-/// safely because the MessageId makes them idempotent under duplicate detection.
+/// <see cref="IJobQueue"/> on Azure Service Bus through the Azure.Messaging.ServiceBus SDK, which carries token
+/// refresh, connection and link recovery, retries (<see cref="ServiceBusOptions.RetryOptions"/>), lock renewal and
+/// telemetry. Sends: <see cref="ServiceBusSender"/> with MessageId = job id (duplicate detection), batched when several
+/// jobs go at once. Pull receives (contract tests, dead-letter inspection): one <see cref="ServiceBusReceiver"/> per
+/// sub-queue in peek-lock. Workers: <see cref="CreateProcessor"/>, a <see cref="ServiceBusProcessor"/>.
+/// Queues on one namespace share one client (one connection).
 /// </summary>
 public sealed class ServiceBusJobQueue : IJobQueue
 {
     private readonly ServiceBusOptions _options;
-    private readonly Address _address;
-    private readonly string _entity;
-    private readonly Func<CancellationToken, Task<AccessToken>>? _getToken;
-    private readonly TimeProvider _time;
-    private readonly SemaphoreSlim _connectGate = new(1, 1);
-    private readonly SemaphoreSlim[] _receiveGates = [new(1, 1), new(1, 1)];
-    private AmqpConnectionScope? _scope;
-    private int _generation;
-    private TimeSpan _backoff;
-    private DateTimeOffset _nextAttempt;
-    private bool _disposed;
+    private readonly ServiceBusClient _client;
+    private readonly Lazy<ServiceBusSender> _sender;
+    private readonly Lazy<ServiceBusReceiver> _receiver;
+    private readonly Lazy<ServiceBusReceiver> _deadLetterReceiver;
+    private int _disposed;
 
-    /// <summary>Creates the client; nothing connects until the first call.</summary>
-    public ServiceBusJobQueue(ServiceBusOptions options, TimeProvider? timeProvider = null)
+    /// <summary>Creates the queue client; nothing connects until the first call.</summary>
+    public ServiceBusJobQueue(ServiceBusOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(options.ConnectionString)) _ = options.NamespaceHost(); // says what to set
         _options = options;
-        _time = timeProvider ?? TimeProvider.System;
-        _backoff = options.InitialReconnectBackoff;
-        var (endpoint, keyName, key, entity) = ParseConnection(options);
-        Name = entity;
-        _entity = string.Format(System.Globalization.CultureInfo.InvariantCulture, options.AddressFormat, entity);
-        var uri = endpoint.Contains("://", StringComparison.Ordinal) ? new Uri(endpoint) : new Uri("amqps://" + endpoint);
-        var tls = uri.Scheme is "amqps" or "sb" or "https";
-        var port = uri.IsDefaultPort || uri.Port <= 0 ? (tls ? 5671 : 5672) : uri.Port;
-        if (keyName is not null && key is not null)
-        {
-            _address = new Address(uri.Host, port, keyName, key, "/", tls ? "AMQPS" : "AMQP");
-        }
-        else
-        {
-            _address = new Address(uri.Host, port, null, null, "/", tls ? "AMQPS" : "AMQP");
-            var credential = options.Credential ?? new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = options.ManagedIdentityClientId });
-            var context = new TokenRequestContext([options.TokenScope]);
-            _getToken = ct => credential.GetTokenAsync(context, ct).AsTask();
-        }
+        Name = options.EntityName();
+        _client = ServiceBusClients.Acquire(options);
+        _sender = new Lazy<ServiceBusSender>(() => _client.CreateSender(Name));
+        _receiver = new Lazy<ServiceBusReceiver>(() => _client.CreateReceiver(Name, new ServiceBusReceiverOptions { ReceiveMode = ServiceBusReceiveMode.PeekLock, PrefetchCount = 0 }));
+        _deadLetterReceiver = new Lazy<ServiceBusReceiver>(() => _client.CreateReceiver(Name, new ServiceBusReceiverOptions { ReceiveMode = ServiceBusReceiveMode.PeekLock, PrefetchCount = 0, SubQueue = Azure.Messaging.ServiceBus.SubQueue.DeadLetter }));
     }
 
     /// <inheritdoc />
     public string Name { get; }
 
-    /// <summary>Connections opened so far (1 + reconnects), for diagnostics and tests.</summary>
-    public int ConnectionsOpened => Volatile.Read(ref _generation);
+    /// <summary>The namespace this queue lives in.</summary>
+    public string FullyQualifiedNamespace => _client.FullyQualifiedNamespace;
 
     /// <inheritdoc />
     public Task SendAsync(QueueMessage message, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (string.IsNullOrEmpty(message.MessageId) || message.MessageId.Length > 128)
-            throw new ArgumentException("MessageId must be 1..128 characters (Service Bus limit).", nameof(message));
-        // Retrying a send is safe: the broker drops a second copy with the same MessageId.
-        return RetryAsync(async scope =>
+        var sb = ToServiceBus(message);
+        return Translate(() => _sender.Value.SendMessageAsync(sb, cancellationToken));
+    }
+
+    /// <inheritdoc />
+    public async Task SendBatchAsync(IReadOnlyCollection<QueueMessage> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var pending = new Queue<ServiceBusMessage>(messages.Select(ToServiceBus));
+        while (pending.Count > 0)
         {
-            var sender = await scope.SenderAsync(_entity, cancellationToken);
-            try
-            {
-                await sender.SendAsync(AmqpMessageMapping.ToAmqp(message), _options.OperationTimeout).WaitAsync(cancellationToken);
-            }
-            catch (AmqpException ex) when (ex.Error?.Condition?.ToString() is "amqp:rejected" or "amqp:link:message-size-exceeded" or "amqp:invalid-field")
-            {
-                throw new InvalidOperationException($"Service Bus rejected message '{message.MessageId}': {ex.Error?.Description}", ex);
-            }
-            return true;
-        }, "send", cancellationToken);
+            using var batch = await Translate(() => _sender.Value.CreateMessageBatchAsync(cancellationToken).AsTask());
+            while (pending.Count > 0 && batch.TryAddMessage(pending.Peek())) pending.Dequeue();
+            if (batch.Count == 0)
+                throw new InvalidOperationException($"Message '{pending.Peek().MessageId}' is larger than a Service Bus batch may be ({batch.MaxSizeInBytes} bytes).");
+            await Translate(() => _sender.Value.SendMessagesAsync(batch, cancellationToken));
+        }
     }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, TimeSpan maxWait, SubQueue subQueue = SubQueue.None, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
-        var gate = _receiveGates[(int)subQueue];
-        await gate.WaitAsync(cancellationToken);
-        try
-        {
-            var deadline = _time.GetUtcNow() + maxWait;
-            var path = EntityPath(subQueue);
-            while (true)
-            {
-                var result = await RetryAsync(async scope =>
-                {
-                    var link = await scope.ReceiverAsync(path, subQueue, cancellationToken);
-                    var got = new List<ReceivedMessage>();
-                    link.SetCredit(maxMessages, false);
-                    var left = deadline - _time.GetUtcNow();
-                    var wait = left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1);
-                    Message? first;
-                    try
-                    {
-                        // The guard covers a link that dies without completing the pending receive.
-                        first = await link.ReceiveAsync(wait).WaitAsync(wait + TimeSpan.FromSeconds(2), cancellationToken);
-                    }
-                    catch (TimeoutException)
-                    {
-                        await scope.DropReceiverAsync(subQueue);
-                        throw new QueueTransientException($"The receive link on '{path}' stopped answering.");
-                    }
-                    if (first is null)
-                    {
-                        if (link.IsClosed || scope.IsClosed) throw new QueueTransientException($"The receive link on '{path}' closed while waiting.");
-                        link.SetCredit(0, false); // no prefetch while nobody is asking: locks would tick away in our buffer
-                        return got;
-                    }
-                    got.Add(Convert(first, link, scope, subQueue));
-                    while (got.Count < maxMessages)
-                    {
-                        var more = await link.ReceiveAsync(TimeSpan.FromMilliseconds(20));
-                        if (more is null) break;
-                        got.Add(Convert(more, link, scope, subQueue));
-                    }
-                    return got;
-                }, "receive", cancellationToken, deadline);
-                if (result.Count > 0 || _time.GetUtcNow() >= deadline) return result;
-            }
-        }
-        finally
-        {
-            gate.Release();
-        }
+        var receiver = ReceiverFor(subQueue);
+        var got = await Translate(() => receiver.ReceiveMessagesAsync(maxMessages, maxWait, cancellationToken));
+        return got.Select(m => FromServiceBus(m, subQueue, Delivery.Of(receiver, m))).ToList();
     }
 
     /// <inheritdoc />
     public Task CompleteAsync(ReceivedMessage message, CancellationToken cancellationToken = default) =>
-        SettleAsync(message, (link, m) => link.Accept(m), "completed", null, null, cancellationToken);
+        Translate(() => HandleOf(message).Complete(cancellationToken));
 
     /// <inheritdoc />
     public Task AbandonAsync(ReceivedMessage message, CancellationToken cancellationToken = default) =>
-        SettleAsync(message, (link, m) => link.Modify(m, true, false, null), "abandoned", null, null, cancellationToken);
+        Translate(() => HandleOf(message).Abandon(cancellationToken));
 
     /// <inheritdoc />
     public Task DeadLetterAsync(ReceivedMessage message, string reason, string? description = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(reason);
-        reason = Clip(reason);
-        description = description is null ? null : Clip(description);
-        var error = new Error(new Symbol("com.microsoft:dead-letter")) { Description = description ?? reason, Info = new Fields() };
-        error.Info[new Symbol("DeadLetterReason")] = reason;
-        if (description is not null) error.Info[new Symbol("DeadLetterErrorDescription")] = description;
-        return SettleAsync(message, (link, m) => link.Reject(m, error), "suspended", reason, description, cancellationToken);
+        return Translate(() => HandleOf(message).DeadLetter(Clip(reason), description is null ? null : Clip(description), cancellationToken));
     }
 
     /// <inheritdoc />
     public async Task<DateTimeOffset> RenewLockAsync(ReceivedMessage message, CancellationToken cancellationToken = default)
     {
-        var handle = HandleOf(message);
-        var body = new Map { ["lock-tokens"] = new[] { message.LockToken } };
-        var response = await ManagementAsync(message.SubQueue, "com.microsoft:renew-lock", body, handle.LinkName, cancellationToken);
-        var expirations = (response.Body as Map)?["expirations"] as DateTime[];
-        if (expirations is not { Length: > 0 }) throw new QueueTransientException("renew-lock answered 200 without expirations.");
-        message.LockedUntil = new DateTimeOffset(DateTime.SpecifyKind(expirations[0], DateTimeKind.Utc));
-        return message.LockedUntil;
+        var d = HandleOf(message);
+        await Translate(() => d.Renew(cancellationToken));
+        message.LockedUntil = d.Message.LockedUntil;
+        return d.Message.LockedUntil;
     }
+
+    /// <summary>A <see cref="ServiceBusProcessor"/> on this queue (peek-lock, SDK lock renewal, settle by outcome).</summary>
+    public IJobProcessor CreateProcessor(JobQueueProcessorOptions? options = null) => new ServiceBusJobProcessor(_client, Name, options ?? new JobQueueProcessorOptions());
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        _disposed = true;
-        var s = Interlocked.Exchange(ref _scope, null);
-        if (s is not null) await s.DisposeAsync();
-    }
-
-    // ---- settlement ----
-
-    private async Task SettleAsync(ReceivedMessage message, Action<ReceiverLink, Message> onLink, string status, string? reason, string? description, CancellationToken ct)
-    {
-        var handle = HandleOf(message);
-        if (_time.GetUtcNow() >= message.LockedUntil)
-            throw new MessageLockLostException($"The lock on message '{message.MessageId}' expired at {message.LockedUntil:O}; the message will be delivered again.");
-        var scope = _scope;
-        if (scope is not null && scope.Generation == handle.Generation && !scope.IsClosed && !handle.Link.IsClosed)
-        {
-            try
-            {
-                // AMQPNetLite sends this settled and does not wait for the broker (fire and forget); a lost lock therefore shows
-                // up as a redelivery, which handlers absorb by being idempotent on the job id.
-                onLink(handle.Link, handle.Message);
-                return;
-            }
-            catch (Exception ex) when (ex is AmqpException or ObjectDisposedException or InvalidOperationException)
-            {
-                // fall through: settle by lock token
-            }
-        }
-        // The link that delivered the message is gone (reconnect): settle by lock token on $management.
-        var body = new Map { ["lock-tokens"] = new[] { message.LockToken }, ["disposition-status"] = status };
-        if (reason is not null) body["deadletter-reason"] = reason;
-        if (description is not null) body["deadletter-description"] = description;
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         try
         {
-            await ManagementAsync(message.SubQueue, "com.microsoft:update-disposition", body, null, ct);
+            if (_sender.IsValueCreated) await _sender.Value.DisposeAsync();
+            if (_receiver.IsValueCreated) await _receiver.Value.DisposeAsync();
+            if (_deadLetterReceiver.IsValueCreated) await _deadLetterReceiver.Value.DisposeAsync();
         }
-        catch (InvalidOperationException ex)
+        catch (ServiceBusException)
         {
-            throw new MessageLockLostException($"Message '{message.MessageId}' was received on a link that no longer exists and the broker cannot settle by lock token ({ex.Message}); it will be delivered again.", ex);
+            // Closing links on a connection that is already gone.
         }
+        await ServiceBusClients.ReleaseAsync(_options, _client);
     }
 
-    private async Task<Message> ManagementAsync(SubQueue sub, string operation, Map body, string? associatedLinkName, CancellationToken ct)
+    // ---- mapping ----
+
+    internal static ServiceBusMessage ToServiceBus(QueueMessage m)
     {
-        var path = EntityPath(sub);
-        var response = await RetryAsync(async scope =>
+        if (string.IsNullOrEmpty(m.MessageId) || m.MessageId.Length > 128)
+            throw new ArgumentException("MessageId must be 1..128 characters (Service Bus limit).", nameof(m));
+        var sb = new ServiceBusMessage(m.Body)
         {
-            var link = await scope.ManagementAsync(path, sub, ct);
-            var request = new Message(body) { ApplicationProperties = new ApplicationProperties() };
-            request.ApplicationProperties["operation"] = operation;
-            request.ApplicationProperties["com.microsoft:server-timeout"] = (uint)_options.OperationTimeout.TotalMilliseconds;
-            if (associatedLinkName is not null) request.ApplicationProperties["associated-link-name"] = associatedLinkName;
-            return await link.RequestAsync(request, _options.OperationTimeout, ct);
-        }, operation, ct);
-        var code = System.Convert.ToInt32(response.ApplicationProperties?["statusCode"] ?? 0, System.Globalization.CultureInfo.InvariantCulture);
-        var text = response.ApplicationProperties?["statusDescription"]?.ToString();
-        return code switch
-        {
-            200 => response,
-            410 => throw new MessageLockLostException($"{operation}: the lock is lost ({text}); the message will be delivered again."),
-            401 => throw new UnauthorizedAccessException($"{operation} on '{path}' refused: {text}"),
-            >= 500 and not 501 => throw new QueueTransientException($"{operation} on '{path}' failed: {code} {text}"),
-            _ => throw new InvalidOperationException($"{operation} on '{path}' failed: {code} {text}"),
+            MessageId = m.MessageId,
+            ContentType = m.ContentType,
+            Subject = m.Subject,
+            CorrelationId = m.CorrelationId,
         };
+        if (m.TimeToLive is { } ttl) sb.TimeToLive = ttl;
+        if (m.ScheduledEnqueueTime is { } at) sb.ScheduledEnqueueTime = at;
+        if (m.ApplicationProperties is not null)
+            foreach (var (k, v) in m.ApplicationProperties)
+                sb.ApplicationProperties[k] = v switch
+                {
+                    null or string or bool or int or long or double or float or Guid or DateTimeOffset or DateTime or TimeSpan or byte or short or uint or ulong or ushort or sbyte or decimal or Uri => v,
+                    Enum e => e.ToString(),
+                    _ => throw new ArgumentException($"Application property '{k}' has type {v.GetType().Name}; use string, number, bool, Guid, date or time span."),
+                };
+        return sb;
     }
 
-    // ---- connection management ----
-
-    private async Task<T> RetryAsync<T>(Func<AmqpConnectionScope, Task<T>> op, string what, CancellationToken ct, DateTimeOffset? until = null)
+    internal static ReceivedMessage FromServiceBus(ServiceBusReceivedMessage m, SubQueue subQueue, Delivery handle) => new()
     {
-        var deadline = until ?? _time.GetUtcNow() + _options.OperationTimeout;
-        var floor = _time.GetUtcNow() + _options.OperationTimeout;
-        if (deadline < floor) deadline = floor; // reconnecting may take longer than a short receive wait
-        for (var attempt = 1; ; attempt++)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            AmqpConnectionScope scope;
-            try
-            {
-                scope = await ScopeAsync(ct);
-                return await op(scope);
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested && AmqpErrors.IsTransient(ex))
-            {
-                await InvalidateAsync();
-                var now = _time.GetUtcNow();
-                if (now >= deadline)
-                    throw new QueueTransientException($"Service Bus {what} on '{_entity}' failed after {attempt} attempts: {ex.Message}", ex);
-                // Connection failures already wait in ScopeAsync; this pause keeps a flapping link from spinning.
-                var pause = TimeSpan.FromTicks(Math.Min(_options.InitialReconnectBackoff.Ticks << Math.Min(attempt - 1, 10), _options.MaxReconnectBackoff.Ticks));
-                if (pause > deadline - now) pause = deadline - now;
-                await Task.Delay(pause, _time, ct);
-            }
-            catch (AmqpException ex) when (!ct.IsCancellationRequested)
-            {
-                throw AmqpErrors.ToException(ex.Error, $"Service Bus {what} on '{_entity}'");
-            }
-        }
-    }
+        MessageId = m.MessageId,
+        Body = m.Body.ToMemory(),
+        ContentType = m.ContentType,
+        Subject = m.Subject,
+        CorrelationId = m.CorrelationId,
+        ApplicationProperties = m.ApplicationProperties.ToDictionary(kv => kv.Key, kv => (object?)kv.Value, StringComparer.Ordinal),
+        LockToken = Guid.TryParse(m.LockToken, out var token) ? token : Guid.Empty,
+        DeliveryCount = m.DeliveryCount,
+        SequenceNumber = m.SequenceNumber,
+        EnqueuedTime = m.EnqueuedTime,
+        LockedUntil = m.LockedUntil,
+        TimeToLive = m.TimeToLive == TimeSpan.MaxValue ? null : m.TimeToLive,
+        SubQueue = subQueue,
+        Handle = handle,
+    };
 
-    private async Task<AmqpConnectionScope> ScopeAsync(CancellationToken ct)
+    /// <summary>The SDK exceptions the pipeline reacts to, as the queue seam's exceptions.</summary>
+    internal static Exception? TranslateException(Exception e) => e switch
     {
-        var s = _scope;
-        if (s is { IsClosed: false }) return s;
-        await _connectGate.WaitAsync(ct);
+        ServiceBusException { Reason: ServiceBusFailureReason.MessageLockLost or ServiceBusFailureReason.SessionLockLost } sb =>
+            new MessageLockLostException($"The lock on the message was lost ({sb.Message}); it will be delivered again.", sb),
+        ServiceBusException { IsTransient: true } sb => new QueueTransientException($"Service Bus failed after the SDK's retries: {sb.Message}", sb),
+        ServiceBusException { Reason: ServiceBusFailureReason.ServiceCommunicationProblem or ServiceBusFailureReason.ServiceTimeout or ServiceBusFailureReason.ServiceBusy } sb =>
+            new QueueTransientException($"Service Bus could not be reached: {sb.Message}", sb),
+        _ => null,
+    };
+
+    private static async Task Translate(Func<Task> op)
+    {
         try
         {
-            s = _scope;
-            if (s is { IsClosed: false }) return s;
-            if (s is not null)
-            {
-                _scope = null;
-                await s.DisposeAsync();
-            }
-            var wait = _nextAttempt - _time.GetUtcNow();
-            if (wait > TimeSpan.Zero) await Task.Delay(wait, _time, ct);
-            try
-            {
-                s = await AmqpConnectionScope.OpenAsync(_address, _options, _getToken, Interlocked.Increment(ref _generation), ct);
-                _backoff = _options.InitialReconnectBackoff;
-                _nextAttempt = default;
-                return _scope = s;
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested && ex is not UnauthorizedAccessException)
-            {
-                // Exponential backoff with jitter so a fleet of workers does not reconnect in lockstep.
-                _nextAttempt = _time.GetUtcNow() + _backoff * (0.8 + 0.4 * Random.Shared.NextDouble());
-                _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxReconnectBackoff.Ticks));
-                throw ex is AmqpException a && !AmqpErrors.IsTransient(a)
-                    ? AmqpErrors.ToException(a.Error, $"connecting to {_address.Host}:{_address.Port}")
-                    : new QueueTransientException($"Cannot connect to Service Bus at {_address.Host}:{_address.Port}: {ex.Message}", ex);
-            }
+            await op();
         }
-        finally
+        catch (Exception e) when (TranslateException(e) is { } mapped)
         {
-            _connectGate.Release();
+            throw mapped;
         }
     }
 
-    // A failure on a link whose connection is still open only drops that link (the scope re-attaches it lazily);
-    // a closed connection drops the whole scope.
-    private async Task InvalidateAsync()
+    private static async Task<T> Translate<T>(Func<Task<T>> op)
     {
-        var s = _scope;
-        if (s is { IsClosed: true } && Interlocked.CompareExchange(ref _scope, null, s) == s) await s.DisposeAsync();
+        try
+        {
+            return await op();
+        }
+        catch (Exception e) when (TranslateException(e) is { } mapped)
+        {
+            throw mapped;
+        }
     }
 
-    // ---- helpers ----
+    private ServiceBusReceiver ReceiverFor(SubQueue subQueue) => subQueue == SubQueue.DeadLetter ? _deadLetterReceiver.Value : _receiver.Value;
 
-    private string EntityPath(SubQueue sub) => sub == SubQueue.DeadLetter ? _entity + "/$deadletterqueue" : _entity;
-
-    private ReceivedMessage Convert(Message m, ReceiverLink link, AmqpConnectionScope scope, SubQueue sub) =>
-        AmqpMessageMapping.FromAmqp(m, new DeliveryHandle(link, m, scope.Generation, link.Name), sub, _time.GetUtcNow(), _options.DefaultLockDuration);
-
-    private static DeliveryHandle HandleOf(ReceivedMessage m) =>
-        m.Handle as DeliveryHandle ?? throw new ArgumentException("This message was not received from this Service Bus queue.", nameof(m));
+    private static Delivery HandleOf(ReceivedMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return message.Handle as Delivery ?? throw new ArgumentException("This message was not received from a Service Bus queue.", nameof(message));
+    }
 
     private static string Clip(string s) => s.Length <= 4096 ? s : s[..4096];
 
-    private static (string Endpoint, string? KeyName, string? Key, string Entity) ParseConnection(ServiceBusOptions o)
+    /// <summary>How to settle one received message: through the receiver that got it, or the processor's event args.</summary>
+    internal sealed record Delivery(
+        ServiceBusReceivedMessage Message,
+        Func<CancellationToken, Task> Complete,
+        Func<CancellationToken, Task> Abandon,
+        Func<string, string?, CancellationToken, Task> DeadLetter,
+        Func<CancellationToken, Task> Renew)
     {
-        if (!string.IsNullOrWhiteSpace(o.ConnectionString))
-        {
-            var parts = o.ConnectionString.Split(';', StringSplitOptions.RemoveEmptyEntries)
-                .Select(p => p.Split('=', 2))
-                .Where(p => p.Length == 2)
-                .ToDictionary(p => p[0].Trim(), p => p[1].Trim(), StringComparer.OrdinalIgnoreCase);
-            var endpoint = parts.GetValueOrDefault("Endpoint") ?? throw new ArgumentException("The Service Bus connection string has no Endpoint=.", nameof(o));
-            endpoint = endpoint.Replace("sb://", "amqps://", StringComparison.OrdinalIgnoreCase).TrimEnd('/');
-            return (endpoint, parts.GetValueOrDefault("SharedAccessKeyName"), parts.GetValueOrDefault("SharedAccessKey"), parts.GetValueOrDefault("EntityPath") ?? o.QueueName);
-        }
-        if (string.IsNullOrWhiteSpace(o.FullyQualifiedNamespace))
-            throw new ArgumentException("ServiceBusOptions needs FullyQualifiedNamespace or ConnectionString (set Pipeline__Queue__FullyQualifiedNamespace).", nameof(o));
-        return (o.FullyQualifiedNamespace, o.SharedAccessKeyName, o.SharedAccessKey, o.QueueName);
-    }
+        public static Delivery Of(ServiceBusReceiver r, ServiceBusReceivedMessage m) => new(m,
+            ct => r.CompleteMessageAsync(m, ct),
+            ct => r.AbandonMessageAsync(m, null, ct),
+            (reason, description, ct) => r.DeadLetterMessageAsync(m, reason, description, ct),
+            ct => r.RenewMessageLockAsync(m, ct));
 
-    private sealed record DeliveryHandle(ReceiverLink Link, Message Message, int Generation, string LinkName);
+        public static Delivery Of(ProcessMessageEventArgs a) => new(a.Message,
+            ct => a.CompleteMessageAsync(a.Message, ct),
+            ct => a.AbandonMessageAsync(a.Message, null, ct),
+            (reason, description, ct) => a.DeadLetterMessageAsync(a.Message, reason, description, ct),
+            ct => a.RenewMessageLockAsync(a.Message, ct));
+    }
 }

@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using Pipeline.Functions.Services;
+using Pipeline.Infra.Queue;
 using Pipeline.Infra.Contracts;
 
 namespace Pipeline.Deployment.Tests.Bicep;
@@ -51,5 +53,27 @@ public sealed class QueueWiringTests(CompiledTemplate arm) : IClassFixture<Compi
         Assert.Equal("[parameters('queues').translate]", settings["Pipeline__Queues__Translate"]);
         Assert.Equal("[parameters('queues').project]", settings["Pipeline__Queues__Project"]);
         Assert.Equal("[parameters('queues').augment]", settings["Pipeline__Queues__Augment"]);
+    }
+
+    [Fact]
+    public void MaxDeliveryCountAndLockDurationComeFromOnePlace()
+    {
+        // The code's defaults (QueueDefaults) are the Bicep's defaults, in main.bicep and in the Service Bus module.
+        Assert.Equal(QueueDefaults.MaxDeliveryCount, (int)arm.Root["parameters"]!["maxDeliveryCount"]!["defaultValue"]!);
+        var bus = arm.Templates.Single(t => t["resources"] is JsonNode r && r.ToJsonString().Contains("Microsoft.ServiceBus/namespaces/queues", StringComparison.Ordinal)
+                                             && t["parameters"]?["lockDuration"] is not null);
+        Assert.Equal(QueueDefaults.MaxDeliveryCount, (int)bus["parameters"]!["maxDeliveryCount"]!["defaultValue"]!);
+        Assert.Equal(System.Xml.XmlConvert.ToString(QueueDefaults.LockDuration), (string?)bus["parameters"]!["lockDuration"]!["defaultValue"]);
+        Assert.Equal(QueueDefaults.MaxDeliveryCount, new Pipeline.Infra.Queue.QueueEntityOptions().MaxDeliveryCount);
+
+        // main.bicep hands its one value to the queues and to the workers (Pipeline__MaxDeliveryCount).
+        var passed = arm.OfType("Microsoft.Resources/deployments")
+            .Select(d => (string?)d["properties"]?["parameters"]?["maxDeliveryCount"]?["value"]).Where(v => v is not null).ToList();
+        Assert.Equal(2, passed.Count);
+        Assert.All(passed, v => Assert.Equal("[parameters('maxDeliveryCount')]", v));
+        var app = Assert.Single(arm.OfType("Microsoft.App/containerApps"));
+        var env = app["properties"]!["template"]!["containers"]![0]!["env"]!.AsArray();
+        var setting = env.Single(e => (string?)e!["name"] == "Pipeline__MaxDeliveryCount")!;
+        Assert.Equal("[string(parameters('maxDeliveryCount'))]", (string?)setting["value"]);
     }
 }

@@ -1,5 +1,9 @@
+using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Infra;
 using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
+using Pipeline.Testing.ServiceBus;
 
 namespace Pipeline.Functions.Tests.Functions;
 
@@ -18,6 +22,37 @@ public sealed class ScheduleAugmentationTests
           ]
         }
         """;
+
+    [Fact]
+    public async Task OneSlotIsOneBatchedSendThroughTheServiceBusSdkAndAReplayIsDroppedAsDuplicates()
+    {
+        await using var broker = ServiceBusTestBroker.Start();
+        // The queues come from InfraFactory with a connection string, as `functions --local` or an emulator setup would.
+        await using var host = new HandlerHost(services: s => s.AddSingleton<Func<string, IJobQueue>>(_ => name => InfraFactory.CreateJobQueue(key =>
+            key == InfraFactory.ServiceBusQueueName ? name : key == InfraFactory.ServiceBusConnectionString ? broker.ConnectionString : null)));
+        await host.Store.PutBytesAsync("datasets/augmentation-schedule.json", System.Text.Encoding.UTF8.GetBytes(Config), cancellationToken: Ct);
+        var slot = new DateTimeOffset(2026, 11, 23, 3, 0, 0, TimeSpan.Zero);
+
+        Assert.Equal(200, (await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot))).Status);
+        var counters = broker.Counters("jobs-augment");
+        Assert.Equal((1, 2), (counters.Transfers, counters.Enqueued)); // two jobs, one batched transfer
+        // A replay while the jobs are still queued sends again (the status says queued); Service Bus drops both by MessageId.
+        await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot));
+        Assert.Equal((2, 2, 2), (counters.Transfers, counters.Enqueued, counters.DuplicatesDropped));
+
+        await using var q = new ServiceBusJobQueue(new ServiceBusOptions { ConnectionString = broker.ConnectionString, QueueName = "jobs-augment" });
+        var got = await q.ReceiveAsync(10, TimeSpan.FromSeconds(5), cancellationToken: Ct);
+        if (got.Count < 2) got = [.. got, .. await q.ReceiveAsync(10, TimeSpan.FromSeconds(5), cancellationToken: Ct)];
+        Assert.Equal(2, got.Count);
+        foreach (var m in got)
+        {
+            var env = JobEnvelope.Parse(m.Body.Span);
+            Assert.Equal(env.JobId, m.MessageId);
+            Assert.Equal(("Augmentation", "Augmentation", "timer"), (m.Subject, m.ApplicationProperties["kind"] as string, m.ApplicationProperties["source"] as string));
+            Assert.Equal(JobEnvelope.ContentType, m.ContentType);
+            await q.CompleteAsync(m, Ct);
+        }
+    }
 
     [Fact]
     public async Task EnqueuesOneJobPerValidBatchAndIsIdempotentPerSlot()

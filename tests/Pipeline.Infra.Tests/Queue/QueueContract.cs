@@ -6,8 +6,9 @@ using Pipeline.Infra.Queue;
 namespace Pipeline.Infra.Tests.Queue;
 
 /// <summary>
-/// The one queue contract: every IJobQueue implementation runs these tests. Short locks keep them fast; 3 s (not 1 s)
-/// because CI runs test projects in parallel on 2 cores, where opening a second AMQP client can take over a second.
+/// The one queue contract: every IJobQueue implementation runs these tests (the in-process queue, and the Service Bus
+/// SDK against the test broker). Short locks keep them fast; 3 s (not 1 s) because CI runs test projects in parallel
+/// on 2 cores, where opening a second AMQP client can take over a second.
 /// </summary>
 public abstract class QueueContract : IAsyncDisposable
 {
@@ -251,7 +252,7 @@ public abstract class QueueContract : IAsyncDisposable
         var q = await CreateQueueAsync();
         await q.SendAsync(Msg("long-work"), Ct);
         // Renew at a quarter of the lock so a busy CI machine has to miss three renewals in a row to lose it.
-        var processor = new JobQueueProcessor(q, new JobQueueProcessorOptions { ReceiveWait = Wait, MaxMessages = 1, RenewInterval = Entity.LockDuration / 4 });
+        var processor = q.CreateProcessor(new JobQueueProcessorOptions { ReceiveWait = Wait, MaxMessages = 1, RenewInterval = Entity.LockDuration / 4 });
         MessageOutcome? outcome = null;
         processor.Settled += (_, o, _) => outcome = o;
         var other = await OpenAnotherClientAsync();
@@ -275,7 +276,7 @@ public abstract class QueueContract : IAsyncDisposable
         await q.SendAsync(new QueueMessage { MessageId = "garbage", Body = "not json"u8.ToArray() }, Ct);
         await q.SendAsync(Msg("always-fails"), Ct);
         var outcomes = new List<(string, MessageOutcome)>();
-        var processor = new JobQueueProcessor(q, new JobQueueProcessorOptions { ReceiveWait = TimeSpan.FromSeconds(1), MaxMessages = 1 + Entity.MaxDeliveryCount });
+        var processor = q.CreateProcessor(new JobQueueProcessorOptions { ReceiveWait = TimeSpan.FromSeconds(1), MaxMessages = 1 + Entity.MaxDeliveryCount });
         processor.Settled += (m, o, _) => outcomes.Add((m.MessageId, o));
         await processor.RunAsync((m, _) =>
         {

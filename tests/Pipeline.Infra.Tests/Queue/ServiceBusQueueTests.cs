@@ -1,28 +1,38 @@
 using Pipeline.Infra.Queue;
+using Pipeline.Testing.ServiceBus;
 
 namespace Pipeline.Infra.Tests.Queue;
 
-/// <summary>The queue contract through our AMQP client against the Service-Bus-like test peer (SAS / SASL PLAIN).</summary>
-public class ServiceBusQueueTests : QueueContract
+/// <summary>The queue contract through the Azure.Messaging.ServiceBus SDK against the Service-Bus-compatible test broker.</summary>
+public sealed class ServiceBusQueueTests : QueueContract
 {
-    protected FakeServiceBus? Bus { get; private set; }
+    private ServiceBusTestBroker? _broker;
 
-    protected virtual bool UseCbs => false;
-
-    protected virtual ServiceBusOptions ClientOptions(FakeServiceBus bus) => new()
+    internal static BrokerQueueOptions BrokerOptions(QueueEntityOptions e) => new()
     {
-        ConnectionString = $"Endpoint={bus.Endpoint};SharedAccessKeyName={FakeServiceBus.KeyName};SharedAccessKey={FakeServiceBus.Key};EntityPath=jobs",
-        OperationTimeout = TimeSpan.FromSeconds(5),
-        InitialReconnectBackoff = TimeSpan.FromMilliseconds(50),
-        MaxReconnectBackoff = TimeSpan.FromMilliseconds(500),
+        LockDuration = e.LockDuration,
+        MaxDeliveryCount = e.MaxDeliveryCount,
+        RequiresDuplicateDetection = e.RequiresDuplicateDetection,
+        DuplicateDetectionWindow = e.DuplicateDetectionWindow,
+    };
+
+    internal static ServiceBusOptions ClientOptions(ServiceBusTestBroker broker, string queue = "jobs") => new()
+    {
+        ConnectionString = broker.ConnectionString,
+        QueueName = queue,
+        MaxRetries = 3,
+        RetryDelay = TimeSpan.FromMilliseconds(100),
+        MaxRetryDelay = TimeSpan.FromSeconds(1),
+        TryTimeout = TimeSpan.FromSeconds(10),
     };
 
     protected override Task<IJobQueue> CreateQueueAsync()
     {
-        Bus = Own(FakeServiceBus.Start(Entity, UseCbs));
+        _broker = Own(ServiceBusTestBroker.Start(BrokerOptions(Entity)));
         return OpenAnotherClientAsync();
     }
 
+    // A connection of its own, as a second worker process would have.
     protected override Task<IJobQueue> OpenAnotherClientAsync() =>
-        Task.FromResult<IJobQueue>(Own(new ServiceBusJobQueue(ClientOptions(Bus!))));
+        Task.FromResult<IJobQueue>(Own(new ServiceBusJobQueue(ClientOptions(_broker!) with { SharedConnection = false })));
 }

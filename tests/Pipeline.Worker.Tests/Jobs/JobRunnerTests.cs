@@ -154,10 +154,13 @@ public sealed class JobRunnerTests : IAsyncDisposable
             await Task.Delay(Timeout.Infinite, ct);
         });
         var first = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { ReceiveWait = TimeSpan.FromSeconds(1) });
+        MessageOutcome? stopped = null;
+        first.Settled += (_, o, _) => stopped = o;
         var run = first.RunAsync(Runner(crashing).HandleAsync, stop.Token);
         await started.Task;
         await stop.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.Equal(1, await run);
+        Assert.Equal(MessageOutcome.Abandoned, stopped); // graceful shutdown gives the job in hand back at once
         Assert.Null(await _store.GetPropertiesAsync(BlobLayout.ResultDocument(env.JobId)));
 
         var healthy = new ScriptedHandler(WriteTwoOutputs);

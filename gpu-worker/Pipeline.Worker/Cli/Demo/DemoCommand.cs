@@ -23,6 +23,8 @@ namespace Pipeline.Worker.Cli.Demo;
 public sealed class DemoCommand : ICliCommand
 {
     private const string Marker = ".pipeline-demo";
+    // Fewer attempts than production (QueueDefaults.MaxDeliveryCount): the demo's broken jobs should fail fast.
+    private const int DemoMaxDeliveryCount = 3;
 
     public Command Build()
     {
@@ -30,7 +32,7 @@ public sealed class DemoCommand : ICliCommand
         var steps = new Option<int>("--steps") { Description = "Projection steps (projector.py uses 1000; small keeps the CPU demo quick).", DefaultValueFactory = _ => 40 };
         var timeout = new Option<int>("--timeout-seconds") { Description = "Give up waiting for the worker after this long.", DefaultValueFactory = _ => 900 };
         var blob = new Option<string?>("--storage-connection-string") { Description = "Run against Azure Blob storage (e.g. Azurite) instead of the local folder." };
-        var bus = new Option<string?>("--servicebus-connection-string") { Description = "Run against a Service Bus namespace (or an AMQP 1.0 peer that behaves like one) through our AMQP client instead of the in-process queue." };
+        var bus = new Option<string?>("--servicebus-connection-string") { Description = "Run against Service Bus through the Azure SDK instead of the in-process queue: a namespace's SAS connection string, or an emulator's (...;UseDevelopmentEmulator=true)." };
         var cmd = new Command("demo", "Run the pipeline end to end on this machine: validate uploads, enqueue jobs, run the worker, write results, rejections and metrics.") { output, steps, timeout, blob, bus };
         cmd.SetAction((parse, ct) => RunAsync(parse.GetValue(output)!, parse.GetValue(steps), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(blob), parse.GetValue(bus), ct));
         return cmd;
@@ -59,7 +61,7 @@ public sealed class DemoCommand : ICliCommand
             ["Pipeline:Queue:QueueName"] = "demo-jobs-" + Guid.NewGuid().ToString("N")[..8],
             ["Pipeline:Device"] = "cpu",
             ["Pipeline:ModelCache"] = Path.Combine(root, "model-cache"),
-            ["Pipeline:MaxDeliveryCount"] = "3",
+            ["Pipeline:MaxDeliveryCount"] = DemoMaxDeliveryCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Pipeline:MaxBatch"] = "8",
             // The demo prints its own progress; the host's informational logs would drown it.
             ["Logging:LogLevel:Default"] = "Warning",
@@ -77,7 +79,8 @@ public sealed class DemoCommand : ICliCommand
         }
         string? Setting(string name) => config.GetValueOrDefault(name.Replace("__", ":", StringComparison.Ordinal));
         var store = InfraFactory.CreateBlobStore(Setting, dataRoot);
-        var queue = InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = 3, LockDuration = TimeSpan.FromMinutes(2) });
+        // The in-process queue takes these entity options; a Service Bus queue has its own (Bicep, or the emulator's config).
+        await using var queue = InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = DemoMaxDeliveryCount, LockDuration = TimeSpan.FromMinutes(2) });
         var sw = Stopwatch.StartNew();
 
         AnsiConsole.MarkupLine("[bold]1. Models[/]");
@@ -111,12 +114,12 @@ public sealed class DemoCommand : ICliCommand
         }
 
         AnsiConsole.MarkupLine("[bold]3. Scheduled augmentation batches and a metrics job[/]");
-        foreach (var job in ScheduledJobs(models.StyleGan2))
+        var scheduled = ScheduledJobs(models.StyleGan2).Select(job => JobEnvelope.Create(job, "demo-timer")).ToList();
+        await publisher.PublishManyAsync(scheduled, ct); // one batched send, as the timer function does
+        foreach (var env in scheduled)
         {
-            var env = JobEnvelope.Create(job, "demo-timer");
-            await publisher.PublishAsync(env, ct);
             published.Add(env);
-            AnsiConsole.MarkupLineInterpolated($"   queued {job.Kind} {(job as AugmentationBatchJob)?.Operation.ToString() ?? (job as MetricsJob)?.Metric}");
+            AnsiConsole.MarkupLineInterpolated($"   queued {env.Kind} {(env.Job as AugmentationBatchJob)?.Operation.ToString() ?? (env.Job as MetricsJob)?.Metric}");
         }
 
         AnsiConsole.MarkupLineInterpolated($"[bold]4. Worker[/] (CPU, {published.Count} jobs)");
