@@ -51,7 +51,7 @@ public static class FunctionsApp
     public static IServiceCollection AddPipelineFunctions(this IServiceCollection services, IConfiguration configuration)
     {
         services.TryAddSingletonTimeProvider();
-        services.AddOptions<UploadValidationOptions>().Bind(configuration.GetSection(FaceCheckOptions.Section));
+        services.AddOptions<UploadValidationOptions>().Bind(configuration.GetSection(FaceCheckOptions.Section)); // Pipeline:Uploads
         services.AddOptions<FaceCheckOptions>().Bind(configuration.GetSection(FaceCheckOptions.Section));
         services.AddOptions<QueueNames>().Bind(configuration.GetSection(QueueNames.Section));
         services.AddOptions<HttpAuthOptions>().Bind(configuration.GetSection(HttpAuthOptions.Section));
@@ -59,10 +59,11 @@ public static class FunctionsApp
         services.AddOptions<AugmentationOptions>().Bind(configuration.GetSection(AugmentationOptions.Section));
         services.AddOptions<StorageSettings>().Bind(configuration.GetSection(StorageSettings.Section));
         services.AddOptions<QueueSettings>().Bind(configuration.GetSection(QueueSettings.Section));
+        services.AddOptions<PipelineSettings>().Bind(configuration.GetSection(PipelineSettings.Section));
         services.AddSingleton(sp => new InfraSettings(
             sp.GetRequiredService<IOptions<StorageSettings>>().Value,
             sp.GetRequiredService<IOptions<QueueSettings>>().Value,
-            configuration["Pipeline:JobIdKey"]));
+            sp.GetRequiredService<IOptions<PipelineSettings>>().Value.JobIdKey));
         services.AddSingleton(sp => InfraFactory.CreateJobIdOptions(sp.GetRequiredService<InfraSettings>().For()));
 
         // Storage and queues follow infra's InfraFactory (shared with the worker); only the queue name differs per job kind.

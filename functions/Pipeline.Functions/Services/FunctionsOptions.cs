@@ -100,6 +100,15 @@ public sealed record QueueSettings
         || (string.IsNullOrEmpty(Kind) && string.IsNullOrEmpty(FullyQualifiedNamespace) && string.IsNullOrEmpty(ConnectionString));
 }
 
+/// <summary>Settings directly under <c>Pipeline</c>.</summary>
+public sealed record PipelineSettings
+{
+    /// <summary>Configuration section.</summary>
+    public const string Section = "Pipeline";
+    /// <summary>Optional HMAC key for job ids (deterministic ids that cannot be derived from an upload's name and ETag).</summary>
+    public string? JobIdKey { get; init; }
+}
+
 /// <summary>
 /// The bound storage and queue options in the shape <see cref="InfraFactory"/> takes (its setting names), so the
 /// functions build their store and queues with the same factory as the worker, from options bound once.

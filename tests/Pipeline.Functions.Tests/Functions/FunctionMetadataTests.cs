@@ -132,6 +132,7 @@ public sealed class FunctionMetadataTests
             ["Pipeline:Queues:Translate"] = "q-translate",
             ["Pipeline:Http:Auth"] = "EasyAuth",
             ["AugmentationSchedule"] = "0 0 3 * * *",
+            ["Pipeline:JobIdKey"] = "job-id-key",
         };
         using var host = FunctionsApp.CreateBuilder([], c => c.AddInMemoryCollection(settings)).Build();
         foreach (var type in FunctionsApp.FunctionClasses)
@@ -143,6 +144,7 @@ public sealed class FunctionMetadataTests
         Assert.Equal("q-translate", host.Services.GetRequiredService<JobQueueProvider>().NameOf(Infra.Contracts.JobKind.Translation));
         Assert.Equal("jobs-project", host.Services.GetRequiredService<JobQueueProvider>().NameOf(Infra.Contracts.JobKind.Projection));
         Assert.IsNotType<InProcessJobQueue>(host.Services.GetRequiredService<Func<string, IJobQueue>>()("q-translate"));
+        Assert.NotNull(host.Services.GetRequiredService<Infra.Contracts.JobIdOptions>().Key);
     }
 
     [Fact]

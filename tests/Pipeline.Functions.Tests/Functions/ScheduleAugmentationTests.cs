@@ -29,6 +29,7 @@ public sealed class ScheduleAugmentationTests
         var first = await host.TimerAsync(slot.AddDays(-1), slot);
         Assert.Equal(slot, first.Slot);
         Assert.Equal(2, first.Jobs.Count);
+        Assert.NotEmpty(System.Text.Json.JsonSerializer.Serialize(first)); // the worker serializes return values for the host
         var messages = await host.PeekAllAsync("jobs-augment");
         Assert.Equal(2, messages.Count);
         var jobs = messages.Select(m => JobEnvelope.Parse(m.Body.Span)).Select(e => Assert.IsType<AugmentationBatchJob>(e.Job)).OrderBy(j => j.BatchId).ToList();

@@ -22,6 +22,8 @@ public sealed class ValidateUploadTests
         Assert.Equal(320, verdict.Image!.Width);
         Assert.Equal(240, verdict.Image.Height);
         Assert.Equal(PublishOutcome.Enqueued, Assert.Single(result.Published).Outcome);
+        // The worker serializes a function's return value for the host (System.Text.Json): it must not throw.
+        Assert.Contains("\"Accepted\":true", System.Text.Json.JsonSerializer.Serialize(result), StringComparison.Ordinal);
 
         var messages = await host.PeekAllAsync("jobs-translate");
         var message = Assert.Single(messages);
