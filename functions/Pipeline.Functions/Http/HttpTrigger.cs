@@ -6,12 +6,12 @@ using Pipeline.Infra.Contracts;
 namespace Pipeline.Functions.Http;
 
 /// <summary>
-/// An HTTP trigger call as the handlers see it: method, headers, query, route values and a size-capped body, over the
+/// An HTTP trigger call as the functions see it: method, headers, query, route values and a size-capped body, over the
 /// ASP.NET Core request the isolated worker (or the local host) passes to the function.
 /// </summary>
 public sealed class HttpTriggerRequest
 {
-    /// <summary>Largest request body accepted by the API handlers.</summary>
+    /// <summary>Largest request body accepted by the HTTP functions.</summary>
     public const int MaxBodyChars = 30 * 1024 * 1024;
 
     private readonly HttpRequest _request;

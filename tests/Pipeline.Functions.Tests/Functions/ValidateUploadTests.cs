@@ -60,7 +60,7 @@ public sealed class ValidateUploadTests
     [Fact]
     public async Task ReplayOfTheSameEventProducesNoSecondJob()
     {
-        // Duplicate detection off: the handler itself must not create a second job.
+        // Duplicate detection off: the function itself must not create a second job.
         await using var host = new FunctionsHost(queueOptions: new QueueEntityOptions { RequiresDuplicateDetection = false });
         var image = TestImages.Jpeg();
         await host.UploadAsync("selfies/carol.jpg", image, etag: "0x8DD02");
