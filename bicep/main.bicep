@@ -1,8 +1,8 @@
-// The GAN image pipeline in one resource group: storage (blob layout), Service Bus job queues, the Functions custom
-// handler on Flex Consumption (upload validation, scheduling, HTTP API, dashboard), GPU workers as scale-to-zero
-// Container Apps, a registry and monitoring. Identity-only: no keys, no connection strings, no public blobs.
-// Deploy: docs/deploy.md (two passes: infrastructure, then the Event Grid subscription and the workers once the
-// handler is published and the worker image is in the registry).
+// The GAN image pipeline in one resource group: storage (blob layout), Service Bus job queues, the Functions app
+// (.NET isolated worker, dotnet-isolated 10.0) on Flex Consumption (upload validation, scheduling, HTTP API,
+// dashboard), GPU workers as scale-to-zero Container Apps, a registry and monitoring. Identity-only: no keys, no
+// connection strings, no public blobs. Deploy: docs/deploy.md (two passes: infrastructure, then the Event Grid
+// subscription and the workers once the app is published and the worker image is in the registry).
 targetScope = 'resourceGroup'
 
 @description('Azure region. Serverless GPUs exist in a few regions only (e.g. westus3, australiaeast, swedencentral).')
@@ -36,7 +36,7 @@ param workerImage string = 'pipeline-worker:latest'
 @description('Second pass: create the GPU worker apps (the image must already be in the registry).')
 param deployWorkers bool = false
 
-@description('Second pass: subscribe ValidateUpload to BlobCreated events (the handler must already be published).')
+@description('Second pass: subscribe ValidateUpload to BlobCreated events (the Functions app must already be published).')
 param deployEventSubscription bool = false
 
 @description('Delivery attempts before a job is dead-lettered (code default: Pipeline.Infra.Queue.QueueDefaults.MaxDeliveryCount).')
@@ -221,6 +221,8 @@ module events 'modules/eventgrid.bicep' = {
     tags: tags
     storageAccountName: data.outputs.name
     functionAppName: functionApp.outputs.name
+    // The blob trigger of functions/Pipeline.Functions: [Function("ValidateUpload")], [BlobTrigger("uploads/{name}")].
+    functionName: 'ValidateUpload'
     uploadsContainer: containers.uploads
     deadLetterContainer: containers.eventsDeadLetter
     identityId: eventsIdentity.id

@@ -1,12 +1,12 @@
 // Event Grid source for the ValidateUpload blob trigger (Flex Consumption supports only the Event Grid source).
-// The webhook needs the blobs_extension system key, which exists only after the handler is deployed: deploy with
+// The webhook needs the blobs_extension system key, which exists only after the app is published: deploy with
 // deployEventSubscription=false, publish the code, then deploy again with true (docs/deploy.md).
 param location string
 param namePrefix string
 param tags object
 param storageAccountName string
 param functionAppName string
-@description('Function that receives BlobCreated events for uploads/.')
+@description('Function that receives BlobCreated events for uploads/ (the blob trigger\'s [Function] name).')
 param functionName string = 'ValidateUpload'
 param uploadsContainer string
 @description('Container receiving events Event Grid could not deliver (written with the topic identity).')

@@ -1,5 +1,5 @@
-// Flex Consumption Function App running the custom handler (functions/Pipeline.Functions), Entra ID in front of the
-// dashboard and HTTP API. Every connection is identity-based (user-assigned identity), so no keys live in settings.
+// Flex Consumption Function App running the .NET isolated worker (functions/Pipeline.Functions, dotnet-isolated 10.0),
+// Entra ID in front of the dashboard and HTTP API. Every connection is identity-based (user-assigned identity), so no keys live in settings.
 param location string
 param namePrefix string
 param tags object
@@ -41,8 +41,9 @@ resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   properties: { reserved: true }
 }
 
-// Connection settings read by the Functions host (trigger bindings) and by the handler's configuration
-// (Pipeline__* -> Pipeline:* sections); see docs/deploy.md for the mapping.
+// Connection settings read by the Functions host and the worker's blob extension (trigger bindings) and by the app's
+// configuration (Pipeline__* -> Pipeline:* sections, bound to options); see docs/deploy.md for the mapping.
+// Flex Consumption takes the runtime from functionAppConfig.runtime: no FUNCTIONS_WORKER_RUNTIME setting.
 var identitySettings = [
   { name: 'AzureWebJobsStorage__blobServiceUri', value: hostStorageBlobEndpoint }
   { name: 'AzureWebJobsStorage__queueServiceUri', value: hostStorageQueueEndpoint }
@@ -69,7 +70,7 @@ var pipelineSettings = [
   { name: 'Pipeline__Queues__Augment', value: queues.augment }
   { name: 'Pipeline__Augmentation__ConfigBlob', value: augmentationConfigBlob }
   { name: 'Pipeline__Sas__UseUserDelegationKey', value: 'true' }
-  // App Service authentication validates Entra tokens in front of the handler; the handler checks its principal header.
+  // App Service authentication validates Entra tokens in front of the app; the app checks the principal header it sets.
   { name: 'Pipeline__Http__Auth', value: 'EasyAuth' }
   { name: 'AugmentationSchedule', value: augmentationSchedule }
 ]
@@ -109,7 +110,7 @@ resource site 'Microsoft.Web/sites@2025-03-01' = {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
       }
-      runtime: { name: 'custom', version: '1.0' }
+      runtime: { name: 'dotnet-isolated', version: '10.0' }
     }
   }
 }

@@ -1,9 +1,14 @@
-// Azure Functions custom handler: the host forwards trigger invocations as HTTP POSTs to /<FunctionName>.
-// `--local` serves the dashboard and gallery over a local folder instead (see Host/LocalOptions.cs).
-WebApplication app;
+// Azure Functions .NET isolated worker: the Functions host starts this process and invokes the function classes
+// (Functions/) over gRPC; HTTP requests reach them through the ASP.NET Core integration.
+// `--local` serves the dashboard and gallery over a local folder instead, without the host (Local/LocalHost.cs).
+using Microsoft.Extensions.Hosting;
+using Pipeline.Functions;
+using Pipeline.Functions.Local;
+
+LocalOptions? local;
 try
 {
-    app = Pipeline.Functions.HandlerApp.Create(args);
+    local = LocalOptions.Parse(ref args);
 }
 catch (Exception e) when (e is DirectoryNotFoundException or ArgumentException or FormatException)
 {
@@ -11,8 +16,11 @@ catch (Exception e) when (e is DirectoryNotFoundException or ArgumentException o
     Console.Error.WriteLine("error: " + e.Message);
     return 2;
 }
-app.Run();
+if (local is not null)
+{
+    var app = LocalHost.Create(local, args);
+    await app.RunAsync();
+    return 0;
+}
+await FunctionsApp.CreateBuilder(args).Build().RunAsync();
 return 0;
-
-/// <summary>Entry point marker for TestHost.</summary>
-public partial class Program;

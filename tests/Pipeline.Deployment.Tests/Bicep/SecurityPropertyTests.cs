@@ -122,14 +122,15 @@ public sealed partial class SecurityPropertyTests(CompiledTemplate arm) : IClass
     }
 
     [Fact]
-    public void FunctionAppIsFlexConsumptionCustomHandlerBehindEntraId()
+    public void FunctionAppIsFlexConsumptionIsolatedWorkerBehindEntraId()
     {
         var plan = Assert.Single(arm.OfType("Microsoft.Web/serverfarms"));
         Assert.Equal("FlexConsumption", (string?)plan["sku"]!["tier"]);
         var site = Assert.Single(arm.OfType("Microsoft.Web/sites"));
         var p = site["properties"]!;
         Assert.True((bool)p["httpsOnly"]!);
-        Assert.Equal("custom", (string?)p["functionAppConfig"]!["runtime"]!["name"]);
+        Assert.Equal("dotnet-isolated", (string?)p["functionAppConfig"]!["runtime"]!["name"]);
+        Assert.Equal("10.0", (string?)p["functionAppConfig"]!["runtime"]!["version"]);
         Assert.Equal("UserAssignedIdentity", (string?)p["functionAppConfig"]!["deployment"]!["storage"]!["authentication"]!["type"]);
         Assert.Equal("UserAssigned", (string?)site["identity"]!["type"]);
 

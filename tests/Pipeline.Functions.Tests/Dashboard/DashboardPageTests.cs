@@ -1,28 +1,17 @@
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
-using Pipeline.Functions.Services;
 using Pipeline.Functions.Tests.Functions;
+using Pipeline.Functions.Tests.Gallery;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
 using Pipeline.Tests;
 
 namespace Pipeline.Functions.Tests.Dashboard;
 
-/// <summary>The dashboard page in headless Chromium (Debian's, never a downloaded one) over metrics fixtures.</summary>
+/// <summary>The dashboard page in headless Chromium (Debian's, never a downloaded one) over metrics fixtures, served by `--local`.</summary>
 public sealed class DashboardPageTests
 {
     private const string ChromiumPath = "/usr/bin/chromium";
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    /// <summary>Links as data: URIs, so the gallery shows the stored images without a storage endpoint.</summary>
-    private sealed class DataUriSigner(IBlobStore store) : ILinkSigner
-    {
-        public async Task<Uri?> SignAsync(string path, TimeSpan lifetime, CancellationToken cancellationToken)
-        {
-            var blob = await store.GetBytesAsync(path, cancellationToken);
-            return blob is null ? null : new Uri($"data:image/png;base64,{Convert.ToBase64String(blob.Value.Bytes)}");
-        }
-    }
 
     private static readonly DateTimeOffset T0 = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -80,9 +69,7 @@ public sealed class DashboardPageTests
     public async Task ThePageLoadsAndPlotsTheMetricSeriesJobsAndGallery()
     {
         Requirement.SkipUnless(File.Exists(ChromiumPath), $"Chromium missing at {ChromiumPath}: build/prereqs.d/30-chromium.sh installs Debian's chromium.");
-        await using var handler = new HandlerHost(services: s => s.AddSingleton<ILinkSigner>(sp => new DataUriSigner(sp.GetRequiredService<IBlobStore>())));
-        await SeedAsync(handler.Store);
-        await using var emulator = await HostEmulator.StartAsync(handler);
+        await using var emulator = await LocalSite.StartAsync(SeedAsync);
 
         using var http = new HttpClient();
         using (var denied = await http.GetAsync(emulator.BaseUrl + "/api/dashboard", Ct))
@@ -99,7 +86,7 @@ public sealed class DashboardPageTests
         var errors = new List<string>();
         page.PageError += (_, e) => errors.Add(e);
         page.Console += (_, m) => { if (m.Type == "error") errors.Add(m.Text); };
-        var response = await page.GotoAsync($"{emulator.BaseUrl}/api/dashboard?code={HandlerHost.Key}");
+        var response = await page.GotoAsync($"{emulator.BaseUrl}/api/dashboard?code={LocalSite.Key}");
         Assert.Equal(200, response!.Status);
         await page.WaitForSelectorAsync("body[data-loaded]", new PageWaitForSelectorOptions { Timeout = 30_000 });
         Assert.Equal("true", await page.GetAttributeAsync("body", "data-loaded"));

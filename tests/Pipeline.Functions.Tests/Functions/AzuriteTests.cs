@@ -6,15 +6,15 @@ using Pipeline.Infra.Tests.Services;
 
 namespace Pipeline.Functions.Tests.Functions;
 
-/// <summary>The same golden payloads against Azurite (real Blob REST API, conditional writes, SAS).</summary>
+/// <summary>The blob-trigger path and result links against Azurite (real Blob REST API, conditional writes, SAS).</summary>
 public sealed class AzuriteTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private HandlerHost Host()
+    private FunctionsHost Host()
     {
         azurite.Require();
-        return new HandlerHost(s =>
+        return new FunctionsHost(s =>
         {
             s.Remove("Pipeline:Storage:Root");
             s["Pipeline:Storage:ConnectionString"] = azurite.ConnectionString;
@@ -26,19 +26,25 @@ public sealed class AzuriteTests(AzuriteFixture azurite) : IClassFixture<Azurite
     {
         await using var host = Host();
         var name = $"selfies/{Guid.NewGuid():N}.jpg";
-        var (status, response) = await host.InvokeAsync("ValidateUpload", Payloads.Blob(name, TestImages.Jpeg(), etag: "0x8DDAZ1"));
-        Assert.Equal(200, status);
+        // The upload lands in the uploads container first (Event Grid fires on BlobCreated), then the trigger runs.
+        var image = TestImages.Jpeg();
+        var etag = (await host.Store.PutBytesAsync(BlobLayout.Upload(name), image, cancellationToken: Ct)).ETag;
+        var result = await host.UploadAsync(name, image, etag: etag.Trim('"'));
+        Assert.True(result.Verdict.Accepted, result.Verdict.Message);
         var message = Assert.Single(await host.PeekAllAsync("jobs-translate"));
         var stored = await host.Store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(message.MessageId), Ct);
         Assert.Equal(JobState.Queued, stored!.State);
 
         // Replay: the conditional create finds the status, Service Bus-style dedup drops the resend.
-        await host.InvokeAsync("ValidateUpload", Payloads.Blob(name, TestImages.Jpeg(), etag: "0x8DDAZ1"));
+        await host.UploadAsync(name, image, etag: etag.Trim('"'));
         Assert.Single(await host.PeekAllAsync("jobs-translate"));
+        // Without an ETag in the trigger metadata, the function reads the blob's own: the same job.
+        var again = await host.Function<ValidateUpload>().ValidateAsync(new UploadEvent(name, image), Ct);
+        Assert.Equal(message.MessageId, Assert.Single(again.Published).Job.JobId);
 
         var bad = $"selfies/{Guid.NewGuid():N}.png";
-        (status, response) = await host.InvokeAsync("ValidateUpload", Payloads.Blob(bad, TestImages.PngClaiming(30000, 30000)));
-        Assert.Equal(200, status);
+        var rejected = await host.UploadAsync(bad, TestImages.PngClaiming(30000, 30000));
+        Assert.False(rejected.Verdict.Accepted);
         var rejection = await host.Store.GetJsonAsync<Rejection>(BlobLayout.Rejection(bad), Ct);
         Assert.Equal(RejectionReason.DecompressionBomb, rejection!.Reason);
         Assert.Equal("dimensions_too_large", rejection.Details!["code"]);
@@ -57,7 +63,7 @@ public sealed class AzuriteTests(AzuriteFixture azurite) : IClassFixture<Azurite
         { JobId = jobId, Kind = JobKind.Translation, Job = spec, Outputs = [new OutputBlob(output, "image/png", png.Length)], StartedAt = DateTimeOffset.UtcNow, FinishedAt = DateTimeOffset.UtcNow }, cancellationToken: Ct);
         await host.Store.PutJsonAsync(BlobLayout.StatusDocument(jobId), new JobStatus { JobId = jobId, Kind = JobKind.Translation, State = JobState.Succeeded, UpdatedAt = DateTimeOffset.UtcNow }, cancellationToken: Ct);
 
-        var (status, body, _) = await host.InvokeHttpAsync("JobResults", "GET", $"jobs/{jobId}/results", query: new { ttl = "2" }, routeParams: new { jobId });
+        var (status, body, _) = await host.InvokeHttpAsync(JobApi.JobResults, "GET", $"jobs/{jobId}/results", query: new { ttl = "2" }, routeParams: new { jobId });
         Assert.Equal(200, status);
         var url = new Uri((string)JsonNode.Parse(body)!["outputs"]![0]!["url"]!);
         var query = System.Web.HttpUtility.ParseQueryString(url.Query);

@@ -22,12 +22,10 @@ public sealed class FaceCheckTests
     public async Task SelfieJobsNeedAFace(string photo, bool accepted, string? code)
     {
         var bytes = Photo(photo);
-        await using var host = new HandlerHost(s => s["Pipeline:Uploads:FaceDetection"] = "on");
-        var (status, response) = await host.InvokeAsync("ValidateUpload", Payloads.Blob("selfies/" + photo, bytes, contentType: "image/png"));
-        Assert.Equal(200, status);
-        var verdict = response["ReturnValue"]!;
-        Assert.Equal(accepted, (bool)verdict["Accepted"]!);
-        Assert.Equal(code, (string?)verdict["Code"]);
+        await using var host = new FunctionsHost(s => s["Pipeline:Uploads:FaceDetection"] = "on");
+        var verdict = (await host.UploadAsync("selfies/" + photo, bytes, contentType: "image/png")).Verdict;
+        Assert.Equal(accepted, verdict.Accepted);
+        Assert.Equal(code, verdict.Code);
         Assert.Equal(accepted ? 1 : 0, (await host.PeekAllAsync("jobs-translate")).Count);
     }
 
@@ -35,9 +33,9 @@ public sealed class FaceCheckTests
     public async Task ProjectionJobsDoNotNeedAFace()
     {
         var bytes = Photo("coffee.png");
-        await using var host = new HandlerHost(s => s["Pipeline:Uploads:FaceDetection"] = "on");
-        var (_, response) = await host.InvokeAsync("ValidateUpload", Payloads.Blob("project/coffee.png", bytes, contentType: "image/png"));
-        Assert.True((bool)response["ReturnValue"]!["Accepted"]!, response.ToJsonString());
+        await using var host = new FunctionsHost(s => s["Pipeline:Uploads:FaceDetection"] = "on");
+        var verdict = (await host.UploadAsync("project/coffee.png", bytes, contentType: "image/png")).Verdict;
+        Assert.True(verdict.Accepted, verdict.Message);
         Assert.Single(await host.PeekAllAsync("jobs-project"));
     }
 }

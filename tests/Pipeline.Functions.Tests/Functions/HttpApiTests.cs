@@ -5,35 +5,88 @@ using Pipeline.Infra.Storage;
 
 namespace Pipeline.Functions.Tests.Functions;
 
-/// <summary>SubmitJob, JobStatus, JobResults with the HTTP-trigger payload (Data.req) the host sends.</summary>
+/// <summary>The HTTP functions called with a DefaultHttpContext (their returned result executed), as the worker's ASP.NET Core integration calls them.</summary>
 public sealed class HttpApiTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Theory]
-    [InlineData("SubmitJob", "POST", "jobs")]
-    [InlineData("JobStatus", "GET", "jobs/x")]
-    [InlineData("JobResults", "GET", "jobs/x/results")]
-    [InlineData("Metrics", "GET", "metrics")]
-    [InlineData("Dashboard", "GET", "dashboard")]
-    [InlineData("Gallery", "GET", "gallery")]
-    [InlineData("Gallery", "POST", "gallery/more")]
-    public async Task EveryHttpFunctionRequiresAuthorization(string function, string method, string path)
+    /// <summary>
+    /// Every HTTP function in the built functions.metadata, with the method and route it declares (route values
+    /// filled in). None is anonymous in effect: the platform auth level is anonymous and the app's gate refuses.
+    /// </summary>
+    public static TheoryData<string, string, string> HttpFunctionsFromMetadata()
     {
-        await using var host = new HandlerHost();
-        var (status, _, _) = await host.InvokeHttpAsync(function, method, path, withKey: false);
+        var data = new TheoryData<string, string, string>();
+        foreach (var (name, function) in Pipeline.Tests.FunctionsMetadata.Load().OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            var trigger = Pipeline.Tests.FunctionsMetadata.Trigger(function);
+            if ((string?)trigger["type"] != "httpTrigger") continue;
+            var route = System.Text.RegularExpressions.Regex.Replace((string)trigger["route"]!, @"\{\*?[^}]+\}", "x");
+            foreach (var method in trigger["methods"]!.AsArray()) data.Add(name, ((string)method!).ToUpperInvariant(), route);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(HttpFunctionsFromMetadata))]
+    public async Task EveryHttpFunctionRefusesCallsWithoutCredentials(string function, string method, string path)
+    {
+        await using var host = new FunctionsHost();
+        var routeValues = Local.HttpFunctionRoute.All.Single(r => r.Function == function).Template.Split('/')
+            .Where(s => s.StartsWith('{')).ToDictionary(s => s.Trim('{', '}', '*'), _ => "x");
+        var (status, _, _) = await host.InvokeHttpAsync(function, method, path, routeParams: routeValues, withKey: false);
         Assert.Equal(401, status);
-        (status, _, _) = await host.InvokeHttpAsync(function, method, path, withKey: false, headers: new() { ["x-functions-key"] = "wrong" });
+        (status, _, _) = await host.InvokeHttpAsync(function, method, path, routeParams: routeValues, withKey: false, headers: new() { ["x-functions-key"] = "wrong" });
+        Assert.Equal(401, status);
+        (status, _, _) = await host.InvokeHttpAsync(function, method, path, query: new { code = FunctionsHost.Key + "x" }, routeParams: routeValues, withKey: false);
         Assert.Equal(401, status);
         // A principal header means nothing in Keys mode (only App Service authentication may set it, in EasyAuth mode).
-        (status, _, _) = await host.InvokeHttpAsync(function, method, path, withKey: false, headers: new() { ["X-MS-CLIENT-PRINCIPAL-ID"] = "someone" });
+        (status, _, _) = await host.InvokeHttpAsync(function, method, path, routeParams: routeValues, withKey: false, headers: new() { ["X-MS-CLIENT-PRINCIPAL-ID"] = "someone" });
         Assert.Equal(401, status);
+    }
+
+    [Fact]
+    public async Task OnlyTheDocumentedDashboardAssetsLoadWithoutCredentials()
+    {
+        // docs/functions.md (HTTP authorization): app.js, gallery.js and style.css hold no data; everything else is behind the gate.
+        await using var host = new FunctionsHost();
+        foreach (var asset in Pipeline.Functions.DashboardApi.PublicAssets)
+        {
+            var (status, _, _) = await host.InvokeHttpAsync(Pipeline.Functions.DashboardApi.Dashboard, "GET", "dashboard/" + asset, routeParams: new { asset }, withKey: false);
+            Assert.Equal(200, status);
+        }
+        foreach (var asset in new[] { "index.html", "gallery.html", "nope.js" })
+        {
+            var (status, _, _) = await host.InvokeHttpAsync(Pipeline.Functions.DashboardApi.Dashboard, "GET", "dashboard/" + asset, routeParams: new { asset }, withKey: false);
+            Assert.Equal(401, status);
+        }
+        var docs = File.ReadAllText(Path.Combine(Pipeline.Tests.TestPaths.RepoRoot, "docs", "functions.md"));
+        Assert.All(Pipeline.Functions.DashboardApi.PublicAssets, a => Assert.Contains($"`{a}`", docs, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task KeysAreAcceptedInTheHeaderOrTheQueryAndAnyConfiguredKeyWorks()
+    {
+        await using var host = new FunctionsHost(s => s["Pipeline:Http:Keys:1"] = "second-key");
+        Assert.Equal(200, (await host.InvokeHttpAsync("Metrics", "GET", "metrics")).Status);
+        Assert.Equal(200, (await host.InvokeHttpAsync("Metrics", "GET", "metrics", query: new { code = FunctionsHost.Key }, withKey: false)).Status);
+        Assert.Equal(200, (await host.InvokeHttpAsync("Metrics", "GET", "metrics", withKey: false, headers: new() { ["x-functions-key"] = "second-key" })).Status);
+        // A prefix or an extension of a key is not the key.
+        Assert.Equal(401, (await host.InvokeHttpAsync("Metrics", "GET", "metrics", withKey: false, headers: new() { ["x-functions-key"] = FunctionsHost.Key[..^1] })).Status);
+        Assert.Equal(401, (await host.InvokeHttpAsync("Metrics", "GET", "metrics", withKey: false, headers: new() { ["x-functions-key"] = "" })).Status);
+    }
+
+    [Fact]
+    public async Task WithoutAnAuthModeEveryCallIsRefused()
+    {
+        await using var host = new FunctionsHost(s => s.Remove("Pipeline:Http:Auth"));
+        Assert.Equal(401, (await host.InvokeHttpAsync("Metrics", "GET", "metrics")).Status);
     }
 
     [Fact]
     public async Task EasyAuthModeAcceptsOnlyCallsCarryingThePrincipal()
     {
-        await using var host = new HandlerHost(s => s["Pipeline:Http:Auth"] = "EasyAuth");
+        await using var host = new FunctionsHost(s => s["Pipeline:Http:Auth"] = "EasyAuth");
         var (status, _, _) = await host.InvokeHttpAsync("Metrics", "GET", "metrics", withKey: true);
         Assert.Equal(401, status);
         (status, _, _) = await host.InvokeHttpAsync("Metrics", "GET", "metrics", withKey: false, headers: new() { ["X-MS-CLIENT-PRINCIPAL-ID"] = "00000000-0000-0000-0000-000000000001" });
@@ -43,7 +96,7 @@ public sealed class HttpApiTests
     [Fact]
     public async Task SubmitAnExistingUploadThenReadItsStatusAndResults()
     {
-        await using var host = new HandlerHost();
+        await using var host = new FunctionsHost();
         await host.Store.PutBytesAsync("uploads/selfies/frank.jpg", TestImages.Jpeg(), cancellationToken: Ct);
 
         var (status, body, _) = await host.InvokeHttpAsync("SubmitJob", "POST", "jobs", body: """{"upload":"selfies/frank.jpg","job":"translate","outputs":2,"seed":7}""");
@@ -94,10 +147,10 @@ public sealed class HttpApiTests
     [InlineData("JobResults", "trn-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 404)]
     public async Task JobIdsAreCheckedBeforeAnyLookup(string function, string jobId, int expected)
     {
-        await using var host = new HandlerHost();
+        await using var host = new FunctionsHost();
         var (status, body, headers) = await host.InvokeHttpAsync(function, "GET", "jobs/" + jobId, routeParams: new { jobId });
         Assert.Equal(expected, status);
-        Assert.Equal("application/problem+json", (string?)headers["Content-Type"]);
+        Assert.Equal("application/problem+json", headers.ContentType.ToString());
         Assert.False(string.IsNullOrEmpty((string?)JsonNode.Parse(body)!["code"]));
     }
 
@@ -110,7 +163,7 @@ public sealed class HttpApiTests
     [InlineData("""{"name":"selfies/inline.png","image":"aGVsbG8gd29ybGQ="}""", 422, "not_an_image")]
     public async Task SubmitValidatesItsInputWithClear4xx(string requestBody, int expected, string code)
     {
-        await using var host = new HandlerHost();
+        await using var host = new FunctionsHost();
         await host.Store.PutBytesAsync("uploads/selfies/g.jpg", TestImages.Jpeg(), cancellationToken: Ct);
         var (status, body, _) = await host.InvokeHttpAsync("SubmitJob", "POST", "jobs", body: requestBody);
         Assert.Equal(expected, status);
@@ -121,7 +174,7 @@ public sealed class HttpApiTests
     [Fact]
     public async Task SubmitWithAnInlineImageStoresItOnceAndNeverOverwrites()
     {
-        await using var host = new HandlerHost();
+        await using var host = new FunctionsHost();
         var request = JsonSerializer.Serialize(new { name = "selfies/inline.webp", image = Convert.ToBase64String(TestImages.Webp()), job = "project" });
         var (status, body, _) = await host.InvokeHttpAsync("SubmitJob", "POST", "jobs", body: request);
         Assert.Equal(202, status);

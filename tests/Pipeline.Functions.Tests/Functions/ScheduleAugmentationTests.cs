@@ -7,7 +7,7 @@ using Pipeline.Testing.ServiceBus;
 
 namespace Pipeline.Functions.Tests.Functions;
 
-/// <summary>ScheduleAugmentation driven with the timer payload the host sends.</summary>
+/// <summary>ScheduleAugmentation called as the timer calls it, with the schedule monitor's status.</summary>
 public sealed class ScheduleAugmentationTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -27,17 +27,19 @@ public sealed class ScheduleAugmentationTests
     public async Task OneSlotIsOneBatchedSendThroughTheServiceBusSdkAndAReplayIsDroppedAsDuplicates()
     {
         await using var broker = ServiceBusTestBroker.Start();
-        // The queues come from InfraFactory with a connection string, as `functions --local` or an emulator setup would.
-        await using var host = new HandlerHost(services: s => s.AddSingleton<Func<string, IJobQueue>>(_ => name => InfraFactory.CreateJobQueue(key =>
-            key == InfraFactory.ServiceBusQueueName ? name : key == InfraFactory.ServiceBusConnectionString ? broker.ConnectionString : null)));
+        // The queues come from the functions' options and InfraFactory with a connection string, as `functions --local`
+        // or an emulator setup would (the test host's in-process queues are replaced by the production factory).
+        await using var host = new FunctionsHost(
+            settings: c => c["Pipeline:Queue:ConnectionString"] = broker.ConnectionString,
+            services: s => s.AddSingleton<Func<string, IJobQueue>>(sp => name => InfraFactory.CreateJobQueue(sp.GetRequiredService<Pipeline.Functions.Services.InfraSettings>().For(name))));
         await host.Store.PutBytesAsync("datasets/augmentation-schedule.json", System.Text.Encoding.UTF8.GetBytes(Config), cancellationToken: Ct);
         var slot = new DateTimeOffset(2026, 11, 23, 3, 0, 0, TimeSpan.Zero);
 
-        Assert.Equal(200, (await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot))).Status);
+        Assert.Equal(2, (await host.TimerAsync(slot.AddDays(-1), slot)).Jobs.Count);
         var counters = broker.Counters("jobs-augment");
         Assert.Equal((1, 2), (counters.Transfers, counters.Enqueued)); // two jobs, one batched transfer
         // A replay while the jobs are still queued sends again (the status says queued); Service Bus drops both by MessageId.
-        await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot));
+        await host.TimerAsync(slot.AddDays(-1), slot);
         Assert.Equal((2, 2, 2), (counters.Transfers, counters.Enqueued, counters.DuplicatesDropped));
 
         await using var q = new ServiceBusJobQueue(new ServiceBusOptions { ConnectionString = broker.ConnectionString, QueueName = "jobs-augment" });
@@ -57,12 +59,14 @@ public sealed class ScheduleAugmentationTests
     [Fact]
     public async Task EnqueuesOneJobPerValidBatchAndIsIdempotentPerSlot()
     {
-        await using var host = new HandlerHost(queueOptions: new Infra.Queue.QueueEntityOptions { RequiresDuplicateDetection = false });
+        await using var host = new FunctionsHost(queueOptions: new Infra.Queue.QueueEntityOptions { RequiresDuplicateDetection = false });
         await host.Store.PutBytesAsync("datasets/augmentation-schedule.json", System.Text.Encoding.UTF8.GetBytes(Config), cancellationToken: Ct);
         var slot = new DateTimeOffset(2026, 11, 23, 3, 0, 0, TimeSpan.Zero);
 
-        var (status, first) = await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot));
-        Assert.Equal(200, status);
+        var first = await host.TimerAsync(slot.AddDays(-1), slot);
+        Assert.Equal(slot, first.Slot);
+        Assert.Equal(2, first.Jobs.Count);
+        Assert.NotEmpty(System.Text.Json.JsonSerializer.Serialize(first)); // the worker serializes return values for the host
         var messages = await host.PeekAllAsync("jobs-augment");
         Assert.Equal(2, messages.Count);
         var jobs = messages.Select(m => JobEnvelope.Parse(m.Body.Span)).Select(e => Assert.IsType<AugmentationBatchJob>(e.Job)).OrderBy(j => j.BatchId).ToList();
@@ -73,7 +77,7 @@ public sealed class ScheduleAugmentationTests
         Assert.Equal("ffhq-trunc-20261123-0300", jobs[1].BatchId);
         Assert.Equal(0.7, jobs[1].Truncation);
         Assert.Equal(32, jobs[1].Count);
-        var logs = first["Logs"]!.AsArray().Select(l => (string)l!).ToList();
+        var logs = first.Notes;
         Assert.Contains(logs, l => l.Contains("Skipped batch '../escape'", StringComparison.Ordinal));
         Assert.Contains(logs, l => l.Contains("Skipped batch 'too-many'", StringComparison.Ordinal));
 
@@ -83,11 +87,13 @@ public sealed class ScheduleAugmentationTests
                 new JobStatus { JobId = m.MessageId, Kind = JobKind.Augmentation, State = JobState.Running, UpdatedAt = DateTimeOffset.UtcNow }, cancellationToken: Ct);
         var q = host.Queue("jobs-augment");
         foreach (var m in await q.ReceiveAsync(10, TimeSpan.FromSeconds(1), cancellationToken: Ct)) await q.CompleteAsync(m, Ct);
-        await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot));
+        var replay = await host.TimerAsync(slot.AddDays(-1), slot);
+        Assert.All(replay.Jobs, j => Assert.Equal(Infra.Queue.PublishOutcome.AlreadyKnown, j.Outcome));
         Assert.Empty(await host.PeekAllAsync("jobs-augment"));
+        Assert.Contains(host.Logs.Lines, l => l.Contains("Skipped batch '../escape'", StringComparison.Ordinal));
 
         // The next slot is new work.
-        await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot, slot.AddDays(1)));
+        await host.TimerAsync(slot, slot.AddDays(1));
         var next = await host.PeekAllAsync("jobs-augment");
         Assert.Equal(2, next.Count);
         Assert.Empty(next.Select(m => m.MessageId).Intersect(messages.Select(m => m.MessageId)));
@@ -96,16 +102,23 @@ public sealed class ScheduleAugmentationTests
     [Fact]
     public async Task MissingOrBrokenConfigEnqueuesNothingAndDoesNotFailTheInvocation()
     {
-        await using var host = new HandlerHost();
+        await using var host = new FunctionsHost();
         var slot = new DateTimeOffset(2026, 11, 23, 3, 0, 0, TimeSpan.Zero);
-        var (status, body) = await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot));
-        Assert.Equal(200, status);
-        Assert.Contains("No augmentation config", body["Logs"]!.ToJsonString(), StringComparison.Ordinal);
+        var result = await host.TimerAsync(slot.AddDays(-1), slot);
+        Assert.Contains(result.Notes, l => l.Contains("No augmentation config", StringComparison.Ordinal));
 
         await host.Store.PutBytesAsync("datasets/augmentation-schedule.json", "{ not json"u8.ToArray(), cancellationToken: Ct);
-        (status, body) = await host.InvokeAsync("ScheduleAugmentation", Payloads.Timer(slot.AddDays(-1), slot));
-        Assert.Equal(200, status);
-        Assert.Contains("not valid JSON", body["Logs"]!.ToJsonString(), StringComparison.Ordinal);
+        result = await host.TimerAsync(slot.AddDays(-1), slot);
+        Assert.Contains(result.Notes, l => l.Contains("not valid JSON", StringComparison.Ordinal));
+        Assert.Empty(result.Jobs);
         Assert.Empty(await host.PeekAllAsync("jobs-augment"));
+    }
+
+    [Fact]
+    public void WithoutAMonitorStatusTheSlotIsTheCurrentMinute()
+    {
+        var now = new DateTimeOffset(2026, 11, 23, 3, 0, 41, TimeSpan.Zero);
+        Assert.Equal(new DateTimeOffset(2026, 11, 23, 3, 0, 0, TimeSpan.Zero), ScheduleAugmentation.SlotOf(null, now));
+        Assert.Equal(new DateTimeOffset(2026, 11, 23, 3, 0, 0, TimeSpan.Zero), ScheduleAugmentation.SlotOf(new Microsoft.Azure.Functions.Worker.TimerInfo(), now));
     }
 }

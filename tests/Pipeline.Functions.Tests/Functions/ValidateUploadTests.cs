@@ -1,12 +1,11 @@
 using System.Text;
-using Pipeline.Functions.Handlers;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
 
 namespace Pipeline.Functions.Tests.Functions;
 
-/// <summary>ValidateUpload driven with the blob-trigger payload the host sends (base64 content + metadata).</summary>
+/// <summary>ValidateUpload called as the blob trigger calls it: content, name, and trigger metadata (ETag, length, user metadata).</summary>
 public sealed class ValidateUploadTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -14,15 +13,17 @@ public sealed class ValidateUploadTests
     [Fact]
     public async Task AcceptedSelfieBecomesOneQueuedTranslationJobWithTheJobIdAsMessageId()
     {
-        await using var host = new HandlerHost();
+        await using var host = new FunctionsHost();
         var image = TestImages.Jpeg();
-        var (status, response) = await host.InvokeAsync("ValidateUpload", Payloads.Blob("selfies/alice.jpg", image, etag: "0x8DD01"));
+        var result = await host.UploadAsync("selfies/alice.jpg", image, etag: "0x8DD01");
 
-        Assert.Equal(200, status);
-        var verdict = response["ReturnValue"]!;
-        Assert.True((bool)verdict["Accepted"]!, response.ToJsonString());
-        Assert.Equal(320, (int)verdict["Image"]!["Width"]!);
-        Assert.Equal(240, (int)verdict["Image"]!["Height"]!);
+        var verdict = result.Verdict;
+        Assert.True(verdict.Accepted, verdict.Message);
+        Assert.Equal(320, verdict.Image!.Width);
+        Assert.Equal(240, verdict.Image.Height);
+        Assert.Equal(PublishOutcome.Enqueued, Assert.Single(result.Published).Outcome);
+        // The worker serializes a function's return value for the host (System.Text.Json): it must not throw.
+        Assert.Contains("\"Accepted\":true", System.Text.Json.JsonSerializer.Serialize(result), StringComparison.Ordinal);
 
         var messages = await host.PeekAllAsync("jobs-translate");
         var message = Assert.Single(messages);
@@ -45,11 +46,10 @@ public sealed class ValidateUploadTests
     [Fact]
     public async Task MetadataCanAskForProjectionAsWell()
     {
-        await using var host = new HandlerHost();
-        var payload = Payloads.Blob("selfies/bob.png", TestImages.Png(), contentType: "image/png",
+        await using var host = new FunctionsHost();
+        var result = await host.UploadAsync("selfies/bob.png", TestImages.Png(), contentType: "image/png",
             metadata: new Dictionary<string, string> { ["job"] = "translate,project", ["outputs"] = "3", ["steps"] = "200" });
-        var (status, _) = await host.InvokeAsync("ValidateUpload", payload);
-        Assert.Equal(200, status);
+        Assert.Equal(2, result.Published.Count);
         var translate = JobEnvelope.Parse(Assert.Single(await host.PeekAllAsync("jobs-translate")).Body.Span);
         var project = JobEnvelope.Parse(Assert.Single(await host.PeekAllAsync("jobs-project")).Body.Span);
         Assert.Equal(3, Assert.IsType<TranslationJob>(translate.Job).Outputs);
@@ -60,10 +60,10 @@ public sealed class ValidateUploadTests
     [Fact]
     public async Task ReplayOfTheSameEventProducesNoSecondJob()
     {
-        // Duplicate detection off: the handler itself must not create a second job.
-        await using var host = new HandlerHost(queueOptions: new QueueEntityOptions { RequiresDuplicateDetection = false });
-        var payload = Payloads.Blob("selfies/carol.jpg", TestImages.Jpeg(), etag: "0x8DD02");
-        await host.InvokeAsync("ValidateUpload", payload);
+        // Duplicate detection off: the function itself must not create a second job.
+        await using var host = new FunctionsHost(queueOptions: new QueueEntityOptions { RequiresDuplicateDetection = false });
+        var image = TestImages.Jpeg();
+        await host.UploadAsync("selfies/carol.jpg", image, etag: "0x8DD02");
         var first = Assert.Single(await host.PeekAllAsync("jobs-translate"));
         // The worker picks it up (status leaves "queued"), then Event Grid redelivers the same event.
         var q = host.Queue("jobs-translate");
@@ -72,10 +72,10 @@ public sealed class ValidateUploadTests
             new JobStatus { JobId = first.MessageId, Kind = JobKind.Translation, State = JobState.Running, UpdatedAt = DateTimeOffset.UtcNow }, cancellationToken: Ct);
         await q.CompleteAsync(taken, Ct);
 
-        var (status, response) = await host.InvokeAsync("ValidateUpload", payload);
-        Assert.Equal(200, status);
+        var replay = await host.UploadAsync("selfies/carol.jpg", image, etag: "0x8DD02");
         Assert.Empty(await host.PeekAllAsync("jobs-translate"));
-        Assert.Contains(response["Logs"]!.AsArray(), l => ((string)l!).Contains("alreadyknown", StringComparison.Ordinal));
+        Assert.Equal(PublishOutcome.AlreadyKnown, Assert.Single(replay.Published).Outcome);
+        Assert.Contains(host.Logs.Lines, l => l.Contains("alreadyknown", StringComparison.Ordinal));
         var st = await host.Store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(first.MessageId), Ct);
         Assert.Equal(JobState.Running, st!.State); // not reset to queued
     }
@@ -83,20 +83,20 @@ public sealed class ValidateUploadTests
     [Fact]
     public async Task ReplayWhileStillQueuedResendsTheSameMessageIdWhichServiceBusDropsAsDuplicate()
     {
-        await using var host = new HandlerHost(); // duplicate detection on, as the bicep configures the queues
-        var payload = Payloads.Blob("selfies/dave.jpg", TestImages.Jpeg(), etag: "0x8DD03");
-        await host.InvokeAsync("ValidateUpload", payload);
-        var (_, response) = await host.InvokeAsync("ValidateUpload", payload);
+        await using var host = new FunctionsHost(); // duplicate detection on, as the bicep configures the queues
+        var image = TestImages.Jpeg();
+        await host.UploadAsync("selfies/dave.jpg", image, etag: "0x8DD03");
+        var replay = await host.UploadAsync("selfies/dave.jpg", image, etag: "0x8DD03");
         Assert.Single(await host.PeekAllAsync("jobs-translate"));
-        Assert.Contains(response["Logs"]!.AsArray(), l => ((string)l!).Contains("resent", StringComparison.Ordinal));
+        Assert.Equal(PublishOutcome.Resent, Assert.Single(replay.Published).Outcome);
     }
 
     [Fact]
     public async Task ANewVersionOfTheUploadIsANewJob()
     {
-        await using var host = new HandlerHost();
-        await host.InvokeAsync("ValidateUpload", Payloads.Blob("selfies/erin.jpg", TestImages.Jpeg(), etag: "0x1"));
-        await host.InvokeAsync("ValidateUpload", Payloads.Blob("selfies/erin.jpg", TestImages.Jpeg(), etag: "0x2"));
+        await using var host = new FunctionsHost();
+        await host.UploadAsync("selfies/erin.jpg", TestImages.Jpeg(), etag: "0x1");
+        await host.UploadAsync("selfies/erin.jpg", TestImages.Jpeg(), etag: "0x2");
         var ids = (await host.PeekAllAsync("jobs-translate")).Select(m => m.MessageId).ToList();
         Assert.Equal(2, ids.Distinct().Count());
     }
@@ -123,23 +123,23 @@ public sealed class ValidateUploadTests
     [Theory, MemberData(nameof(BadUploads))]
     public async Task BadUploadsAreRejectedWithTheirCodeAndNoJob(string kind, string name, string code)
     {
-        await using var host = new HandlerHost();
+        await using var host = new FunctionsHost();
         var (content, metadata, declared) = BadUpload(kind);
         // The upload blob exists (Event Grid fires after the write); it must come out untouched.
         string? etagBefore = null;
         if (BlobNames.IsSafeRelative(name, out _) && kind != "fifty-megabytes")
             etagBefore = (await host.Store.PutBytesAsync(BlobLayout.Upload(name), content, cancellationToken: Ct)).ETag;
 
-        var (status, response) = await host.InvokeAsync("ValidateUpload", Payloads.Blob(name, content, metadata: metadata, declaredLength: declared));
+        var result = await host.UploadAsync(name, content, metadata: metadata, declaredLength: declared);
 
-        Assert.Equal(200, status);
-        var verdict = response["ReturnValue"]!;
-        Assert.False((bool)verdict["Accepted"]!, response.ToJsonString());
-        Assert.Equal(code, (string?)verdict["Code"]);
+        Assert.False(result.Verdict.Accepted);
+        Assert.Equal(code, result.Verdict.Code);
+        Assert.Empty(result.Published);
+        Assert.Equal(ValidateUpload.RejectionPath(name, "0x8DD0A1B2C3D4E5F"), result.RejectionPath);
         Assert.Empty(await host.PeekAllAsync("jobs-translate"));
         Assert.Empty(await host.PeekAllAsync("jobs-project"));
 
-        var rejection = await host.Store.GetJsonAsync<Rejection>(ValidateUploadHandler.RejectionPath(name, "0x8DD0A1B2C3D4E5F"), Ct);
+        var rejection = await host.Store.GetJsonAsync<Rejection>(ValidateUpload.RejectionPath(name, "0x8DD0A1B2C3D4E5F"), Ct);
         Assert.NotNull(rejection);
         Assert.Equal(code, rejection!.Details!["code"]);
         Assert.False(string.IsNullOrWhiteSpace(rejection.Message));
@@ -184,11 +184,18 @@ public sealed class ValidateUploadTests
     }
 
     [Fact]
-    public async Task AMalformedInvocationIsA400NotACrash()
+    public async Task TheNameComesFromTheTriggerMetadataWhenTheBindingHasNone()
     {
-        await using var host = new HandlerHost();
-        var (status, body) = await host.InvokeAsync("ValidateUpload", "{\"Data\":{\"upload\":\"%%%not base64\"},\"Metadata\":{\"name\":\"selfies/x.jpg\"}}");
-        Assert.Equal(400, status);
-        Assert.Contains("base64", body.ToJsonString(), StringComparison.Ordinal);
+        // The host always binds {name}; without it the function falls back to the blob's Uri, as before.
+        await using var host = new FunctionsHost();
+        var data = new Dictionary<string, object?> { ["Uri"] = "https://stgandata.blob.core.windows.net/uploads/selfies/frank%20s.jpg" };
+        var result = await host.Function<ValidateUpload>().RunAsync(TestImages.Jpeg(), new TestFunctionContext(ValidateUpload.Name, data, host.Services));
+        Assert.Equal("selfies/frank s.jpg", result.Verdict.UploadId);
+        // No ETag in the metadata: the stored blob's is used, so a new version of the upload is still a new job.
+        await host.Store.PutBytesAsync("uploads/selfies/grace.jpg", TestImages.Jpeg(), cancellationToken: Ct);
+        var etag = (await host.Store.GetPropertiesAsync("uploads/selfies/grace.jpg", Ct))!.ETag;
+        var graces = await host.Function<ValidateUpload>().ValidateAsync(new UploadEvent("selfies/grace.jpg", TestImages.Jpeg()), Ct);
+        var job = Assert.IsType<TranslationJob>(Assert.Single(graces.Published).Job.Job);
+        Assert.Equal(etag.Trim('"'), job.Input.ETag);
     }
 }

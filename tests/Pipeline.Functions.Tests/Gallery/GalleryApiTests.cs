@@ -19,21 +19,21 @@ public sealed class GalleryApiTests
             Task.FromResult<Uri?>(new Uri("https://signed.example/" + path));
     }
 
-    private static async Task<HandlerHost> HostAsync(int v2Count = 5)
+    private static async Task<FunctionsHost> HostAsync(int v2Count = 5)
     {
-        var host = new HandlerHost(services: s => s.AddSingleton<ILinkSigner, EchoSigner>());
+        var host = new FunctionsHost(services: s => s.AddSingleton<ILinkSigner, EchoSigner>());
         await GallerySeed.SeedAsync(host.Store, v2Count, Ct);
         return host;
     }
 
-    private static async Task<JsonObject> GetAsync(HandlerHost host, string path, object? query = null, int expect = 200)
+    private static async Task<JsonObject> GetAsync(FunctionsHost host, string path, object? query = null, int expect = 200)
     {
         var (status, body, _) = await host.InvokeHttpAsync("Gallery", "GET", "gallery/" + path, query: query, routeParams: new { path });
         Assert.True(status == expect, $"{path}: {status} {body}");
         return JsonNode.Parse(body)!.AsObject();
     }
 
-    private static async Task<(int Status, JsonObject Body)> MoreAsync(HandlerHost host, string json)
+    private static async Task<(int Status, JsonObject Body)> MoreAsync(FunctionsHost host, string json)
     {
         var (status, body, _) = await host.InvokeHttpAsync("Gallery", "POST", "gallery/more", routeParams: new { path = "more" }, body: json);
         return (status, JsonNode.Parse(body)!.AsObject());

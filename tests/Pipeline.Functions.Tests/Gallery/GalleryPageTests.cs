@@ -1,38 +1,22 @@
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
-using Pipeline.Functions.Services;
-using Pipeline.Functions.Tests.Dashboard;
-using Pipeline.Functions.Tests.Functions;
 using Pipeline.Infra.Contracts;
 using Pipeline.Tests;
 
 namespace Pipeline.Functions.Tests.Gallery;
 
-/// <summary>The gallery page in headless Chromium (Debian's) over what a worker wrote, with links served over HTTP so
-/// the test sees which images the browser actually fetched.</summary>
+/// <summary>The gallery page in headless Chromium (Debian's) over what a worker wrote, served by `--local` (the same
+/// function classes as the worker, images through the local signed links), recording which images the browser fetched.</summary>
 public sealed class GalleryPageTests
 {
     private const string ChromiumPath = "/usr/bin/chromium";
     private const int Images = 300;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>Signed links that point at the emulator's /blobs/ endpoint (its address is known only once it runs).</summary>
-    private sealed class EmulatorLinks : ILinkSigner
-    {
-        public string BaseUrl { get; set; } = "";
-        public Task<Uri?> SignAsync(string path, TimeSpan lifetime, CancellationToken cancellationToken) =>
-            Task.FromResult<Uri?>(new Uri($"{BaseUrl}/blobs/{path}"));
-    }
-
     [Fact]
     public async Task CollectionsGridsPanoramasViewerAndMoreLikeThisWorkWithHundredsOfImages()
     {
         Requirement.SkipUnless(File.Exists(ChromiumPath), $"Chromium missing at {ChromiumPath}: build/prereqs.d/30-chromium.sh installs Debian's chromium.");
-        var links = new EmulatorLinks();
-        await using var handler = new HandlerHost(services: s => s.AddSingleton<ILinkSigner>(links));
-        await GallerySeed.SeedAsync(handler.Store, Images, Ct);
-        await using var emulator = await HostEmulator.StartAsync(handler);
-        links.BaseUrl = emulator.BaseUrl;
+        await using var emulator = await LocalSite.StartAsync(store => GallerySeed.SeedAsync(store, Images, Ct));
 
         using var http = new HttpClient();
         using (var denied = await http.GetAsync(emulator.BaseUrl + "/api/dashboard/gallery.html", Ct))
@@ -52,7 +36,7 @@ public sealed class GalleryPageTests
         page.PageError += (_, e) => errors.Add(e);
         page.Console += (_, m) => { if (m.Type == "error") errors.Add(m.Text); };
 
-        var response = await page.GotoAsync($"{emulator.BaseUrl}/api/dashboard/gallery.html?code={HandlerHost.Key}");
+        var response = await page.GotoAsync($"{emulator.BaseUrl}/api/dashboard/gallery.html?code={LocalSite.Key}");
         Assert.Equal(200, response!.Status);
         await page.WaitForSelectorAsync("body[data-loaded]", new PageWaitForSelectorOptions { Timeout = 30_000 });
         Assert.Equal("true", await page.GetAttributeAsync("body", "data-loaded"));
@@ -70,8 +54,8 @@ public sealed class GalleryPageTests
         Assert.Equal(3, await grid.Locator("thead img").CountAsync());
         Assert.Equal(2, await grid.Locator("tbody tr").CountAsync());
         Assert.Equal(6, await grid.Locator("td.cell img").CountAsync());
-        Assert.Equal($"{emulator.BaseUrl}/blobs/datasets/{GallerySeed.GridBatch}/mix-coarse/r1_c2.png",
-            await grid.Locator("tbody tr[data-row='1'] td.cell[data-column='2'] img").GetAttributeAsync("src"));
+        Assert.StartsWith($"/api/_blobs/datasets/{GallerySeed.GridBatch}/mix-coarse/r1_c2.png?exp=",
+            await grid.Locator("tbody tr[data-row='1'] td.cell[data-column='2'] img").GetAttributeAsync("src"), StringComparison.Ordinal);
 
         // Open the 300-image batch: one page of items, thumbnails only, fetched lazily.
         await page.Locator($".card[data-batch='{GallerySeed.V2Batch}']").ClickAsync();
@@ -97,7 +81,7 @@ public sealed class GalleryPageTests
         // Full-size view with the image's settings, then "more like this".
         await page.Locator("#items figure.work[data-index='123'] button.open").ClickAsync();
         await page.WaitForSelectorAsync("dialog#viewer[open]");
-        Assert.Equal($"{emulator.BaseUrl}/blobs/datasets/{GallerySeed.V2Batch}/00123.png", await page.Locator("#viewer-img").GetAttributeAsync("src"));
+        Assert.StartsWith($"/api/_blobs/datasets/{GallerySeed.V2Batch}/00123.png?exp=", await page.Locator("#viewer-img").GetAttributeAsync("src"), StringComparison.Ordinal);
         Assert.Equal((GallerySeed.V2FirstSeed + 123).ToString(System.Globalization.CultureInfo.InvariantCulture), await page.Locator("#viewer-settings dd[data-key='seed']").TextContentAsync());
         Assert.Equal("0.7", await page.Locator("#viewer-settings dd[data-key='truncation']").TextContentAsync());
         Assert.Equal(GallerySeed.V2Model, await page.Locator("#viewer-settings dd[data-key='model']").TextContentAsync());
@@ -105,7 +89,7 @@ public sealed class GalleryPageTests
         await page.Locator("#viewer-actions button[data-mode='coarse']").ClickAsync();
         await page.WaitForSelectorAsync("#viewer-message[data-job-id]");
         var jobId = await page.GetAttributeAsync("#viewer-message", "data-job-id");
-        var message = Assert.Single(await handler.PeekAllAsync("jobs-augment"));
+        var message = Assert.Single(await emulator.PeekAllAsync("jobs-augment"));
         Assert.Equal(jobId, message.MessageId);
         var job = Assert.IsType<AugmentationBatchJob>(JobEnvelope.Parse(message.Body.Span).Job);
         Assert.Equal(AugmentationOp.StyleMixing, job.Operation);
@@ -123,6 +107,7 @@ public sealed class GalleryPageTests
         Assert.True(await page.Locator($".model-group[data-model='{GallerySeed.V1Model}']").IsVisibleAsync());
 
         Assert.Empty(errors);
+        Assert.DoesNotContain(emulator.Logs.Lines, l => l.Contains(LocalSite.Key, StringComparison.Ordinal));
         if (Environment.GetEnvironmentVariable("PIPELINE_GALLERY_SCREENSHOT") is { Length: > 0 } shot)
         {
             await page.SelectOptionAsync("#model-filter", "");

@@ -1,12 +1,14 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Pipeline.Functions;
 using Pipeline.Imaging.Synthetic;
 using Pipeline.Infra;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
-using Pipeline.Infra.Uploads;
 using Pipeline.Engine.StyleGan1;
 using Pipeline.Worker.Cli.StyleGan1;
 using Pipeline.Worker.Hosting;
@@ -16,8 +18,8 @@ namespace Pipeline.Worker.Cli.Demo;
 
 /// <summary>
 /// `pipeline demo`: the whole pipeline on one machine, offline. Uploads (synthetic selfies, a landscape to project,
-/// broken files) go through the same validation as the ValidateUpload function, accepted ones become jobs on an
-/// in-process queue, the timer's augmentation batches and a metrics job are added, and the real worker host runs
+/// broken files) go through the ValidateUpload function class itself (composed as the Functions app composes it, with
+/// the demo's store and queue), accepted ones become jobs on an in-process queue, the timer's augmentation batches and a metrics job are added, and the real worker host runs
 /// them all. Everything lands in a local folder laid out like the blob containers.
 /// </summary>
 public sealed class DemoCommand : ICliCommand
@@ -87,29 +89,25 @@ public sealed class DemoCommand : ICliCommand
         var models = await DemoModels.PublishAsync(store, root, ct);
         AnsiConsole.WriteLine("   " + models.Note);
 
-        AnsiConsole.MarkupLine("[bold]2. Uploads, validated as the ValidateUpload function does[/]");
-        var validator = new UploadValidator(new UploadValidationOptions
-        {
-            ProjectionModel = models.StyleGan2,
-            SelfieModel = models.Council ?? "models/no-council-bundled/",
-        }, FaceChecks.TryCreate());
-        var publisher = new JobPublisher(store, _ => queue, TimeProvider.System);
+        AnsiConsole.MarkupLine("[bold]2. Uploads, through the ValidateUpload function[/]");
+        await using var functions = FunctionServices(store, queue, models);
+        var validateUpload = functions.GetRequiredService<ValidateUpload>();
+        var publisher = functions.GetRequiredService<JobPublisher>();
         var published = new List<JobEnvelope>();
         foreach (var upload in DemoUploads(models.Council is not null, steps))
         {
+            // The blob lands in uploads/ first (Event Grid fires on BlobCreated), then the trigger's path runs.
             var props = await store.PutBytesAsync(BlobLayout.Upload(upload.Name), upload.Bytes, new BlobPutOptions { Metadata = upload.Metadata }, ct);
-            var verdict = validator.Validate(new UploadCandidate(upload.Name, props.ETag, upload.Bytes, upload.Metadata), "demo");
-            if (!verdict.Accepted)
+            var result = await validateUpload.ValidateAsync(new UploadEvent(upload.Name, upload.Bytes, props.ETag, upload.Bytes.Length, upload.Metadata), ct);
+            if (!result.Verdict.Accepted)
             {
-                await store.PutJsonAsync(BlobLayout.Rejection(upload.Name), verdict.ToRejection(new BlobRef(BlobLayout.Upload(upload.Name), props.ETag), DateTimeOffset.UtcNow), cancellationToken: ct);
-                AnsiConsole.MarkupLineInterpolated($"   [yellow]rejected[/] {upload.Name}: {verdict.Code} ({verdict.Message})");
+                AnsiConsole.MarkupLineInterpolated($"   [yellow]rejected[/] {upload.Name}: {result.Verdict.Code} ({result.Verdict.Message})");
                 continue;
             }
-            foreach (var env in verdict.Jobs)
+            foreach (var job in result.Published)
             {
-                await publisher.PublishAsync(env, ct);
-                published.Add(env);
-                AnsiConsole.MarkupLineInterpolated($"   [green]accepted[/] {upload.Name} -> {env.Kind} job");
+                published.Add(job.Job);
+                AnsiConsole.MarkupLineInterpolated($"   [green]accepted[/] {upload.Name} -> {job.Job.Kind} job");
             }
         }
 
@@ -161,6 +159,23 @@ public sealed class DemoCommand : ICliCommand
             AnsiConsole.MarkupLineInterpolated($"Dashboard and gallery of these results: [bold]dotnet run --project functions/Pipeline.Functions -c Release -- --local --data {dataRoot}[/] (prints the link).");
         bool allFinished = states.Count == published.Count && states.Values.All(s => s?.State is JobState.Succeeded or JobState.Failed);
         return allFinished ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The Functions app's registrations (<see cref="FunctionsApp.AddPipelineFunctions"/>) over the demo's store and its
+    /// one queue (every job kind goes to the queue the demo's worker reads), with the demo's models as the upload jobs' models.
+    /// </summary>
+    private static ServiceProvider FunctionServices(IBlobStore store, IJobQueue queue, DemoModels.Published models)
+    {
+        var settings = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Pipeline:Uploads:ProjectionModel"] = models.StyleGan2,
+            ["Pipeline:Uploads:SelfieModel"] = models.Council ?? "models/no-council-bundled/",
+        }).Build();
+        var services = new ServiceCollection().AddLogging().AddPipelineFunctions(settings);
+        services.AddSingleton(store);
+        services.AddSingleton<Func<string, IJobQueue>>(_ => _ => queue);
+        return services.BuildServiceProvider();
     }
 
     /// <summary>Where the demo publishes its StyleGAN2 mixing grids (the gallery lists datasets/*/mix-*.json).</summary>

@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Security.Cryptography;
 
-namespace Pipeline.Functions.Host;
+namespace Pipeline.Functions.Local;
 
 /// <summary>
 /// `--local [--data DIR] [--port N] [--key KEY]`: serve the dashboard and gallery over a local store (e.g. what
-/// `pipeline demo` wrote) through <see cref="LocalFrontDoor"/>, on 127.0.0.1 only, behind a function key that is
+/// `pipeline demo` wrote) through <see cref="LocalHost"/>, on 127.0.0.1 only, behind a function key that is
 /// generated per run unless given.
 /// </summary>
 public sealed record LocalOptions(string DataRoot, int Port, string Key)
@@ -37,24 +37,29 @@ public sealed record LocalOptions(string DataRoot, int Port, string Key)
         return new LocalOptions(Path.GetFullPath(data), port, key);
     }
 
+    /// <summary>Without the key, so the options can be printed or logged.</summary>
+    public override string ToString() => $"LocalOptions {{ DataRoot = {DataRoot}, Port = {Port} }}";
+
     /// <summary>Configuration for local mode: the file-system store, in-process queues, key auth.</summary>
     public Dictionary<string, string?> Settings() => new()
     {
-        ["Pipeline:LocalFrontDoor"] = "true",
         ["Pipeline:Storage:Kind"] = "local",
         ["Pipeline:Storage:Root"] = DataRoot,
         ["Pipeline:Queue:Kind"] = "inprocess",
         ["Pipeline:Http:Auth"] = "Keys",
-        ["Pipeline:Http:Keys"] = Key,
+        ["Pipeline:Http:Keys:0"] = Key,
     };
 
-    /// <summary>Prints where to look.</summary>
-    public void PrintWelcome(WebApplication app)
+    /// <summary>
+    /// Prints where to look, to the console only: the links carry the key, so they are never a log line (logs end up
+    /// in files and telemetry).
+    /// </summary>
+    public void PrintWelcome(TextWriter console, string baseUrl)
     {
-        var url = $"http://127.0.0.1:{Port}/api";
-        app.Logger.LogWarning(
-            "Serving {Data} locally.\n  Dashboard: {Url}/dashboard?code={Key}\n  Gallery:   {Url}/dashboard/gallery.html?code={Key}\n" +
-            "Jobs asked for here (\"more like this\") go to an in-process queue that no worker reads; run the worker against shared storage and Service Bus for that. Ctrl+C stops.",
-            DataRoot, url, Key, url, Key);
+        var url = baseUrl.TrimEnd('/') + "/api";
+        console.WriteLine($"Serving {DataRoot} locally.");
+        console.WriteLine($"  Dashboard: {url}/dashboard?code={Key}");
+        console.WriteLine($"  Gallery:   {url}/dashboard/gallery.html?code={Key}");
+        console.WriteLine("Jobs asked for here (\"more like this\") go to an in-process queue that no worker reads; run the worker against shared storage and Service Bus for that. Ctrl+C stops.");
     }
 }

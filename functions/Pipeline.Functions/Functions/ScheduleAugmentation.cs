@@ -1,13 +1,12 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using Pipeline.Functions.Host;
+using Microsoft.Extensions.Options;
 using Pipeline.Functions.Services;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
 
-namespace Pipeline.Functions.Handlers;
+namespace Pipeline.Functions;
 
 /// <summary>One batch of the augmentation schedule (an entry of the config blob).</summary>
 public sealed record AugmentationScheduleEntry
@@ -43,18 +42,39 @@ public sealed record AugmentationSchedule
     public IReadOnlyList<AugmentationScheduleEntry> Batches { get; init; } = [];
 }
 
+/// <summary>A batch one schedule slot enqueued.</summary>
+public sealed record ScheduledBatch(string BatchId, string JobId, PublishOutcome Outcome);
+
+/// <summary>What one timer invocation did: its slot, the batches, and the lines it logged about skipped or missing config.</summary>
+public sealed record ScheduleAugmentationResult(DateTimeOffset Slot, IReadOnlyList<ScheduledBatch> Jobs, IReadOnlyList<string> Notes);
+
 /// <summary>
 /// ScheduleAugmentation: timer trigger (CRON in app setting AugmentationSchedule). Enqueues one augmentation job per
 /// configured batch, idempotent per schedule slot: the slot is part of the batch id, hence of the deterministic job id,
 /// so a replayed or overlapping invocation for the same slot publishes nothing new.
 /// </summary>
-public sealed class ScheduleAugmentationHandler(IBlobStore store, JobPublisher publisher, AugmentationOptions options, TimeProvider time)
+public sealed class ScheduleAugmentation(IBlobStore store, JobPublisher publisher, IOptions<AugmentationOptions> augmentation, TimeProvider time, ILogger<ScheduleAugmentation> log)
 {
+    /// <summary>Function name.</summary>
+    public const string Name = "ScheduleAugmentation";
+    /// <summary>The app setting holding the NCRONTAB schedule (the bicep sets it).</summary>
+    public const string ScheduleSetting = "AugmentationSchedule";
+
+    private readonly AugmentationOptions options = augmentation.Value;
+
     /// <summary>Handles one timer invocation.</summary>
-    public async Task<IResult> HandleAsync(Invocation invocation, CancellationToken cancellationToken)
+    [Function(Name)]
+    public async Task<ScheduleAugmentationResult> RunAsync(
+        [TimerTrigger("%" + ScheduleSetting + "%", UseMonitor = true, RunOnStartup = false)] TimerInfo? timer,
+        CancellationToken cancellationToken)
     {
-        var result = new InvocationResult();
-        var slot = SlotOf(Invocation.Get(invocation.Data, "timer") as JsonObject, time.GetUtcNow());
+        var notes = new List<string>();
+        void Note(string line)
+        {
+            notes.Add(line);
+            log.LogInformation("{Line}", line);
+        }
+        var slot = SlotOf(timer, time.GetUtcNow());
         AugmentationSchedule? schedule;
         try
         {
@@ -63,15 +83,13 @@ public sealed class ScheduleAugmentationHandler(IBlobStore store, JobPublisher p
         catch (JsonException ex)
         {
             // A broken config is an operator error: log it and succeed, retrying cannot fix it.
-            result.Logs.Add($"Augmentation config {options.ConfigBlob} is not valid JSON: {ex.Message}");
-            result.ReturnValue = new { slot, enqueued = 0, error = "invalid config" };
-            return result.ToResult();
+            Note($"Augmentation config {options.ConfigBlob} is not valid JSON: {ex.Message}");
+            return new ScheduleAugmentationResult(slot, [], notes);
         }
         if (schedule is null)
         {
-            result.Logs.Add($"No augmentation config at {options.ConfigBlob}; nothing to enqueue.");
-            result.ReturnValue = new { slot, enqueued = 0 };
-            return result.ToResult();
+            Note($"No augmentation config at {options.ConfigBlob}; nothing to enqueue.");
+            return new ScheduleAugmentationResult(slot, [], notes);
         }
 
         var planned = new List<(AugmentationBatchJob Job, JobEnvelope Envelope)>();
@@ -80,7 +98,7 @@ public sealed class ScheduleAugmentationHandler(IBlobStore store, JobPublisher p
             var error = Check(entry);
             if (error is not null)
             {
-                result.Logs.Add($"Skipped batch '{entry.Name}': {error}");
+                Note($"Skipped batch '{entry.Name}': {error}");
                 continue;
             }
             var job = ToJob(entry, slot);
@@ -88,27 +106,24 @@ public sealed class ScheduleAugmentationHandler(IBlobStore store, JobPublisher p
         }
         // One batched send for the whole slot.
         var outcomes = await publisher.PublishManyAsync(planned.Select(p => p.Envelope).ToList(), cancellationToken);
-        var jobs = new List<object>();
+        var jobs = new List<ScheduledBatch>();
         for (var i = 0; i < planned.Count; i++)
         {
             var (job, envelope) = planned[i];
-            result.Logs.Add($"{job.BatchId}: job {envelope.JobId} {outcomes[i].ToString().ToLowerInvariant()}");
-            jobs.Add(new { batchId = job.BatchId, jobId = envelope.JobId, outcome = outcomes[i].ToString() });
+            log.LogInformation("{BatchId}: job {JobId} {Outcome}", job.BatchId, envelope.JobId, outcomes[i].ToString().ToLowerInvariant());
+            jobs.Add(new ScheduledBatch(job.BatchId, envelope.JobId, outcomes[i]));
         }
-        result.ReturnValue = new { slot, jobs };
-        return result.ToResult();
+        return new ScheduleAugmentationResult(slot, jobs, notes);
     }
 
     /// <summary>
     /// The schedule slot this invocation serves: the timer's ScheduleStatus.Next identifies the occurrence (a replay
     /// carries the same status); without a monitor status, the current minute.
     /// </summary>
-    public static DateTimeOffset SlotOf(JsonObject? timer, DateTimeOffset now)
+    public static DateTimeOffset SlotOf(TimerInfo? timer, DateTimeOffset now)
     {
-        var status = Invocation.Get(timer, "ScheduleStatus") as JsonObject;
-        var next = Invocation.GetString(status, "Next");
-        if (next is not null && DateTimeOffset.TryParse(next, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
-            return t.ToUniversalTime();
+        if (timer?.ScheduleStatus is { } status && status.Next != default)
+            return new DateTimeOffset(DateTime.SpecifyKind(status.Next, status.Next.Kind == DateTimeKind.Unspecified ? DateTimeKind.Utc : status.Next.Kind)).ToUniversalTime();
         return new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
     }
 

@@ -1,20 +1,33 @@
 using System.Reflection;
-using Pipeline.Functions.Host;
+using Microsoft.Extensions.Options;
+using Pipeline.Functions.Http;
 using Pipeline.Functions.Services;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
 
-namespace Pipeline.Functions.Handlers;
+namespace Pipeline.Functions;
 
-/// <summary>Metrics (GET metrics): FID/KID/PPL series per model, job counts and latencies, recent works for the gallery.</summary>
-public sealed class DashboardHandlers(ApiHandlers api, IBlobStore store, ILinkSigner links, SasOptions sas)
+/// <summary>
+/// The HTTP functions Metrics (GET api/metrics: FID/KID/PPL series per model, job counts and latencies, recent works for
+/// the gallery) and Dashboard (the page and its assets).
+/// </summary>
+public sealed class DashboardApi(HttpAuth auth, IBlobStore store, ILinkSigner links, IOptions<SasOptions> sasOptions)
 {
+    /// <summary>Function name of <see cref="MetricsAsync"/>.</summary>
+    public const string Metrics = "Metrics";
+    /// <summary>Function name of <see cref="DashboardAsync"/>.</summary>
+    public const string Dashboard = "Dashboard";
+
     private const int MaxStatusDocuments = 500;
     private const int MaxResultDocuments = 50;
+    private readonly SasOptions sas = sasOptions.Value;
 
-    /// <summary>The metrics document the dashboard plots.</summary>
-    public async Task<IResult> MetricsAsync(Invocation invocation, CancellationToken cancellationToken) =>
-        await api.RunAsync(invocation, async req =>
+    /// <summary>The metrics document the dashboard plots (GET api/metrics?gallery=n).</summary>
+    [Function(Metrics)]
+    public async Task<IResult> MetricsAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "metrics")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        await auth.RunAsync(HttpTriggerRequest.From(request), async req =>
         {
             int gallerySize = 24;
             if (req.Query("gallery") is { } g && (!int.TryParse(g, out gallerySize) || gallerySize is < 0 or > 100))
@@ -28,17 +41,23 @@ public sealed class DashboardHandlers(ApiHandlers api, IBlobStore store, ILinkSi
         });
 
     /// <summary>
-    /// Dashboard (GET dashboard/{*asset}): the page and its script and style, embedded in this assembly. The page needs
-    /// authorization; the script and style hold no data and load without a key (a browser cannot add one to them).
+    /// Dashboard (GET api/dashboard/{*asset}): the page and its script and style, embedded in this assembly. The page
+    /// needs authorization; the script and style hold no data and load without a key (a browser cannot add one to them).
     /// </summary>
-    public async Task<IResult> DashboardAsync(Invocation invocation, CancellationToken cancellationToken) =>
-        await api.RunAsync(invocation, req =>
+    [Function(Dashboard)]
+    public async Task<IResult> DashboardAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "dashboard/{*asset}")] HttpRequest request,
+        string? asset = null) =>
+        await auth.RunAsync(HttpTriggerRequest.From(request, ("asset", asset)), req =>
         {
             var asset = AssetOf(req);
             return Task.FromResult(DashboardAssets.TryGet(asset) is { } a
                 ? HttpTriggerResponse.Text(200, a.ContentType, a.Text, a.ContentType.StartsWith("text/html", StringComparison.Ordinal) ? "no-store" : "private, max-age=300")
                 : HttpTriggerResponse.Problem(404, "not_found", "No such dashboard asset."));
-        }, req => AssetOf(req) is "app.js" or "style.css" or "gallery.js");
+        }, req => PublicAssets.Contains(AssetOf(req)));
+
+    /// <summary>The assets that load without authorization: they hold no data, and a browser cannot add a key to them.</summary>
+    public static readonly IReadOnlySet<string> PublicAssets = new HashSet<string>(StringComparer.Ordinal) { "app.js", "style.css", "gallery.js" };
 
     private static string AssetOf(HttpTriggerRequest req) => req.Param("asset") is { Length: > 0 } a ? a : "index.html";
 

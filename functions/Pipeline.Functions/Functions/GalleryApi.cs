@@ -1,29 +1,39 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Pipeline.Functions.Host;
+using Microsoft.Extensions.Options;
+using Pipeline.Functions.Http;
 using Pipeline.Functions.Services;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
 
-namespace Pipeline.Functions.Handlers;
+namespace Pipeline.Functions;
 
 /// <summary>
 /// Gallery (GET gallery, GET gallery/batches/{batchId}?offset&amp;limit, POST gallery/more): the generated works as the
 /// worker left them in storage. It reads manifests only (datasets/*/manifest.json, datasets/*/mix-*.json), never
 /// images, so the index stays cheap with hundreds of images; items come in pages with signed links to thumbnails.
 /// </summary>
-public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSigner links, SasOptions sas, JobPublisher publisher, TimeProvider time)
+public sealed class GalleryApi(HttpAuth auth, IBlobStore store, ILinkSigner links, IOptions<SasOptions> sasOptions, JobPublisher publisher, TimeProvider time)
 {
+    /// <summary>Function name of <see cref="GalleryAsync"/>.</summary>
+    public const string Gallery = "Gallery";
+
     /// <summary>Most recent batches the index looks at (older ones stay in storage, just not on the page).</summary>
     public const int MaxCollections = 200;
     /// <summary>Largest page of items.</summary>
     public const int MaxPage = 200;
 
-    /// <summary>Handles every gallery route.</summary>
-    public async Task<IResult> HandleAsync(Invocation invocation, CancellationToken cancellationToken) =>
-        await api.RunAsync(invocation, async req =>
+    private readonly SasOptions sas = sasOptions.Value;
+
+    /// <summary>Gallery (GET api/gallery, GET api/gallery/batches/{batchId}, POST api/gallery/more): every gallery route.</summary>
+    [Function(Gallery)]
+    public async Task<IResult> GalleryAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", "post", Route = "gallery/{*path}")] HttpRequest request,
+        string? path = null,
+        CancellationToken cancellationToken = default) =>
+        await auth.RunAsync(HttpTriggerRequest.From(request, ("path", path)), async req =>
         {
             var parts = (req.Param("path") ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
             return (req.Method, parts) switch
@@ -60,7 +70,7 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
                 batchId = manifest.BatchId,
                 jobId = manifest.JobId,
                 model = manifest.Job.Model.Path,
-                family = DashboardHandlers.Family(manifest.Job.Family),
+                family = DashboardApi.Family(manifest.Job.Family),
                 operation = manifest.Job.Operation.ToString(),
                 count = manifest.Items.Count,
                 createdAt = manifest.CreatedAt.ToUnixTimeSeconds(),
@@ -98,7 +108,7 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
         {
             batchId,
             name = Path.GetFileNameWithoutExtension(manifestPath),
-            family = DashboardHandlers.Family(m.Model.Family == "stylegan1" ? StyleGanFamily.StyleGan1 : StyleGanFamily.StyleGan2),
+            family = DashboardApi.Family(m.Model.Family == "stylegan1" ? StyleGanFamily.StyleGan1 : StyleGanFamily.StyleGan2),
             model = m.Model.File,
             resolution = m.Resolution,
             range = new { name = m.Range.Name, lo = m.Range.Lo, hi = m.Range.Hi, resolutions = m.Range.Resolutions },
@@ -116,7 +126,7 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
         });
     }
 
-    private async Task<object> BatchAsync(string batchId, HttpTriggerRequest req, CancellationToken ct)
+    private async Task<IResult> BatchAsync(string batchId, HttpTriggerRequest req, CancellationToken ct)
     {
         if (!BlobNames.IsSafeId(batchId, out var why)) return HttpTriggerResponse.Problem(400, "bad_batch_id", $"That is not a batch id: {why}.");
         if (!TryPaging(req, out var offset, out var limit, out var error)) return error!;
@@ -139,7 +149,7 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
             batchId,
             jobId = manifest.JobId,
             model = manifest.Job.Model.Path,
-            family = DashboardHandlers.Family(manifest.Job.Family),
+            family = DashboardApi.Family(manifest.Job.Family),
             operation = manifest.Job.Operation.ToString(),
             settings = JobSettings(manifest.Job),
             moreLikeThis = MoreLikeThis.Modes(manifest.Job),
@@ -149,18 +159,19 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
         });
     }
 
-    private async Task<object> MoreLikeThisAsync(HttpTriggerRequest req, CancellationToken ct)
+    private async Task<IResult> MoreLikeThisAsync(HttpTriggerRequest req, CancellationToken ct)
     {
         JsonObject body;
-        try { body = JsonNode.Parse(req.Body ?? "") as JsonObject ?? throw new JsonException("not an object"); }
+        var text = await req.ReadBodyAsync(ct);
+        try { body = JsonNode.Parse(text ?? "") as JsonObject ?? throw new JsonException("not an object"); }
         catch (JsonException) { return HttpTriggerResponse.Problem(400, "bad_request", "The body must be a JSON object such as {\"batchId\":\"...\",\"index\":3,\"mode\":\"nearby\"}."); }
-        var batchId = Invocation.GetString(body, "batchId");
+        var batchId = JsonFields.GetString(body, "batchId");
         if (!BlobNames.IsSafeId(batchId, out var why)) return HttpTriggerResponse.Problem(400, "bad_batch_id", $"batchId: {why}.");
-        if (!int.TryParse(Invocation.GetString(body, "index"), NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+        if (!int.TryParse(JsonFields.GetString(body, "index"), NumberStyles.None, CultureInfo.InvariantCulture, out var index))
             return HttpTriggerResponse.Problem(400, "bad_request", "index must be the item's index in its batch (0, 1, ...).");
-        var mode = Invocation.GetString(body, "mode") ?? "";
+        var mode = JsonFields.GetString(body, "mode") ?? "";
         int count = MoreLikeThis.DefaultCount;
-        if (Invocation.GetString(body, "count") is { } c && (!int.TryParse(c, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > MoreLikeThis.MaxCount))
+        if (JsonFields.GetString(body, "count") is { } c && (!int.TryParse(c, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > MoreLikeThis.MaxCount))
             return HttpTriggerResponse.Problem(400, "bad_request", $"count must be in 1..{MoreLikeThis.MaxCount}.");
 
         var manifest = await TryReadAsync<DatasetManifest>(BlobLayout.DatasetManifest(batchId!), ct);
@@ -174,7 +185,7 @@ public sealed class GalleryHandlers(ApiHandlers api, IBlobStore store, ILinkSign
         return HttpTriggerResponse.Json(202, new { jobId = envelope.JobId, batchId = job.BatchId, mode, outcome = outcome.ToString().ToLowerInvariant(), settings = JobSettings(job) });
     }
 
-    private static bool TryPaging(HttpTriggerRequest req, out int offset, out int limit, out object? error)
+    private static bool TryPaging(HttpTriggerRequest req, out int offset, out int limit, out IResult? error)
     {
         offset = 0;
         limit = 60;

@@ -1,47 +1,61 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Pipeline.Functions.Host;
+using Microsoft.Extensions.Options;
+using Pipeline.Functions.Http;
 using Pipeline.Functions.Services;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
 using Pipeline.Infra.Uploads;
 
-namespace Pipeline.Functions.Handlers;
+namespace Pipeline.Functions;
 
 /// <summary>
-/// The HTTP functions: SubmitJob, JobStatus, JobResults. Every call is authorized first (<see cref="HttpAuth"/>),
+/// The HTTP functions SubmitJob, JobStatus, JobResults. Every call is authorized first (<see cref="HttpAuth"/>),
 /// inputs are validated like uploads, and answers are JSON (problem+json for errors with a machine-readable code).
 /// </summary>
-public sealed partial class ApiHandlers(HttpAuth auth, UploadValidator validator, JobPublisher publisher, IBlobStore store, ILinkSigner links, SasOptions sas)
+public sealed partial class JobApi(HttpAuth auth, UploadValidator validator, JobPublisher publisher, IBlobStore store, ILinkSigner links, IOptions<SasOptions> sasOptions)
 {
-    /// <summary>SubmitJob (POST): an existing upload by name, or a new one inline (base64), plus job parameters.</summary>
-    public async Task<IResult> SubmitAsync(Invocation invocation, CancellationToken cancellationToken) =>
-        await RunAsync(invocation, async req =>
+    /// <summary>Function name of <see cref="SubmitAsync"/>.</summary>
+    public const string SubmitJob = "SubmitJob";
+    /// <summary>Function name of <see cref="StatusAsync"/>.</summary>
+    public const string JobStatus = "JobStatus";
+    /// <summary>Function name of <see cref="ResultsAsync"/>.</summary>
+    public const string JobResults = "JobResults";
+
+    private readonly SasOptions sas = sasOptions.Value;
+
+    /// <summary>SubmitJob (POST api/jobs): an existing upload by name, or a new one inline (base64), plus job parameters.</summary>
+    [Function(SubmitJob)]
+    public async Task<IResult> SubmitAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "jobs")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        await auth.RunAsync(HttpTriggerRequest.From(request), async req =>
         {
             if (req.Method != "POST") return HttpTriggerResponse.Problem(405, "method_not_allowed", "Use POST with a JSON body.");
-            if (string.IsNullOrWhiteSpace(req.Body)) return HttpTriggerResponse.Problem(400, UploadCodes.BadRequest, "The body must be a JSON object such as {\"upload\":\"selfies/me.jpg\",\"job\":\"translate\"}.");
+            var text = await req.ReadBodyAsync(cancellationToken);
+            if (string.IsNullOrWhiteSpace(text)) return HttpTriggerResponse.Problem(400, UploadCodes.BadRequest, "The body must be a JSON object such as {\"upload\":\"selfies/me.jpg\",\"job\":\"translate\"}.");
             JsonObject body;
             try
             {
-                body = JsonNode.Parse(req.Body) as JsonObject ?? throw new JsonException("not an object");
+                body = JsonNode.Parse(text) as JsonObject ?? throw new JsonException("not an object");
             }
             catch (JsonException)
             {
                 return HttpTriggerResponse.Problem(400, UploadCodes.BadRequest, "The body is not a JSON object.");
             }
 
-            var name = Invocation.GetString(body, "upload") ?? Invocation.GetString(body, "name");
+            var name = JsonFields.GetString(body, "upload") ?? JsonFields.GetString(body, "name");
             if (!BlobNames.IsSafeRelative(name, out var why))
                 return HttpTriggerResponse.Problem(400, UploadCodes.BadName, $"'upload' must name a blob under uploads/: {why}.");
             var metadata = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             foreach (var key in new[] { "job", "outputs", "seed", "steps" })
-                if (Invocation.GetString(body, key) is { } value) metadata[key] = value;
+                if (JsonFields.GetString(body, key) is { } value) metadata[key] = value;
 
             byte[] bytes;
             string etag;
-            if (Invocation.GetString(body, "image") is { } image)
+            if (JsonFields.GetString(body, "image") is { } image)
             {
                 if (image.Length / 4L * 3 > validator.Options.MaxBytes + 3)
                     return HttpTriggerResponse.Problem(413, Imaging.RejectionCodes.TooLarge, $"The image is over {validator.Options.MaxBytes:N0} bytes.");
@@ -78,18 +92,26 @@ public sealed partial class ApiHandlers(HttpAuth auth, UploadValidator validator
             return HttpTriggerResponse.Json(202, new { upload = BlobLayout.Upload(name!), jobs, notes = verdict.Notes });
         });
 
-    /// <summary>JobStatus (GET jobs/{jobId}): the status document of exactly that job.</summary>
-    public async Task<IResult> StatusAsync(Invocation invocation, CancellationToken cancellationToken) =>
-        await RunAsync(invocation, async req =>
+    /// <summary>JobStatus (GET api/jobs/{jobId}): the status document of exactly that job.</summary>
+    [Function(JobStatus)]
+    public async Task<IResult> StatusAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "jobs/{jobId}")] HttpRequest request,
+        string? jobId,
+        CancellationToken cancellationToken) =>
+        await auth.RunAsync(HttpTriggerRequest.From(request, ("jobId", jobId)), async req =>
         {
             if (CheckJobId(req, out var jobId) is { } bad) return bad;
-            var status = await store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(jobId), cancellationToken);
+            var status = await store.GetJsonAsync<Infra.Contracts.JobStatus>(BlobLayout.StatusDocument(jobId), cancellationToken);
             return status is null ? HttpTriggerResponse.Problem(404, "job_not_found", "No such job.") : HttpTriggerResponse.Json(200, status);
         });
 
-    /// <summary>JobResults (GET jobs/{jobId}/results?ttl=minutes): read-only links that expire.</summary>
-    public async Task<IResult> ResultsAsync(Invocation invocation, CancellationToken cancellationToken) =>
-        await RunAsync(invocation, async req =>
+    /// <summary>JobResults (GET api/jobs/{jobId}/results?ttl=minutes): read-only links that expire.</summary>
+    [Function(JobResults)]
+    public async Task<IResult> ResultsAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "jobs/{jobId}/results")] HttpRequest request,
+        string? jobId,
+        CancellationToken cancellationToken) =>
+        await auth.RunAsync(HttpTriggerRequest.From(request, ("jobId", jobId)), async req =>
         {
             if (CheckJobId(req, out var jobId) is { } bad) return bad;
             var lifetime = sas.DefaultLifetime;
@@ -99,7 +121,7 @@ public sealed partial class ApiHandlers(HttpAuth auth, UploadValidator validator
                     return HttpTriggerResponse.Problem(400, UploadCodes.BadRequest, $"ttl must be whole minutes in 1..{sas.MaxLifetime.TotalMinutes:0}.");
                 lifetime = TimeSpan.FromMinutes(minutes);
             }
-            var status = await store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(jobId), cancellationToken);
+            var status = await store.GetJsonAsync<Infra.Contracts.JobStatus>(BlobLayout.StatusDocument(jobId), cancellationToken);
             if (status is null) return HttpTriggerResponse.Problem(404, "job_not_found", "No such job.");
             if (status.State != JobState.Succeeded)
                 return HttpTriggerResponse.Problem(409, "job_not_finished", $"The job is {status.State.ToString().ToLowerInvariant()}; results exist once it has succeeded.");
@@ -116,39 +138,14 @@ public sealed partial class ApiHandlers(HttpAuth auth, UploadValidator validator
             return HttpTriggerResponse.Json(200, new { jobId, kind = result.Kind, expiresInSeconds = (int)lifetime.TotalSeconds, outputs, metrics = result.Metrics });
         });
 
-    /// <summary>Authorizes, parses Data.req, runs <paramref name="body"/> and wraps its answer as the "res" output.</summary>
-    public async Task<IResult> RunAsync(Invocation invocation, Func<HttpTriggerRequest, Task<object>> body, Func<HttpTriggerRequest, bool>? isPublic = null)
-    {
-        var result = new InvocationResult();
-        var req = HttpTriggerRequest.From(invocation);
-        object response;
-        if (!(isPublic?.Invoke(req) ?? false) && !auth.IsAuthorized(req))
-        {
-            response = HttpTriggerResponse.Problem(401, "unauthorized", "Sign in, or pass a function key (x-functions-key header or ?code=).");
-        }
-        else
-        {
-            try
-            {
-                response = await body(req);
-            }
-            catch (ArgumentException ex)
-            {
-                response = HttpTriggerResponse.Problem(400, UploadCodes.BadRequest, ex.Message);
-            }
-        }
-        result.Outputs["res"] = response;
-        return result.ToResult();
-    }
-
-    private static object? CheckJobId(HttpTriggerRequest req, out string jobId)
+    private static IResult? CheckJobId(HttpTriggerRequest req, out string jobId)
     {
         jobId = req.Param("jobId") ?? "";
         if (req.Method != "GET") return HttpTriggerResponse.Problem(405, "method_not_allowed", "Use GET.");
         return JobIdPattern().IsMatch(jobId) ? null : HttpTriggerResponse.Problem(400, "bad_job_id", "That is not a job id (expected e.g. trn- followed by 52 base32 characters).");
     }
 
-    private static object Rejected(UploadVerdict v)
+    private static IResult Rejected(UploadVerdict v)
     {
         var status = v.Code switch
         {
