@@ -147,7 +147,7 @@ public sealed class ScheduleAugmentation(IBlobStore store, JobPublisher publishe
     {
         if (!BlobNames.IsSafeId(e.Name, out var why) || e.Name.Length > 100) return $"name: {why}";
         if (!e.Model.StartsWith(BlobLayout.Models + "/", StringComparison.Ordinal) || !BlobNames.IsSafeRelative(e.Model, out _)) return "model must be a path under models/";
-        if (e.Count is < 1 or > 10_000) return "count must be in 1..10000";
+        if (JobLimits.CheckAugmentationCount(e.Count) is { } bad) return bad;
         if (e.Truncation is < 0 or > 2 || double.IsNaN(e.Truncation)) return "truncation must be in 0..2";
         if (e.PanoramaLatents is < 2 or > 16) return "panoramaLatents must be in 2..16";
         if (e.Size is < 16 or > 2048) return "size must be in 16..2048";

@@ -24,7 +24,7 @@ public static class UploadJobPlanner
         if (kinds.Count == 0) return Fail("metadata 'job' is empty; use translate, project or labels");
 
         if (!TryInt(meta, "outputs", options.DefaultTranslationOutputs, 1, options.MaxTranslationOutputs, out var outputs, out var err)) return Fail(err);
-        if (!TryInt(meta, "steps", 1000, 1, options.MaxProjectionSteps, out var steps, out err)) return Fail(err);
+        if (!TryInt(meta, "steps", 1000, 1, Math.Min(options.MaxProjectionSteps, JobLimits.MaxProjectionSteps), out var steps, out err)) return Fail(err);
         long seed = 0;
         if (meta.TryGetValue("seed", out var s) && !long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out seed))
             return Fail($"metadata 'seed' must be an integer, got '{Trim(s)}'");

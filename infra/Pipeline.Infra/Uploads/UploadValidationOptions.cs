@@ -1,4 +1,5 @@
 using Pipeline.Imaging;
+using Pipeline.Infra.Contracts;
 
 namespace Pipeline.Infra.Uploads;
 
@@ -25,8 +26,8 @@ public sealed record UploadValidationOptions
     public int DefaultTranslationOutputs { get; init; } = 4;
     /// <summary>Most outputs an upload may ask for.</summary>
     public int MaxTranslationOutputs { get; init; } = 8;
-    /// <summary>Most projection steps an upload may ask for.</summary>
-    public int MaxProjectionSteps { get; init; } = 5000;
+    /// <summary>Most projection steps an upload may ask for: can be lowered, never above <see cref="JobLimits.MaxProjectionSteps"/> (the worker's bound).</summary>
+    public int MaxProjectionSteps { get; init; } = JobLimits.MaxProjectionSteps;
 
     /// <summary>The decoder limits these options imply.</summary>
     public DecodeLimits ToDecodeLimits() => new() { MaxBytes = MaxBytes, MaxPixels = MaxPixels, MaxSide = MaxSide, MinSide = MinSide };

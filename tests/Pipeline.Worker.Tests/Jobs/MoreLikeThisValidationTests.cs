@@ -54,4 +54,20 @@ public sealed class MoreLikeThisValidationTests : IDisposable
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
         Assert.Null(await _store.GetBytesAsync(BlobLayout.DatasetManifest("bad"), TestContext.Current.CancellationToken));
     }
+
+    [Theory]
+    [InlineData(StyleGanFamily.StyleGan1, 0)]
+    [InlineData(StyleGanFamily.StyleGan1, JobLimits.MaxAugmentationCount + 1)]
+    [InlineData(StyleGanFamily.StyleGan2, 0)]
+    [InlineData(StyleGanFamily.StyleGan2, JobLimits.MaxAugmentationCount + 1)]
+    public async Task BothFamiliesRefuseCountsOutsideTheOneJobLimit(StyleGanFamily family, int count)
+    {
+        // StyleGAN v1 batches once had no upper bound at all; the bound is JobLimits', the same one the timer function checks.
+        var job = new AugmentationBatchJob { Model = new BlobRef("models/none.pt"), BatchId = "big", Family = family, Operation = AugmentationOp.Sample, Count = count };
+        IJobHandler handler = family == StyleGanFamily.StyleGan1 ? new StyleGan1AugmentationHandler(new EngineDevice("cpu")) : new StyleGan2AugmentationHandler(new EngineDevice("cpu"));
+        var context = new JobContext(JobEnvelope.Create(job, "test"), _store, _models, 1, 4);
+        var e = await Assert.ThrowsAsync<PermanentJobException>(() => handler.RunAsync(context, TestContext.Current.CancellationToken));
+        Assert.Equal(JobLimits.CheckAugmentationCount(count), e.Message);
+        Assert.Contains($"1..{JobLimits.MaxAugmentationCount}", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -27,7 +27,7 @@ public sealed class StyleGan1AugmentationHandler(EngineDevice engineDevice) : IJ
         var job = (AugmentationBatchJob)context.Job;
         if (job.Operation is AugmentationOp.SoatPanorama or AugmentationOp.SoatBlend)
             throw new PermanentJobException($"{job.Operation} is a StyleGAN2 (SOAT) operation; StyleGAN v1 batches support Sample, Truncation and StyleMixing");
-        if (job.Count < 1) throw new PermanentJobException("Count must be at least 1");
+        if (JobLimits.CheckAugmentationCount(job.Count) is { } bad) throw new PermanentJobException(bad);
         MoreLikeThis.Validate(job);
         var device = torch.device(engineDevice.Name);
         var g = await context.Models.GetAsync(job.Model, f => StyleGan1Checkpoint.Load(f.LocalPath).CreateGenerator(device: device), cancellationToken);

@@ -28,7 +28,7 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
     public async Task<IReadOnlyDictionary<string, double>> RunAsync(JobContext context, CancellationToken cancellationToken)
     {
         var job = (ProjectionJob)context.Job;
-        if (job.Steps is < 1 or > 10_000) throw new PermanentJobException($"Steps must be 1..10000, not {job.Steps}");
+        if (JobLimits.CheckProjectionSteps(job.Steps) is { } bad) throw new PermanentJobException(bad);
         var ckpt = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
         var g = ckpt.Generator;
         lock (g) g.to(torch.device(device.Name));

@@ -24,7 +24,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
     public async Task<IReadOnlyDictionary<string, double>> RunAsync(JobContext context, CancellationToken cancellationToken)
     {
         var job = (AugmentationBatchJob)context.Job;
-        if (job.Count is < 1 or > 10_000) throw new PermanentJobException($"Count must be 1..10000, not {job.Count}");
+        if (JobLimits.CheckAugmentationCount(job.Count) is { } bad) throw new PermanentJobException(bad);
         if (job.Truncation is <= 0 or > 2) throw new PermanentJobException($"Truncation must be in (0, 2], not {job.Truncation}");
         if (job.SecondModel is not null) throw new PermanentJobException("SoatBlend blends two latents of one generator; a second model (toonify) is not supported in batches");
         MoreLikeThis.Validate(job);
