@@ -1,3 +1,4 @@
+using Pipeline.Engine.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -43,7 +44,7 @@ public sealed record StyleGan1GeneratorStep(Tensor Loss, Tensor FakeImage, IRead
 /// frozen, then a G step with D frozen and the EMA into the running generator. Codes, noise, eps and crossovers can be
 /// passed in so a recorded iteration replays exactly; what is left out is drawn as the reference draws it.
 /// </summary>
-public sealed class StyleGan1Trainer
+public sealed class StyleGan1Trainer : IDisposable
 {
     private readonly StyledGenerator generator, running;
     private readonly Discriminator discriminator;
@@ -52,9 +53,10 @@ public sealed class StyleGan1Trainer
     public StyleGan1TrainOptions Options { get; }
 
     /// <summary>train.py's g_optimizer: group 0 = synthesis (generator.*), group 1 = mapping (style.*) at <see cref="StyleGan1TrainOptions.MappingLr"/>.</summary>
-    public ReferenceAdam GOptimizer { get; } = new();
+    public ReferenceAdam GOptimizer { get; }
 
-    public ReferenceAdam DOptimizer { get; } = new();
+    /// <summary>train.py's d_optimizer: one group at <see cref="StyleGan1TrainOptions.Lr"/>.</summary>
+    public ReferenceAdam DOptimizer { get; }
 
     /// <param name="random">Stands in for Python's random (the mixing coin and the crossover draws); null uses a shared one.</param>
     public StyleGan1Trainer(StyledGenerator generator, StyledGenerator running, Discriminator discriminator, StyleGan1TrainOptions? options = null, Random? random = null)
@@ -65,9 +67,10 @@ public sealed class StyleGan1Trainer
         this.random = random ?? Random.Shared;
         Options = options ?? new StyleGan1TrainOptions();
         var g = Params(generator).ToArray();
-        GOptimizer.AddGroup(g.Where(p => p.Name.StartsWith("generator.", StringComparison.Ordinal)).Select(p => p.Param), Options.Lr);
+        // train.py: Adam(betas=(0.0, 0.99)) for both, the mapping network as a second G group.
+        GOptimizer = new ReferenceAdam(g.Where(p => p.Name.StartsWith("generator.", StringComparison.Ordinal)).Select(p => p.Param), Options.Lr, 0, 0.99);
         GOptimizer.AddGroup(g.Where(p => p.Name.StartsWith("style.", StringComparison.Ordinal)).Select(p => p.Param), Options.MappingLr);
-        DOptimizer.AddGroup(Params(discriminator).Select(p => p.Param), Options.Lr);
+        DOptimizer = new ReferenceAdam(Params(discriminator).Select(p => p.Param), Options.Lr, 0, 0.99);
     }
 
     /// <summary>
@@ -150,4 +153,11 @@ public sealed class StyleGan1Trainer
     /// <summary>Parameters in the reference's state_dict order (the optimiser state is keyed by that position).</summary>
     private static IEnumerable<(string Name, Parameter Param)> Params(nn.Module m) =>
         StateDictOrder.Entries(m).Where(e => !e.IsBuffer).Select(e => (e.Name, (Parameter)e.Tensor));
+
+    /// <summary>Frees the optimisers' moments; the networks stay the caller's.</summary>
+    public void Dispose()
+    {
+        GOptimizer.Dispose();
+        DOptimizer.Dispose();
+    }
 }

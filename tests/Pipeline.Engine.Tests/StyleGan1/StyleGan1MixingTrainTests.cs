@@ -32,7 +32,7 @@ public sealed class StyleGan1MixingTrainTests
                 double alpha = call.Dbl("alpha", -1);
                 var noise = call.Strs("noise").Select(fx.In).ToArray();
                 var g = fx.Generator(call.Str("model"));
-                var trainer = new StyleGan1Trainer(g, fx.Generator(call.Str("model")), fx.Checkpoint().CreateDiscriminator(), new StyleGan1TrainOptions { Mixing = true });
+                using var trainer = new StyleGan1Trainer(g, fx.Generator(call.Str("model")), fx.Checkpoint().CreateDiscriminator(), new StyleGan1TrainOptions { Mixing = true });
                 var expected = fx.Io[call.Str("out")];
                 var ds = trainer.DiscriminatorStep(zeros_like(expected), codes, step, alpha, noise);
                 fx.Check(call.Str("out"), ds.FakeImage, "trainer D pass");
@@ -63,7 +63,7 @@ public sealed class StyleGan1MixingTrainTests
 
         var g = ck.CreateGenerator(useRunningAverage: false);
         var d = ck.CreateDiscriminator();
-        var trainer = new StyleGan1Trainer(g, ck.CreateGenerator(useRunningAverage: true), d);
+        using var trainer = new StyleGan1Trainer(g, ck.CreateGenerator(useRunningAverage: true), d);
         var ds = trainer.DiscriminatorStep(real, new StyleGan1Codes([z1, z2], [0]), step, alpha, noise1, eps);
         var dGrads = d.named_parameters().Where(p => p.parameter.grad is not null).ToDictionary(p => p.name, p => p.parameter.grad!.clone());
         var gs = trainer.GeneratorStep(new StyleGan1Codes([z2, z1], [1]), step, alpha, noise2);
@@ -113,9 +113,11 @@ public sealed class StyleGan1MixingTrainTests
         double alpha = call.Dbl("alpha", -1);
         var ck = fx.Checkpoint();
         var codes = new StyleGan1Codes([fx.In("in.z1"), fx.In("in.z2")]);
-        StyleGan1DiscriminatorStep Run(StyleGan1Codes c, Random? r) =>
-            new StyleGan1Trainer(ck.CreateGenerator(false), ck.CreateGenerator(true), ck.CreateDiscriminator(), random: r)
-                .DiscriminatorStep(fx.In("in.real"), c, step, alpha, Noise(fx, "noise1", step), fx.In("in.eps"));
+        StyleGan1DiscriminatorStep Run(StyleGan1Codes c, Random? r)
+        {
+            using var trainer = new StyleGan1Trainer(ck.CreateGenerator(false), ck.CreateGenerator(true), ck.CreateDiscriminator(), random: r);
+            return trainer.DiscriminatorStep(fx.In("in.real"), c, step, alpha, Noise(fx, "noise1", step), fx.In("in.eps"));
+        }
 
         var drawn = Run(codes, new Random(7));
         var index = Assert.Single(drawn.InjectIndex!);
@@ -141,7 +143,7 @@ public sealed class StyleGan1MixingTrainTests
         var cfg = new StyleGan1GeneratorConfig { CodeDim = 8, NMlp = 1, Channels = [8, 8], FusedLevels = new HashSet<int>() };
         using var g = new StyledGenerator(cfg);
         using var d = new Discriminator(new StyleGan1DiscriminatorConfig { FromRgbChannels = [4, 4], FusedBlocks = new HashSet<int>() });
-        var trainer = new StyleGan1Trainer(g, g, d, new StyleGan1TrainOptions { Mixing = mixing }, new Coin(coin));
+        using var trainer = new StyleGan1Trainer(g, g, d, new StyleGan1TrainOptions { Mixing = mixing }, new Coin(coin));
         using var gen = new torch.Generator(3);
         var (dPass, gPass) = trainer.SampleCodes(5, gen);
         using var again = new torch.Generator(3);

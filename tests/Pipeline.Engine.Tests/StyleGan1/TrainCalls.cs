@@ -56,9 +56,9 @@ internal static class TrainCalls
         using var g = ck.CreateGenerator(useRunningAverage: false);
         using var gRunning = ck.CreateGenerator(useRunningAverage: true);
         using var d = ck.CreateDiscriminator();
-        var trainer = new StyleGan1Trainer(g, gRunning, d, options);
-        trainer.DOptimizer.LoadState(root["d_optimizer"]);
-        trainer.GOptimizer.LoadState(root["g_optimizer"]);
+        using var trainer = new StyleGan1Trainer(g, gRunning, d, options);
+        trainer.DOptimizer.LoadStateDict(root["d_optimizer"], "d_optimizer");
+        trainer.GOptimizer.LoadStateDict(root["g_optimizer"], "g_optimizer");
 
         var ds = trainer.DiscriminatorStep(real, codes1, step, alpha, noise1, loss == "wgan-gp" ? fx.In("in.eps") : null);
         fx.Check("aux.fake_image", ds.FakeImage, "intermediate");

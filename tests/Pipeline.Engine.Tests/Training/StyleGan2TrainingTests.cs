@@ -70,6 +70,64 @@ public sealed class StyleGan2TrainingTests : IDisposable
     }
 
     [Fact]
+    public void ReferenceAdam_param_groups_match_TorchSharp_and_round_trip_through_the_state_dict()
+    {
+        // StyleGAN v1's g_optimizer: two groups (the mapping network at its own lr), state indexed across both groups.
+        manual_seed(1);
+        var a = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2));
+        var b = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2));
+        b.load_state_dict(a.state_dict());
+        var pa = a.parameters().ToArray();
+        var pb = b.parameters().ToArray();
+        using var ours = new ReferenceAdam(pa[..2], 0.01, 0, 0.99);
+        ours.AddGroup(pa[2..], 0.0001);
+        using var theirs = optim.Adam([new TorchSharp.Modules.Adam.ParamGroup(pb[..2], 0.01, 0, 0.99), new TorchSharp.Modules.Adam.ParamGroup(pb[2..], 0.0001, 0, 0.99)]);
+        void Both(int seed)
+        {
+            var x = randn([6, 4], generator: new torch.Generator((ulong)seed));
+            ours.ZeroGrad();
+            a.forward(x).square().sum().backward();
+            ours.Step();
+            theirs.zero_grad();
+            b.forward(x).square().sum().backward();
+            theirs.step();
+        }
+        for (int s = 0; s < 3; s++) Both(s);
+        foreach (var (p, q) in pa.Zip(pb)) Assert.True(p.allclose(q, 1e-6, 1e-7), "a group differs from torch.optim.Adam");
+
+        var sd = ours.StateDict();
+        var groups = Assert.IsType<List<object?>>(sd["param_groups"]);
+        Assert.Equal(2, groups.Count);
+        Assert.Equal([2L, 3L], ((Dictionary<string, object?>)groups[1]!)["params"] as List<object?>);
+        Assert.Equal(0.0001, (double)((Dictionary<string, object?>)groups[1]!)["lr"]!);
+
+        // As TorchFile.Load gives it back (string keys): a fresh optimiser continues exactly where this one is.
+        var reread = new OrderedDictionary<string, object?>
+        {
+            ["state"] = new OrderedDictionary<string, object?>(((Dictionary<long, object?>)sd["state"]!).Select(kv => KeyValuePair.Create(kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), kv.Value))),
+            ["param_groups"] = groups,
+        };
+        var c = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2));
+        c.load_state_dict(a.state_dict());
+        var pc = c.parameters().ToArray();
+        using var resumed = new ReferenceAdam(pc[..2], 0.01, 0, 0.99);
+        resumed.AddGroup(pc[2..], 0.0001);
+        resumed.LoadStateDict(reread);
+        var x3 = randn([6, 4], generator: new torch.Generator(3));
+        resumed.ZeroGrad();
+        c.forward(x3).square().sum().backward();
+        resumed.Step();
+        Both(3);
+        foreach (var (p, q) in pa.Zip(pc)) Assert.True(p.eq(q).all().item<bool>(), "the resumed optimiser did not continue exactly");
+
+        // Groups that do not match are refused, not silently mis-assigned.
+        using var wrong = new ReferenceAdam(pc[..1], 0.01, 0, 0.99);
+        wrong.AddGroup(pc[1..], 0.0001);
+        var e = Assert.Throws<InvalidDataException>(() => wrong.LoadStateDict(reread, "g_optimizer"));
+        Assert.Contains("param group 0", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Steps_are_finite_regularise_lazily_and_move_the_ema()
     {
         using var t = Tiny();
