@@ -134,7 +134,7 @@ public sealed class GalleryPageTests
         await page.Locator($"#results .card[data-job='{projectionId}']").ClickAsync();
         await page.WaitForSelectorAsync("body[data-items='2']");
         Assert.Equal(["reconstruction", "model-input"], await page.Locator("#items figure.work").EvaluateAllAsync<string[]>("fs => fs.map(f => f.dataset.role)"));
-        Assert.Contains("1 projections", await page.Locator("#status").TextContentAsync(), StringComparison.Ordinal);
+        Assert.Contains("3 translations · 1 projection", await page.Locator("#status").TextContentAsync(), StringComparison.Ordinal);
         await page.SelectOptionAsync("#model-filter", GallerySeed.CouncilModel);
         Assert.False(await page.Locator($"#results .card[data-job='{projectionId}']").IsVisibleAsync());
         Assert.True(await council.IsVisibleAsync());

@@ -274,8 +274,8 @@
       state.index = await api("");
       renderIndex(state.index);
       const n = state.index.collections.reduce((a, c) => a + c.count, 0);
-      const kinds = (k) => state.index.results.filter(r => r.kind === k).length;
-      $("status").textContent = `${state.index.collections.length} batches · ${n} images · ${state.index.grids.length} mixing grids · ${kinds("translation")} translations · ${kinds("projection")} projections`;
+      const jobs = (kind, one, many) => { const k = state.index.results.filter(r => r.kind === kind).length; return `${k} ${k === 1 ? one : many}`; };
+      $("status").textContent = `${state.index.collections.length} batches · ${n} images · ${state.index.grids.length} mixing grids · ${jobs("translation", "translation", "translations")} · ${jobs("projection", "projection", "projections")}`;
       const hash = /^#(batch|job)=(.+)$/.exec(location.hash);
       const job = hash && hash[1] === "job" ? state.index.results.find(r => r.jobId === decodeURIComponent(hash[2])) : null;
       if (hash && hash[1] === "batch") await openBatch(decodeURIComponent(hash[2]));
