@@ -8,8 +8,8 @@ using Pipeline.Infra.Storage;
 namespace Pipeline.Functions;
 
 /// <summary>
-/// The HTTP functions Metrics (GET api/metrics: FID/KID/PPL series per model, job counts and latencies, recent works for
-/// the gallery) and Dashboard (the page and its assets).
+/// The HTTP functions Metrics (GET api/metrics: FID/KID/PPL series per model, the quality evaluations that were skipped
+/// or failed with their reasons, job counts and durations, recent works) and Dashboard (the page and its assets).
 /// </summary>
 public sealed class DashboardApi(HttpAuth auth, IBlobStore store, ILinkSigner links, IOptions<SasOptions> sasOptions)
 {
@@ -32,10 +32,13 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, ILinkSigner li
             int gallerySize = 24;
             if (req.Query("gallery") is { } g && (!int.TryParse(g, out gallerySize) || gallerySize is < 0 or > 100))
                 return HttpTriggerResponse.Problem(400, "bad_request", "gallery must be in 0..100.");
+            var (series, notEvaluated, durations) = await MetricRecordsAsync(cancellationToken);
+            var (counts, byKind) = await JobStatesAsync(cancellationToken);
             return HttpTriggerResponse.Json(200, new
             {
-                metrics = await SeriesAsync(cancellationToken),
-                jobs = await JobsAsync(cancellationToken),
+                metrics = series,
+                notEvaluated,
+                jobs = new { counts, byKind, durations },
                 gallery = await GalleryAsync(gallerySize, cancellationToken),
             });
         });
@@ -61,9 +64,27 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, ILinkSigner li
 
     private static string AssetOf(HttpTriggerRequest req) => req.Param("asset") is { Length: > 0 } a ? a : "index.html";
 
-    private async Task<List<object>> SeriesAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether a metric is a model-quality evaluation (FID, KID, PPL: lower is better). The worker's per-job records
+    /// (job_&lt;kind&gt;, value = seconds) share the record schema but are durations, not quality, and are plotted apart.
+    /// </summary>
+    internal static bool IsQualityMetric(string metric) =>
+        metric.StartsWith("fid", StringComparison.Ordinal) || metric.StartsWith("kid", StringComparison.Ordinal) || metric.StartsWith("ppl", StringComparison.Ordinal);
+
+    /// <summary>Prefix of the worker's per-job duration records (job_translation, job_projection, ...).</summary>
+    internal const string JobMetricPrefix = "job_";
+
+    /// <summary>
+    /// Reads every metric record once: quality series (ok values per metric and model), the quality evaluations that
+    /// gave no value (grouped by metric, model, status and reason), and the worker's job durations.
+    /// </summary>
+    private async Task<(List<object> Series, List<object> NotEvaluated, List<object> Durations)> MetricRecordsAsync(CancellationToken cancellationToken)
     {
         var series = new Dictionary<(string Metric, string Model), List<object>>();
+        // Skipped and failed evaluations carry no value, but they are shown (grouped, with their reason): a chart
+        // that silently lacks a model would read as "never evaluated".
+        var notEvaluated = new Dictionary<(string Metric, string Model, string Status, string Reason), (int Count, DateTimeOffset Latest)>();
+        var durations = new List<(DateTimeOffset At, object Point)>();
         await foreach (var blob in store.ListAsync(BlobLayout.Metrics + "/", cancellationToken))
         {
             if (!blob.Path.EndsWith(".jsonl", StringComparison.Ordinal)) continue;
@@ -72,18 +93,50 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, ILinkSigner li
             catch (System.Text.Json.JsonException) { continue; } // a half-written line must not take the dashboard down
             foreach (var r in records)
             {
-                // Skipped and failed evaluations carry no value: they are facts for the record, not points to plot.
-                if (r.Status != "ok" || r.Value is not { } value || double.IsNaN(value) || double.IsInfinity(value)) continue;
-                var key = (r.Metric, r.ModelId ?? "(unknown model)");
-                if (!series.TryGetValue(key, out var points)) series[key] = points = [];
-                points.Add(new { t = r.Timestamp.ToUnixTimeSeconds(), value });
+                var model = r.ModelId ?? "(unknown model)";
+                bool hasValue = r.Status == "ok" && r.Value is { } v && double.IsFinite(v);
+                if (r.Metric.StartsWith(JobMetricPrefix, StringComparison.Ordinal))
+                {
+                    if (!hasValue) continue; // the worker writes job records only for finished jobs
+                    durations.Add((r.Timestamp, new
+                    {
+                        kind = r.Metric[JobMetricPrefix.Length..],
+                        t = r.Timestamp.ToUnixTimeSeconds(),
+                        seconds = r.Value!.Value,
+                        queueSeconds = SettingNumber(r, "queue_wait_s"),
+                        jobId = r.Settings is { } s && s.TryGetValue("job_id", out var id) && id.ValueKind == System.Text.Json.JsonValueKind.String ? id.GetString() : null,
+                        model,
+                    }));
+                }
+                else if (!IsQualityMetric(r.Metric)) continue;
+                else if (hasValue)
+                {
+                    var key = (r.Metric, model);
+                    if (!series.TryGetValue(key, out var points)) series[key] = points = [];
+                    points.Add(new { t = r.Timestamp.ToUnixTimeSeconds(), value = r.Value!.Value });
+                }
+                else
+                {
+                    var status = r.Status == "ok" ? "failed" : r.Status; // "ok" without a finite value is a broken evaluation
+                    var key = (r.Metric, model, status, r.Reason ?? (r.Status == "ok" ? "no finite value" : "no reason recorded"));
+                    var (count, latest) = notEvaluated.GetValueOrDefault(key);
+                    notEvaluated[key] = (count + 1, count == 0 || r.Timestamp > latest ? r.Timestamp : latest);
+                }
             }
         }
-        return series.OrderBy(s => s.Key.Metric, StringComparer.Ordinal).ThenBy(s => s.Key.Model, StringComparer.Ordinal)
-            .Select(s => (object)new { metric = s.Key.Metric, model = s.Key.Model, points = s.Value }).ToList();
+        return (
+            series.OrderBy(s => s.Key.Metric, StringComparer.Ordinal).ThenBy(s => s.Key.Model, StringComparer.Ordinal)
+                .Select(s => (object)new { metric = s.Key.Metric, model = s.Key.Model, points = s.Value }).ToList(),
+            notEvaluated.OrderBy(n => n.Key.Metric, StringComparer.Ordinal).ThenBy(n => n.Key.Model, StringComparer.Ordinal).ThenByDescending(n => n.Value.Latest)
+                .Select(n => (object)new { metric = n.Key.Metric, model = n.Key.Model, status = n.Key.Status, reason = n.Key.Reason, count = n.Value.Count, latest = n.Value.Latest.ToUnixTimeSeconds() }).ToList(),
+            // The most recent jobs, like the state counts: months of jobs would bury today's in one chart.
+            durations.OrderByDescending(d => d.At).Take(MaxStatusDocuments).Select(d => d.Point).ToList());
     }
 
-    private async Task<object> JobsAsync(CancellationToken cancellationToken)
+    private static double? SettingNumber(MetricRecord r, string name) =>
+        r.Settings is { } s && s.TryGetValue(name, out var e) && e.ValueKind == System.Text.Json.JsonValueKind.Number && e.TryGetDouble(out var d) ? d : null;
+
+    private async Task<(Dictionary<string, int> Counts, Dictionary<string, int> ByKind)> JobStatesAsync(CancellationToken cancellationToken)
     {
         var recent = new List<BlobProperties>();
         await foreach (var b in store.ListAsync(BlobLayout.Status + "/", cancellationToken)) recent.Add(b);
@@ -99,10 +152,7 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, ILinkSigner li
             var kind = s.Kind.ToString().ToLowerInvariant();
             byKind[kind] = byKind.GetValueOrDefault(kind) + 1;
         }
-        var latencies = new List<object>();
-        foreach (var r in await RecentResultsAsync(MaxResultDocuments, cancellationToken))
-            latencies.Add(new { jobId = r.JobId, kind = r.Kind.ToString().ToLowerInvariant(), finishedAt = r.FinishedAt.ToUnixTimeSeconds(), seconds = (r.FinishedAt - r.StartedAt).TotalSeconds });
-        return new { counts, byKind, latencies };
+        return (counts, byKind);
     }
 
     private async Task<List<JobResult>> RecentResultsAsync(int max, CancellationToken cancellationToken)

@@ -12,8 +12,9 @@ namespace Pipeline.Functions;
 
 /// <summary>
 /// Gallery (GET gallery, GET gallery/batches/{batchId}?offset&amp;limit, POST gallery/more): the generated works as the
-/// worker left them in storage. It reads manifests only (datasets/*/manifest.json, datasets/*/mix-*.json), never
-/// images, so the index stays cheap with hundreds of images; items come in pages with signed links to thumbnails.
+/// worker left them in storage. It reads manifests and result documents only (datasets/*/manifest.json,
+/// datasets/*/mix-*.json, results/*/result.json), never images, so the index stays cheap with hundreds of images;
+/// batch items come in pages with signed links to thumbnails.
 /// </summary>
 public sealed class GalleryApi(HttpAuth auth, IBlobStore store, ILinkSigner links, IOptions<SasOptions> sasOptions, JobPublisher publisher, TimeProvider time)
 {
@@ -90,8 +91,96 @@ public sealed class GalleryApi(HttpAuth auth, IBlobStore store, ILinkSigner link
         {
             if (await GridAsync(g.Path, ct) is { } grid) gridList.Add((newest[g.Path[..g.Path.LastIndexOf('/')]], grid.Lo, grid.Json));
         }
-        return new { collections, grids = gridList.OrderByDescending(g => g.Batch).ThenBy(g => g.Lo).Select(g => g.Grid) };
+        return new { collections, grids = gridList.OrderByDescending(g => g.Batch).ThenBy(g => g.Lo).Select(g => g.Grid), results = await ResultCollectionsAsync(ct) };
     }
+
+    /// <summary>Largest number of images of one job result the index lists (a Council job draws a few outputs).</summary>
+    public const int MaxResultImages = 24;
+
+    /// <summary>
+    /// Translation and projection results as collections of their own: one per finished job, read from
+    /// results/&lt;jobId&gt;/result.json (the document the worker writes last, so a listed job is complete). Their images
+    /// are few, so they come inline, the job's outputs first and its model input last.
+    /// </summary>
+    private async Task<List<object>> ResultCollectionsAsync(CancellationToken ct)
+    {
+        var docs = new List<BlobProperties>();
+        await foreach (var b in store.ListAsync(BlobLayout.Results + "/", ct))
+            if (b.Path.Count(c => c == '/') == 2 && b.Path.EndsWith("/" + BlobLayout.ResultFileName, StringComparison.Ordinal)) docs.Add(b);
+        var results = new List<object>();
+        foreach (var d in docs.OrderByDescending(d => d.LastModified).Take(MaxCollections))
+        {
+            var r = await TryReadAsync<JobResult>(d.Path, ct);
+            if (r is null || !BlobNames.IsSafeId(r.JobId, out _) || d.Path != BlobLayout.ResultDocument(r.JobId)) continue;
+            if (r.Job is not (TranslationJob or ProjectionJob)) continue;
+            var images = new List<object>();
+            foreach (var o in r.Outputs.Where(o => o.ContentType.StartsWith("image/", StringComparison.Ordinal)).OrderBy(o => RolePriority(o.Role)).Take(MaxResultImages))
+                images.Add(new { name = o.Path[(o.Path.LastIndexOf('/') + 1)..], role = o.Role, url = await SignInResultAsync(r.JobId, o.Path, ct) });
+            results.Add(new
+            {
+                jobId = r.JobId,
+                kind = r.Kind.ToString().ToLowerInvariant(),
+                title = ResultTitle(r.Job),
+                model = r.Job.Model.Path,
+                finishedAt = r.FinishedAt.ToUnixTimeSeconds(),
+                seconds = (r.FinishedAt - r.StartedAt).TotalSeconds,
+                settings = ResultSettings(r.Job),
+                metrics = r.Metrics,
+                count = images.Count,
+                images,
+            });
+        }
+        return results;
+    }
+
+    // What a visitor came for first (the translated or reconstructed image), the model's input last.
+    private static int RolePriority(string? role) => role switch
+    {
+        "output" or "translation" or "reconstruction" => 0,
+        "contact-sheet" => 1,
+        "model-input" => 2,
+        _ => 3,
+    };
+
+    private static string ResultTitle(JobSpec job) => job switch
+    {
+        TranslationJob { Variant: TranslationVariant.CouncilSelfieToAnime } => "Council GAN: selfie to anime",
+        TranslationJob { Variant: TranslationVariant.Pix2PixHdLabelToImage } => "pix2pixHD: label map to photo",
+        ProjectionJob => "StyleGAN2 projection",
+        _ => job.Kind.ToString(),
+    };
+
+    internal static Dictionary<string, string> ResultSettings(JobSpec job)
+    {
+        var s = new Dictionary<string, string>();
+        switch (job)
+        {
+            case TranslationJob t:
+                s["variant"] = t.Variant.ToString();
+                s["input"] = t.Input.Path;
+                s["seed"] = t.Seed.ToString(CultureInfo.InvariantCulture);
+                s["outputs"] = t.Outputs.ToString(CultureInfo.InvariantCulture);
+                if (t.Size is { } size) s["size"] = size.ToString(CultureInfo.InvariantCulture);
+                if (t.Variant == TranslationVariant.CouncilSelfieToAnime) s["cropFace"] = t.CropFace ? "yes" : "no";
+                if (t.InstanceMap is { } map) s["instanceMap"] = map.Path;
+                break;
+            case ProjectionJob p:
+                s["input"] = p.Input.Path;
+                s["steps"] = p.Steps.ToString(CultureInfo.InvariantCulture);
+                s["latent"] = p.WPlus ? "w+" : "w";
+                s["seed"] = p.Seed.ToString(CultureInfo.InvariantCulture);
+                s["mse"] = p.Mse.ToString(CultureInfo.InvariantCulture);
+                s["alignFace"] = p.AlignFace ? "yes" : "no";
+                break;
+        }
+        return s;
+    }
+
+    // Only blobs inside the job's own results folder are signed, whatever a result document says.
+    private async Task<string?> SignInResultAsync(string jobId, string path, CancellationToken ct) =>
+        BlobNames.IsSafeRelative(path, out _) && path.StartsWith(BlobLayout.ResultsPrefix(jobId), StringComparison.Ordinal)
+            ? (await links.SignAsync(path, sas.DefaultLifetime, ct))?.ToString()
+            : null;
 
     private async Task<(int Lo, object Json)?> GridAsync(string manifestPath, CancellationToken ct)
     {

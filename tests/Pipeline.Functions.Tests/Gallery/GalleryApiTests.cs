@@ -84,6 +84,39 @@ public sealed class GalleryApiTests
     }
 
     [Fact]
+    public async Task TranslationAndProjectionResultsAreCollectionsOfTheirOwn()
+    {
+        await using var host = await HostAsync();
+        var results = (await GetAsync(host, ""))["results"]!.AsArray().Select(r => r!.AsObject()).ToDictionary(r => (string)r["jobId"]!);
+        string council = JobIds.For(GallerySeed.Council), pix = JobIds.For(GallerySeed.Pix2Pix), projection = JobIds.For(GallerySeed.Projection), hostile = JobIds.For(GallerySeed.HostileResult);
+        // Augmentation results are batches (shown from their manifests), not result collections.
+        Assert.Equal(new[] { council, pix, projection, hostile }.Order(StringComparer.Ordinal), results.Keys.Order(StringComparer.Ordinal));
+
+        var c = results[council];
+        Assert.Equal("translation", (string?)c["kind"]);
+        Assert.Equal("Council GAN: selfie to anime", (string?)c["title"]);
+        Assert.Equal(GallerySeed.CouncilModel, (string?)c["model"]);
+        Assert.Equal("uploads/selfies/me.jpg", (string?)c["settings"]!["input"]);
+        Assert.Equal("2", (string?)c["settings"]!["outputs"]);
+        Assert.Equal(42, (double)c["seconds"]!);
+        // Images only (no JSON records), outputs first and the model input last.
+        Assert.Equal(["output-0.png", "output-1.png", "contact_sheet.png", "input.png"], c["images"]!.AsArray().Select(i => (string?)i!["name"]));
+        Assert.Equal($"https://signed.example/results/{council}/output-0.png", (string?)c["images"]![0]!["url"]);
+        Assert.Equal("pix2pixHD: label map to photo", (string?)results[pix]["title"]);
+
+        var p = results[projection];
+        Assert.Equal("projection", (string?)p["kind"]);
+        Assert.Equal(["reconstruction.png", "target.png"], p["images"]!.AsArray().Select(i => (string?)i!["name"]));
+        Assert.Equal("w+", (string?)p["settings"]!["latent"]);
+        Assert.Equal(0.2345, (double)p["metrics"]!["lpips"]!);
+
+        // A result document naming a blob outside its job's folder gets nothing signed for it.
+        var h = results[hostile]["images"]!.AsArray();
+        Assert.Null(h.Single(i => (string?)i!["name"] == "00000.png")!["url"]);
+        Assert.Equal($"https://signed.example/results/{hostile}/output-0.png", (string?)h.Single(i => (string?)i!["name"] == "output-0.png")!["url"]);
+    }
+
+    [Fact]
     public async Task ABatchComesInPagesWithThumbnailsFullImagesAndEachImagesSettings()
     {
         await using var host = await HostAsync(v2Count: 130);

@@ -42,7 +42,7 @@ public sealed class GalleryPageTests
         Assert.Equal("true", await page.GetAttributeAsync("body", "data-loaded"));
 
         // Collections: one card per batch, grouped per model.
-        Assert.Equal(4, await page.Locator(".card").CountAsync());
+        Assert.Equal(4, await page.Locator("#collections .card").CountAsync());
         Assert.Equal(3, await page.Locator($".model-group[data-model='{GallerySeed.V2Model}'] .card").CountAsync());
         Assert.Equal(1, await page.Locator($".model-group[data-model='{GallerySeed.V1Model}'] .card").CountAsync());
         // The index fetched covers only, never a batch's images.
@@ -106,6 +106,39 @@ public sealed class GalleryPageTests
         Assert.False(await page.Locator($".model-group[data-model='{GallerySeed.V2Model}']").IsVisibleAsync());
         Assert.True(await page.Locator($".model-group[data-model='{GallerySeed.V1Model}']").IsVisibleAsync());
 
+        await page.SelectOptionAsync("#model-filter", "");
+
+        // Translation and projection results: collections of their own, one card per job, grouped by kind.
+        Assert.Equal("Translations and projections", await page.Locator("#results-h").TextContentAsync());
+        Assert.Equal("Translations (3)", await page.Locator("#results .result-group[data-kind='translation'] h3").TextContentAsync());
+        Assert.Equal("Projections (1)", await page.Locator("#results .result-group[data-kind='projection'] h3").TextContentAsync());
+        var councilId = JobIds.For(GallerySeed.Council);
+        var council = page.Locator($"#results .card[data-job='{councilId}']");
+        Assert.Equal("Council GAN: selfie to anime", await council.Locator(".name").TextContentAsync());
+        Assert.Equal(GallerySeed.CouncilModel, await council.GetAttributeAsync("data-model"));
+        await council.ClickAsync();
+        await page.WaitForSelectorAsync("body[data-items='4']");
+        Assert.Equal($"Council GAN: selfie to anime · {councilId}", await page.Locator("#collection-h").TextContentAsync());
+        Assert.Equal(["output", "output", "contact-sheet", "model-input"], await page.Locator("#items figure.work").EvaluateAllAsync<string[]>("fs => fs.map(f => f.dataset.role)"));
+        // Lazy images load once in view; the wait is bounded (decode() of an image that never loads never settles).
+        await page.Locator("#items").ScrollIntoViewIfNeededAsync();
+        var outputsDecoded = await page.EvaluateAsync<bool>("async () => { const imgs = [...document.querySelectorAll('#items figure.work img')]; const all = Promise.all(imgs.map(i => i.decode())).then(() => true, () => false); const ok = await Promise.race([all, new Promise(r => setTimeout(() => r(false), 20000))]); return ok && imgs.length === 4 && imgs.every(i => i.naturalWidth > 0); }");
+        Assert.True(outputsDecoded);
+        await page.Locator("#items figure.work[data-index='0'] button.open").ClickAsync();
+        await page.WaitForSelectorAsync("dialog#viewer[open]");
+        Assert.Equal(councilId, await page.Locator("#viewer-settings dd[data-key='job']").TextContentAsync());
+        Assert.Equal("uploads/selfies/me.jpg", await page.Locator("#viewer-settings dd[data-key='input']").TextContentAsync());
+        Assert.Equal(0, await page.Locator("#viewer-actions button").CountAsync()); // no "more like this" for a job result
+        await page.Keyboard.PressAsync("Escape");
+        var projectionId = JobIds.For(GallerySeed.Projection);
+        await page.Locator($"#results .card[data-job='{projectionId}']").ClickAsync();
+        await page.WaitForSelectorAsync("body[data-items='2']");
+        Assert.Equal(["reconstruction", "model-input"], await page.Locator("#items figure.work").EvaluateAllAsync<string[]>("fs => fs.map(f => f.dataset.role)"));
+        Assert.Contains("3 translations · 1 projection", await page.Locator("#status").TextContentAsync(), StringComparison.Ordinal);
+        await page.SelectOptionAsync("#model-filter", GallerySeed.CouncilModel);
+        Assert.False(await page.Locator($"#results .card[data-job='{projectionId}']").IsVisibleAsync());
+        Assert.True(await council.IsVisibleAsync());
+
         Assert.Empty(errors);
         Assert.DoesNotContain(emulator.Logs.Lines, l => l.Contains(LocalSite.Key, StringComparison.Ordinal));
         if (Environment.GetEnvironmentVariable("PIPELINE_GALLERY_SCREENSHOT") is { Length: > 0 } shot)
@@ -113,6 +146,8 @@ public sealed class GalleryPageTests
             await page.SelectOptionAsync("#model-filter", "");
             await page.EvaluateAsync("() => window.scrollTo(0, 0)");
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = shot });
+            // The whole page too: the result collections and the opened job sit below the first screen.
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.ChangeExtension(shot, null) + "-full.png", FullPage = true });
         }
     }
 }

@@ -67,6 +67,51 @@ public static class GallerySeed
 
         await SeedGridAsync(store, "coarse", 0, 1, [4, 8], ct);
         await SeedGridAsync(store, "middle", 2, 3, [16, 32], ct);
+        await SeedResultsAsync(store, ct);
+    }
+
+    public const string CouncilModel = "models/councilgan-selfie2anime.pt";
+    public const string Pix2PixModel = "models/pix2pixhd-cityscapes.pt";
+    public static readonly TranslationJob Council = new() { Model = new BlobRef(CouncilModel), Variant = TranslationVariant.CouncilSelfieToAnime, Input = new BlobRef("uploads/selfies/me.jpg", "0x1"), Outputs = 2, Seed = 7 };
+    public static readonly TranslationJob Pix2Pix = new() { Model = new BlobRef(Pix2PixModel), Variant = TranslationVariant.Pix2PixHdLabelToImage, Input = new BlobRef("uploads/labels/street.png", "0x2") };
+    public static readonly ProjectionJob Projection = new() { Model = new BlobRef(V2Model), Input = new BlobRef("uploads/project/face.jpg", "0x3"), Steps = 500, WPlus = true };
+    public static readonly TranslationJob HostileResult = new() { Model = new BlobRef(CouncilModel), Variant = TranslationVariant.CouncilSelfieToAnime, Input = new BlobRef("uploads/selfies/other.jpg", "0x4") };
+
+    /// <summary>
+    /// Finished jobs as the worker leaves them (outputs, then result.json): a Council translation with two outputs, a
+    /// contact sheet and its model input; a pix2pixHD translation; a projection (reconstruction, target, latent); an
+    /// augmentation job's result (its images are a batch, not a result collection); and a result document naming a
+    /// blob outside its job's folder.
+    /// </summary>
+    public static async Task SeedResultsAsync(IBlobStore store, CancellationToken ct)
+    {
+        var png = TestImages.Png(64, 64);
+        async Task<OutputBlob> Out(string jobId, string name, string type, string role)
+        {
+            var path = BlobLayout.Result(jobId, name);
+            await store.PutBytesAsync(path, type.StartsWith("image/", StringComparison.Ordinal) ? png : [1, 2, 3], cancellationToken: ct);
+            return new OutputBlob(path, type, 3, null, role);
+        }
+        async Task Result(JobSpec job, IReadOnlyList<OutputBlob> outputs, int minutes, Dictionary<string, double>? metrics = null) =>
+            await store.PutJsonAsync(BlobLayout.ResultDocument(JobIds.For(job)), new JobResult
+            {
+                JobId = JobIds.For(job), Kind = job.Kind, Job = job, Outputs = outputs, Metrics = metrics,
+                StartedAt = T0.AddMinutes(minutes), FinishedAt = T0.AddMinutes(minutes).AddSeconds(42),
+            }, cancellationToken: ct);
+
+        var c = JobIds.For(Council);
+        // Written in the worker's order: outputs, contact sheet, input; the gallery puts the model input last anyway.
+        await Result(Council, [await Out(c, "input.png", "image/png", "model-input"), await Out(c, "output-0.png", "image/png", "output"), await Out(c, "output-1.png", "image/png", "output"),
+            await Out(c, "contact_sheet.png", "image/png", "contact-sheet"), await Out(c, "translation.json", "application/json", "record")], 10);
+        var p = JobIds.For(Pix2Pix);
+        await Result(Pix2Pix, [await Out(p, "output-0.png", "image/png", "translation")], 11);
+        var j = JobIds.For(Projection);
+        await Result(Projection, [await Out(j, "latent.npy", "application/octet-stream", "latent"), await Out(j, "reconstruction.png", "image/png", "reconstruction"),
+            await Out(j, "target.png", "image/png", "model-input"), await Out(j, "projection.json", "application/json", "report")], 12, new() { ["lpips"] = 0.2345, ["mse"] = 0.01, ["steps"] = 500 });
+        var aug = new AugmentationBatchJob { Model = new BlobRef(V2Model), BatchId = V2Batch, Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.Sample, Count = 1 };
+        await Result(aug, [new OutputBlob(BlobLayout.DatasetItem(V2Batch, "00000.png"), "image/png", 3)], 13);
+        var h = JobIds.For(HostileResult);
+        await Result(HostileResult, [new OutputBlob(BlobLayout.DatasetItem(V2Batch, "00000.png"), "image/png", 3, null, "output"), await Out(h, "output-0.png", "image/png", "output")], 14);
     }
 
     public static async Task SeedGridAsync(IBlobStore store, string range, int lo, int hi, int[] resolutions, CancellationToken ct)

@@ -1,5 +1,5 @@
-// Gallery: reads the Gallery function (manifests only) and shows collections per model and batch, a panorama strip,
-// style-mixing grids and a full-size viewer with each image's settings and "more like this". Thumbnails load lazily
+// Gallery: reads the Gallery function (manifests and result documents only) and shows collections per model and
+// batch, translation and projection results per job, a panorama strip, style-mixing grids and a full-size viewer with each image's settings and "more like this". Thumbnails load lazily
 // (native loading=lazy) and a batch's items come in pages as the visitor scrolls, so hundreds of images stay cheap.
 "use strict";
 (function () {
@@ -89,7 +89,7 @@
       models.get(c.model).batches.push(c);
     }
     const filter = $("model-filter");
-    const allModels = new Set([...models.keys(), ...index.grids.map(g => g.model)]);
+    const allModels = new Set([...models.keys(), ...index.grids.map(g => g.model), ...index.results.map(r => r.model)]);
     for (const m of [...allModels].sort()) el("option", { value: m }, filter, m);
 
     const box = $("collections");
@@ -122,6 +122,62 @@
     }
 
     renderGrids(index.grids);
+    renderResults(index.results);
+  }
+
+  // ---- translation and projection results -----------------------------------------------------------------
+  const KIND_TITLES = { translation: "Translations", projection: "Projections" };
+
+  function renderResults(results) {
+    const box = $("results");
+    box.replaceChildren();
+    if (results.length === 0) el("p", { class: "hint" }, box, "No translation or projection results yet: the worker writes them to results/ when a job succeeds.");
+    for (const kind of ["translation", "projection"]) {
+      const jobs = results.filter(r => r.kind === kind);
+      if (jobs.length === 0) continue;
+      const sec = el("section", { class: "result-group", "data-kind": kind }, box);
+      el("h3", {}, sec, `${KIND_TITLES[kind]} (${jobs.length})`);
+      const cards = el("div", { class: "cards" }, sec);
+      for (const r of jobs) {
+        // data-model on the card, not the group: one kind holds jobs of several models, and the filter hides by model.
+        const card = el("button", { type: "button", class: "card result", "data-job": r.jobId, "data-model": r.model, "aria-pressed": "false" }, cards);
+        const cover = r.images.find(i => i.url); // an image that was not signed (outside the job's folder) is no cover
+        thumb(card, cover ? cover.url : null, `first output of ${r.jobId}`, 160);
+        el("div", { class: "name" }, card, r.title);
+        el("div", { class: "meta" }, card, `${r.model} · ${r.count} images · ${day(r.finishedAt)}`);
+        card.addEventListener("click", () => openResult(r));
+      }
+    }
+  }
+
+  function resultSettings(r, image) {
+    const s = Object.assign({ job: r.jobId, kind: r.kind, model: r.model, image: image.name, role: image.role, finished: day(r.finishedAt) + " UTC", seconds: r.seconds.toFixed(1) }, r.settings);
+    for (const [k, v] of Object.entries(r.metrics || {})) s["metric " + k] = Number.isInteger(v) ? v : v.toPrecision(4);
+    return s;
+  }
+
+  // A job's images all come with the index (a handful per job): the collection view shows them without paging.
+  function openResult(r) {
+    for (const c of document.querySelectorAll(".card")) c.setAttribute("aria-pressed", String(c.dataset.job === r.jobId));
+    if (state.observer) state.observer.disconnect();
+    state.batch = null;
+    $("collection").hidden = false;
+    $("collection-h").textContent = `${r.title} · ${r.jobId}`;
+    $("collection-settings").textContent = `${r.model} · ` + Object.entries(r.settings).map(([k, v]) => `${k} ${v}`).join(" · ");
+    const box = $("items");
+    box.replaceChildren();
+    r.images.forEach((image, i) => {
+      const fig = el("figure", { class: "work", "data-index": i, "data-role": image.role || "" }, box);
+      const open = el("button", { type: "button", class: "open", "aria-label": `open ${image.name}` }, fig);
+      thumb(open, image.url, `${image.name} (${image.role || "output"})`, 160);
+      el("figcaption", {}, fig, `${image.name} · ${image.role || "output"}`);
+      open.addEventListener("click", () => openViewer(`${r.title} · ${image.name}`, image.url, resultSettings(r, image),
+        { note: "Ask for another result by submitting a new job (api/jobs) with other settings." }));
+    });
+    $("sentinel").textContent = `all ${r.images.length} shown`;
+    document.body.dataset.items = String(r.images.length);
+    history.replaceState(null, "", "#job=" + encodeURIComponent(r.jobId));
+    $("collection-h").scrollIntoView({ block: "start" });
   }
 
   function renderGrids(grids) {
@@ -218,9 +274,12 @@
       state.index = await api("");
       renderIndex(state.index);
       const n = state.index.collections.reduce((a, c) => a + c.count, 0);
-      $("status").textContent = `${state.index.collections.length} batches · ${n} images · ${state.index.grids.length} mixing grids`;
-      const hash = /^#batch=(.+)$/.exec(location.hash);
-      if (hash) await openBatch(decodeURIComponent(hash[1]));
+      const jobs = (kind, one, many) => { const k = state.index.results.filter(r => r.kind === kind).length; return `${k} ${k === 1 ? one : many}`; };
+      $("status").textContent = `${state.index.collections.length} batches · ${n} images · ${state.index.grids.length} mixing grids · ${jobs("translation", "translation", "translations")} · ${jobs("projection", "projection", "projections")}`;
+      const hash = /^#(batch|job)=(.+)$/.exec(location.hash);
+      const job = hash && hash[1] === "job" ? state.index.results.find(r => r.jobId === decodeURIComponent(hash[2])) : null;
+      if (hash && hash[1] === "batch") await openBatch(decodeURIComponent(hash[2]));
+      else if (job) openResult(job);
       document.body.dataset.loaded = "true";
     } catch (e) {
       $("status").textContent = "Could not load the gallery: " + e.message;
