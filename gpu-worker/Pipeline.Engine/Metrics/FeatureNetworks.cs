@@ -9,6 +9,9 @@ namespace Pipeline.Engine.Metrics;
 /// </summary>
 public sealed record FeatureNetworkFile(string Id, string FileName, string Url, string? Sha256, string Sha256Prefix, string Description)
 {
+    /// <summary>Short name for messages such as "no VGG16 weights" (the file name means little to a reader).</summary>
+    public string Title { get; init; } = Id;
+
     /// <summary>Null when the digest fits, else what is wrong.</summary>
     public string? VerifyDigest(string actualSha256)
     {
@@ -26,17 +29,17 @@ public static class FeatureNetworks
     public static readonly FeatureNetworkFile Inception = new(
         "inception", "pt_inception-2015-12-05-6726825d.pth",
         "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
-        null, "6726825d", "FID InceptionV3 (pytorch-fid port of the TF 2015-12-05 graph), ~95 MB");
+        null, "6726825d", "FID InceptionV3 (pytorch-fid port of the TF 2015-12-05 graph), ~95 MB") { Title = "Inception" };
 
     public static readonly FeatureNetworkFile Vgg16 = new(
         "vgg16", "vgg16-397923af.pth", "https://download.pytorch.org/models/vgg16-397923af.pth",
-        null, "397923af", "torchvision ImageNet VGG16 (LPIPS trunk; only features.* are used), ~528 MB");
+        null, "397923af", "torchvision ImageNet VGG16 (LPIPS trunk; only features.* are used), ~528 MB") { Title = "VGG16" };
 
     /// <summary>LPIPS v0.1 linear heads; full digest taken from a verbatim copy of PerceptualSimilarity's file.</summary>
     public static readonly FeatureNetworkFile LpipsVggHeads = new(
         "lpips-vgg", "lpips_vgg_v0.1.pth",
         "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth",
-        "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", "a78928a0", "LPIPS v0.1 linear heads for VGG16, 7 KB");
+        "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", "a78928a0", "LPIPS v0.1 linear heads for VGG16, 7 KB") { Title = "LPIPS VGG16 heads" };
 
     public static IReadOnlyList<FeatureNetworkFile> All { get; } = [Inception, Vgg16, LpipsVggHeads];
 

@@ -29,9 +29,16 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
     /// noise_regularize: squared means of noise * its 1-pixel roll (both axes) over a pyramid down to 8x8. Reference:
     /// means over the whole batch -> scalar; <paramref name="perImage"/>: per image, summed over images.
     /// </summary>
-    public static Tensor NoiseRegularize(IEnumerable<Tensor> noises, bool perImage = false)
+    public static Tensor NoiseRegularize(IEnumerable<Tensor> noises, bool perImage = false) => NoiseRegularize(noises, perImage, out _);
+
+    /// <summary>
+    /// <see cref="NoiseRegularize(IEnumerable{Tensor}, bool)"/>, and with <paramref name="perImage"/> each image's share
+    /// (detached, [B]) for per-image loss curves; the loss itself is computed by the very same operations.
+    /// </summary>
+    public static Tensor NoiseRegularize(IEnumerable<Tensor> noises, bool perImage, out Tensor? imageTerms)
     {
         Tensor? loss = null;
+        imageTerms = null;
         foreach (var n0 in noises)
         {
             var n = n0;
@@ -40,9 +47,14 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
             {
                 var a = n * n.roll(1, 3);
                 var b = n * n.roll(1, 2);
-                var term = perImage
-                    ? (a.mean([1, 2, 3]).square() + b.mean([1, 2, 3]).square()).sum()
-                    : a.mean().square() + b.mean().square();
+                Tensor term;
+                if (perImage)
+                {
+                    var perImageTerm = a.mean([1, 2, 3]).square() + b.mean([1, 2, 3]).square();
+                    term = perImageTerm.sum();
+                    imageTerms = imageTerms is null ? perImageTerm.detach() : imageTerms + perImageTerm.detach();
+                }
+                else term = a.mean().square() + b.mean().square();
                 loss = loss is null ? term : loss + term;
                 if (size <= 8) break;
                 n = n.reshape(-1, 1, size / 2, 2, size / 2, 2).mean([3, 5]);
@@ -115,6 +127,7 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
         var adam = new AdamState([latentIn, .. noises]);
 
         var losses = new List<Tensor>();
+        var imageLosses = new List<Tensor>();
         var path = o.RecordLatentPath ? new List<Tensor>() : null;
         var lrs = new double[o.Steps];
         var strengths = new double[o.Steps];
@@ -128,12 +141,19 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
             var latentN = latentIn + draws.LatentNoise(i, latentIn).to(device) * strengths[i];
             var img = DownsampleTo256(G.Forward([latentN], new GenerateOptions { InputIsLatent = true, Noise = noises }).Image);
 
-            var pLoss = perceptual is null ? zeros(1, device: device).sum() : perceptual.Distance(img, targets).sum();
-            var nLoss = NoiseRegularize(noises, perImage);
-            var mse = perImage
-                ? (img - targets).square().mean([1, 2, 3]).sum()
-                : nn.functional.mse_loss(img, targets);
+            var pImage = perceptual?.Distance(img, targets);
+            var pLoss = pImage is null ? zeros(1, device: device).sum() : pImage.sum();
+            var nLoss = NoiseRegularize(noises, perImage, out var nImage);
+            var mseImage = perImage ? (img - targets).square().mean([1, 2, 3]) : null;
+            var mse = mseImage is not null ? mseImage.sum() : nn.functional.mse_loss(img, targets);
             var loss = pLoss + o.NoiseRegularize * nLoss + o.MseWeight * mse;
+            // Independent images: each one's own loss (the terms above before their sum), for one curve per image.
+            if (perImage)
+            {
+                var own = o.NoiseRegularize * nImage! + o.MseWeight * mseImage!.detach();
+                if (pImage is not null) own = own + pImage.detach().reshape(batch);
+                imageLosses.Add(scope.MoveToOuter(own));
+            }
             adam.ZeroGrad();
             loss.backward();
             adam.Step(lrs[i]);
@@ -153,8 +173,12 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
         {
             var all = stack(losses).cpu().to(float64);
             var v = all.data<double>().ToArray();
+            var own = imageLosses.Count == o.Steps ? stack(imageLosses).cpu().to(float64).data<double>().ToArray() : null;
             for (int i = 0; i < o.Steps; i++)
-                history.Add(new ProjectionStep(i, lrs[i], strengths[i], v[4 * i], v[4 * i + 1], v[4 * i + 2], v[4 * i + 3]));
+                history.Add(new ProjectionStep(i, lrs[i], strengths[i], v[4 * i], v[4 * i + 1], v[4 * i + 2], v[4 * i + 3])
+                {
+                    ImageLosses = own?[(i * batch)..((i + 1) * batch)],
+                });
         }
         var finalLatent = latentIn.detach();
         var finalNoise = noises.Select(n => n.detach()).ToList();

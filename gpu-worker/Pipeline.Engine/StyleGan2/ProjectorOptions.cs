@@ -67,7 +67,14 @@ public sealed class RandomProjectorDraws(long? seed = null) : IProjectorDraws
 }
 
 /// <summary>Per-step scalars (read back once, after the loop, to avoid a host sync per step).</summary>
-public sealed record ProjectionStep(int Step, double Lr, double NoiseStrength, double Loss, double Mse, double NoiseReg, double Perceptual);
+public sealed record ProjectionStep(int Step, double Lr, double NoiseStrength, double Loss, double Mse, double NoiseReg, double Perceptual)
+{
+    /// <summary>
+    /// Each image's own loss (independent coupling only; <see cref="Loss"/> is their sum): a batch of projections is
+    /// one optimisation, but each image converges on its own, and its curve is what a reader compares.
+    /// </summary>
+    public IReadOnlyList<double>? ImageLosses { get; init; }
+}
 
 /// <summary>Projection output: one latent (w or W+) and one noise set per image, the reconstruction, the loss history.</summary>
 public sealed record ProjectionResult(

@@ -21,6 +21,12 @@ public sealed class JobContext(JobEnvelope envelope, IBlobStore store, ModelCach
 
     public IReadOnlyList<OutputBlob> Outputs => _outputs;
 
+    /// <summary>
+    /// What a reader of a succeeded job must know besides its files, e.g. "skipped: no VGG16 weights": the runner puts
+    /// it in the result and the status message, so "Succeeded, 0 files" never hides that nothing was computed.
+    /// </summary>
+    public string? Note { get; set; }
+
     /// <summary>Reports progress in [0, 1] (written to the status document by the runner).</summary>
     public void ReportProgress(double fraction) => progress?.Invoke(Math.Clamp(fraction, 0, 1));
 

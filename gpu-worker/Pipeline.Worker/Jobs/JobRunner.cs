@@ -80,6 +80,7 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
                     Job = envelope.Job,
                     Outputs = context.Outputs,
                     Metrics = metrics,
+                    Note = context.Note,
                     StartedAt = started,
                     FinishedAt = finished,
                     Worker = options.WorkerName,
@@ -87,7 +88,7 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
                 };
                 if (!await store.TryCreateAsync(resultPath, JobJson.ToUtf8(result), "application/json", cancellationToken: cancellationToken))
                     logger.LogWarning("Job {JobId}: another delivery committed its result first; keeping that one", envelope.JobId);
-                await WriteStatusAsync(envelope, JobState.Succeeded, message.DeliveryCount, null, resultPath, cancellationToken);
+                await WriteStatusAsync(envelope, JobState.Succeeded, message.DeliveryCount, context.Note, resultPath, cancellationToken);
                 await WriteJobMetricAsync(envelope, metrics, sw.Elapsed, started - message.EnqueuedTime, cancellationToken);
                 WorkerTelemetry.JobDuration.Record(sw.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("kind", envelope.Kind.ToString()));
                 WorkerTelemetry.Jobs.Add(1, new("kind", envelope.Kind.ToString()), new("outcome", "succeeded"));

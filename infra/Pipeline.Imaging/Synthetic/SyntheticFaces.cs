@@ -5,7 +5,7 @@ namespace Pipeline.Imaging.Synthetic;
 /// <summary>The two domains of the built-in face data set.</summary>
 public enum FaceStyle
 {
-    /// <summary>Shaded, textured, small eyes: stands in for selfies.</summary>
+    /// <summary>Shaded, textured, small eyes: stands in for selfies (and passes the Haar face check, as a selfie must).</summary>
     PhotoLike,
     /// <summary>Flat colours, dark outlines, large eyes: stands in for anime portraits.</summary>
     AnimeLike,
@@ -78,28 +78,44 @@ public static class SyntheticFaces
                 speck.Color = Shade(g.Skin, 0.85f + (float)texture.NextDouble() * 0.3f).WithAlpha(70);
                 c.DrawCircle(g.Cx + (float)(Math.Cos(a) * rr * g.Rx * 0.9), g.Cy + (float)(Math.Sin(a) * rr * g.Ry * 0.9), 1.2f, speck);
             }
+        // The photo style is drawn so that Haar frontal-face cascades (the upload face check) find it, as they find a
+        // lit real face: bright cheekbones under a dark eye band, a bright nose bridge between dark eyes, dark
+        // nostrils and a mouth as wide as the eyes are apart, and a forehead strip the fringe leaves uncovered.
+        // Lit cheekbones: the band under the eyes is the brightest skin of a lit face, also on dark skin.
+        foreach (var side in new[] { -1f, 1f })
+        {
+            var at = new SKPoint(g.Cx + side * g.EyeDx, g.Cy + g.EyeY + 24);
+            using var cheek = new SKPaint { IsAntialias = true, Shader = SKShader.CreateRadialGradient(at, 22, [Shade(g.Skin, 1.35f).WithAlpha(170), Shade(g.Skin, 1.35f).WithAlpha(0)], SKShaderTileMode.Clamp) };
+            c.DrawCircle(at, 22, cheek);
+        }
         foreach (var side in new[] { -1f, 1f })
         {
             float ex = g.Cx + side * g.EyeDx, ey = g.Cy + g.EyeY;
             // Shaded eye sockets under the brow: real faces are darker across the eye band than on the cheeks and
             // the nose bridge, which is what frontal face detectors (Haar cascades) key on.
-            using (var socket = new SKPaint { IsAntialias = true, Shader = SKShader.CreateRadialGradient(new SKPoint(ex, ey - 2), 20, [Shade(g.Skin, 0.3f).WithAlpha(255), Shade(g.Skin, 0.6f).WithAlpha(0)], SKShaderTileMode.Clamp) })
+            using (var socket = new SKPaint { IsAntialias = true, Shader = SKShader.CreateRadialGradient(new SKPoint(ex, ey - 2), 22, [Shade(g.Skin, 0.35f).WithAlpha(255), Shade(g.Skin, 0.5f).WithAlpha(200), Shade(g.Skin, 0.7f).WithAlpha(0)], [0, 0.6f, 1], SKShaderTileMode.Clamp) })
                 c.DrawOval(ex, ey - 2, 22, 15, socket);
-            using var white = new SKPaint { IsAntialias = true, Color = new SKColor(235, 230, 225) };
-            c.DrawOval(ex, ey, 11, 6, white);
-            using var iris = new SKPaint { IsAntialias = true, Color = g.Iris };
+            // Eye whites half-way to the skin tone and a dark upper lid: at detection scale an eye reads as a dark spot.
+            using var white = new SKPaint { IsAntialias = true, Color = Mix(g.Skin, new SKColor(225, 220, 215), 0.5f) };
+            c.DrawOval(ex, ey, 10, 5, white);
+            using var iris = new SKPaint { IsAntialias = true, Color = Shade(g.Iris, 0.5f) };
             c.DrawCircle(ex, ey, 5, iris);
             using var pupil = new SKPaint { IsAntialias = true, Color = SKColors.Black };
-            c.DrawCircle(ex, ey, 2.2f, pupil);
-            using var brow = new SKPaint { IsAntialias = true, Color = Shade(g.Hair, 0.45f), StrokeWidth = 5, Style = SKPaintStyle.Stroke, StrokeCap = SKStrokeCap.Round };
-            c.DrawLine(ex - 11, ey - 13, ex + 11, ey - 14 - side, brow);
+            c.DrawCircle(ex, ey, 2.5f, pupil);
+            using var lid = new SKPaint { IsAntialias = true, Color = new SKColor(40, 25, 20), StrokeWidth = 3, Style = SKPaintStyle.Stroke, StrokeCap = SKStrokeCap.Round };
+            c.DrawArc(new SKRect(ex - 10, ey - 5, ex + 10, ey + 5), 180, 180, false, lid);
+            using var brow = new SKPaint { IsAntialias = true, Color = Shade(g.Hair, 0.3f), StrokeWidth = 7, Style = SKPaintStyle.Stroke, StrokeCap = SKStrokeCap.Round };
+            c.DrawLine(ex - 12, ey - 14, ex + 12, ey - 15 - side, brow);
         }
         using (var bridge = new SKPaint { IsAntialias = true, Color = Shade(g.Skin, 1.25f).WithAlpha(150) })
             c.DrawOval(g.Cx, g.Cy + g.EyeY + 2, 5, 16, bridge);
         using (var nose = new SKPaint { IsAntialias = true, Color = Shade(g.Skin, 0.7f).WithAlpha(160), StrokeWidth = 2.5f, Style = SKPaintStyle.Stroke, StrokeCap = SKStrokeCap.Round })
             c.DrawLine(g.Cx + 2, g.Cy + 4, g.Cx - 4, g.Cy + 24, nose);
-        DrawMouth(c, g, new SKColor(170, 80, 80), 3f);
-        DrawFringe(c, g, g.Hair, null);
+        using (var nostril = new SKPaint { IsAntialias = true, Color = Shade(g.Skin, 0.4f) })
+            foreach (var side in new[] { -1f, 1f }) c.DrawOval(g.Cx + side * 6, g.Cy + 26, 3.5f, 2f, nostril);
+        DrawMouth(c, g, new SKColor(110, 45, 45), 5f, 20);
+        // A fringe down to the brows hides the forehead/eye-band contrast the cascade needs: stop its tips above them.
+        DrawFringe(c, g, g.Hair, null, lowestTip: g.Cy + g.EyeY - 26);
     }
 
     private static void DrawAnime(SKCanvas c, Geometry g)
@@ -138,13 +154,13 @@ public static class SyntheticFaces
         DrawFringe(c, g, g.Hair, outline);
     }
 
-    private static void DrawMouth(SKCanvas c, Geometry g, SKColor color, float width)
+    private static void DrawMouth(SKCanvas c, Geometry g, SKColor color, float width, float half = 14)
     {
         using var mouth = new SKPaint { IsAntialias = true, Color = color, StrokeWidth = width, Style = SKPaintStyle.Stroke, StrokeCap = SKStrokeCap.Round };
         using var b = new SKPathBuilder();
         float y = g.Cy + g.MouthY;
-        b.MoveTo(g.Cx - 14, y);
-        b.QuadTo(g.Cx, y + g.Smile * 8, g.Cx + 14, y);
+        b.MoveTo(g.Cx - half, y);
+        b.QuadTo(g.Cx, y + g.Smile * 8, g.Cx + half, y);
         using var p = b.Detach();
         c.DrawPath(p, mouth);
     }
@@ -157,7 +173,7 @@ public static class SyntheticFaces
         if (outline is not null) c.DrawRoundRect(rect, g.Rx, g.Rx, outline);
     }
 
-    private static void DrawFringe(SKCanvas c, Geometry g, SKColor color, SKPaint? outline)
+    private static void DrawFringe(SKCanvas c, Geometry g, SKColor color, SKPaint? outline, float lowestTip = float.MaxValue)
     {
         using var hair = new SKPaint { IsAntialias = true, Color = color };
         using var b = new SKPathBuilder();
@@ -168,13 +184,16 @@ public static class SyntheticFaces
         {
             float x = g.Cx - g.Rx + 2 * g.Rx * i / spikes;
             float y = g.Cy - g.Ry * (0.45f - 0.25f * g.Fringe) + (i % 2 == 0 ? -12 : 10);
-            b.LineTo(x, y);
+            b.LineTo(x, Math.Min(y, lowestTip));
         }
         b.Close();
         using var p = b.Detach();
         c.DrawPath(p, hair);
         if (outline is not null) c.DrawPath(p, outline);
     }
+
+    private static SKColor Mix(SKColor a, SKColor b, float t) =>
+        new((byte)(a.Red + (b.Red - a.Red) * t), (byte)(a.Green + (b.Green - a.Green) * t), (byte)(a.Blue + (b.Blue - a.Blue) * t), 255);
 
     internal static SKColor Hsv(float h, float s, float v) => SKColor.FromHsv(h % 360, Math.Clamp(s, 0, 1) * 100, Math.Clamp(v, 0, 1) * 100);
 

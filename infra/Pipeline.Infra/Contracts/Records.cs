@@ -58,6 +58,8 @@ public sealed record JobResult
     public required IReadOnlyList<OutputBlob> Outputs { get; init; }
     /// <summary>Per-job numbers (e.g. final LPIPS of a projection, seconds per image).</summary>
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
+    /// <summary>What the job did not do although it succeeded, e.g. "skipped: no VGG16 weights" (null when nothing to say).</summary>
+    public string? Note { get; init; }
     /// <summary>Work start.</summary>
     public required DateTimeOffset StartedAt { get; init; }
     /// <summary>Work end.</summary>

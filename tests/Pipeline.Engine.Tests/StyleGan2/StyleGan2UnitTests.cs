@@ -91,7 +91,14 @@ public sealed class StyleGan2UnitTests
             var diff = (single.Latent - both.Latent.narrow(0, i, 1)).abs().max().item<float>();
             Assert.True(diff < 1e-4, $"image {i}: batched latent differs from the single projection by {diff}");
             Assert.True(single.Noises[0].allclose(both.Noises[0].narrow(0, i, 1), 1e-4, 1e-4));
+            // Each image's own loss in the batch's history is the loss of projecting it alone (its loss-plot curve).
+            for (int s = 0; s < 6; s++)
+            {
+                double own = both.History[s].ImageLosses![i], alone = single.History[s].Loss;
+                Assert.True(Math.Abs(own - alone) <= 1e-4 * Math.Max(1, Math.Abs(alone)), $"step {s}, image {i}: own loss {own} vs alone {alone}");
+            }
         }
+        Assert.All(both.History, h => Assert.True(Math.Abs(h.ImageLosses!.Sum() - h.Loss) <= 1e-5 * Math.Max(1, Math.Abs(h.Loss)), $"step {h.Step}: {h.ImageLosses!.Sum()} vs {h.Loss}"));
         Assert.Equal(6, both.History.Count);
         Assert.Equal(0.0, both.History[0].Lr); // the lr ramp starts at 0, as in projector.py
     }

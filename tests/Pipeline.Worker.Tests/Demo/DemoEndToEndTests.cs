@@ -25,8 +25,10 @@ public sealed class DemoEndToEndTests : IDisposable
 
         // Bad uploads are rejected with machine-readable codes and the upload itself is kept.
         var rejected = Directory.GetFiles(Path.Combine(data, "rejected"), "*.json", SearchOption.AllDirectories);
-        var codes = rejected.Select(f => JobJson.FromUtf8<Rejection>(File.ReadAllBytes(f)).Reason).ToHashSet();
-        Assert.Contains(RejectionReason.NotAnImage, codes);
+        var rejections = rejected.Select(f => JobJson.FromUtf8<Rejection>(File.ReadAllBytes(f))).ToList();
+        Assert.Contains(RejectionReason.NotAnImage, rejections.Select(r => r.Reason));
+        // Only the broken files: every synthetic selfie passes the face check, whether or not opencv-data is installed.
+        Assert.Equal(["selfies/not-really.png", "selfies/truncated.png"], rejections.Select(r => r.Upload.Path["uploads/".Length..]).Order(StringComparer.Ordinal));
         Assert.True(File.Exists(Path.Combine(data, "uploads", "selfies", "truncated.png")));
 
         // Every job reached a terminal state; projection and augmentation succeeded with their outputs.
@@ -40,6 +42,14 @@ public sealed class DemoEndToEndTests : IDisposable
             Assert.All(result.Outputs, o => Assert.True(File.Exists(Path.Combine(data, o.Path)), o.Path));
         }
         Assert.True(File.Exists(Path.Combine(data, "datasets", "demo-samples", "manifest.json")));
+        // The demo projects faces (the StyleGAN2 model's domain), and each projection's report carries the verdict inputs.
+        var projections = statuses.Where(s => s.Kind == JobKind.Projection).Select(s => JobJson.FromUtf8<JobResult>(File.ReadAllBytes(Path.Combine(data, "results", s.JobId, "result.json")))).ToList();
+        Assert.Equal(["uploads/project/dana.png", "uploads/project/erin.png"], projections.Select(r => ((ProjectionJob)r.Job).Input.Path).Order(StringComparer.Ordinal));
+        foreach (var r in projections)
+        {
+            using var report = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(data, "results", r.JobId, "projection.json")));
+            Assert.True(report.RootElement.GetProperty("threshold").GetDouble() > 0);
+        }
         var projection = statuses.First(s => s.Kind == JobKind.Projection && s.State == JobState.Succeeded);
         var projected = JobJson.FromUtf8<JobResult>(File.ReadAllBytes(Path.Combine(data, "results", projection.JobId, "result.json")));
         Assert.Equal(["face.json", "latent.npy", "latent.pt", "noises.safetensors", "projection.json", "reconstruction.png", "target.png"],
@@ -59,7 +69,19 @@ public sealed class DemoEndToEndTests : IDisposable
         // PPL cannot run without the LPIPS weights: its record says skipped, with no value.
         var ppl = Directory.GetFiles(Path.Combine(data, "metrics", "ppl_wend"), "*.jsonl", SearchOption.AllDirectories);
         var record = JobJson.FromUtf8<MetricRecord>(File.ReadAllBytes(Assert.Single(ppl)));
-        if (record.Status == "skipped") Assert.Null(record.Value);
-        else Assert.Equal("ok", record.Status);
+        var metricsJob = Assert.Single(statuses, s => s.Kind == JobKind.Metrics);
+        var metricsResult = JobJson.FromUtf8<JobResult>(File.ReadAllBytes(Path.Combine(data, "results", metricsJob.JobId, "result.json")));
+        if (record.Status == "skipped")
+        {
+            Assert.Null(record.Value);
+            // The job says what it did not do, not a bare "Succeeded, 0 files".
+            Assert.StartsWith("skipped: no VGG16 weights", metricsResult.Note, StringComparison.Ordinal);
+            Assert.Equal(metricsResult.Note, metricsJob.Message);
+        }
+        else
+        {
+            Assert.Equal("ok", record.Status);
+            Assert.Null(metricsResult.Note);
+        }
     }
 }

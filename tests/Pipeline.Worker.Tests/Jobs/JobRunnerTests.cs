@@ -62,6 +62,22 @@ public sealed class JobRunnerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AHandlersNoteReachesTheResultAndTheStatusMessage()
+    {
+        var env = NewJob();
+        await _queue.SendAsync(JobMessages.ToMessage(env));
+        var handler = new ScriptedHandler((c, _) => { c.Note = "skipped: no VGG16 weights"; return Task.CompletedTask; });
+        var processor = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { MaxMessages = 1, ReceiveWait = TimeSpan.FromSeconds(1) });
+        await processor.RunAsync(Runner(handler).HandleAsync, CancellationToken.None);
+
+        var status = await _store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(env.JobId));
+        Assert.Equal((JobState.Succeeded, "skipped: no VGG16 weights"), (status!.State, status.Message));
+        var result = await _store.GetJsonAsync<JobResult>(BlobLayout.ResultDocument(env.JobId));
+        Assert.Equal("skipped: no VGG16 weights", result!.Note);
+        Assert.Empty(result.Outputs);
+    }
+
+    [Fact]
     public async Task SuccessWritesOutputsResultStatusAndJobMetric()
     {
         var env = NewJob();

@@ -30,7 +30,11 @@ public sealed record MetricOutcome(double Value, long Images, string? FeatureNet
 /// <summary>A named metric: its fixed settings and how to evaluate it.</summary>
 public sealed record MetricDefinition(
     string Name, string Description, IReadOnlyDictionary<string, object?> Settings,
-    Func<MetricContext, CancellationToken, Task<MetricOutcome>> Evaluate);
+    Func<MetricContext, CancellationToken, Task<MetricOutcome>> Evaluate)
+{
+    /// <summary>The feature-network files the metric loads, so a caller can say which absent one made it "skipped".</summary>
+    public IReadOnlyList<FeatureNetworkFile> Networks { get; init; } = [];
+}
 
 /// <summary>Metrics registered by name (as NVlabs' metric_main), evaluated into JSON-line records.</summary>
 public sealed class MetricRegistry

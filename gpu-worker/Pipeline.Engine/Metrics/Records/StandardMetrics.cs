@@ -30,7 +30,7 @@ public static class StandardMetrics
             var progress = new Progress<long>(n => ctx.Progress?.Report((name, n, images)));
             var stats = await extractor.StatsAsync(source(images, ctx.Batch), progress, ct);
             return new MetricOutcome(FrechetDistance.Compute(stats, reference).Value, stats.Count, sha);
-        });
+        }) { Networks = [FeatureNetworks.Inception] };
 
     /// <summary>
     /// KID (clean-fid / stylegan2-ada estimator) of generated images against the reference's feature rows: the same
@@ -63,7 +63,7 @@ public static class StandardMetrics
                 // feats1 = generated, feats2 = reference: clean-fid's argument order for a dataset reference.
                 var r = KernelInceptionDistance.Compute(generated, reference, o);
                 return new MetricOutcome(r.Value, generated.shape[0], sha);
-            });
+            }) { Networks = [FeatureNetworks.Inception] };
     }
 
     public static MetricDefinition Ppl(PplOptions o, string? nameOverride) => new(
@@ -85,7 +85,7 @@ public static class StandardMetrics
             var progress = new Progress<int>(n => ctx.Progress?.Report((nameOverride ?? o.Name, n, o.Samples)));
             var r = PerceptualPathLength.Run(g, lpips, o with { Batch = ctx.Batch }, ctx.Device, progress: progress, ct: ct);
             return new MetricOutcome(r.Value, r.Distances.Length, sha);
-        });
+        }) { Networks = [FeatureNetworks.Vgg16, FeatureNetworks.LpipsVggHeads] };
 
     public static MetricDefinition LpipsProjection() => new(
         "lpips_projection", "Mean LPIPS-VGG v0.1 between projected images and their targets",
@@ -108,5 +108,5 @@ public static class StandardMetrics
             }
             if (n == 0) throw new InvalidOperationException("lpips_projection got no pairs");
             return new MetricOutcome(sum / n, n, sha);
-        });
+        }) { Networks = [FeatureNetworks.Vgg16, FeatureNetworks.LpipsVggHeads] };
 }

@@ -1,6 +1,5 @@
 using Pipeline.Engine;
 using System.CommandLine;
-using System.Diagnostics;
 using Pipeline.Engine.Council;
 using Spectre.Console;
 using TorchSharp;
@@ -57,33 +56,27 @@ public sealed class TranslateBenchTarget : IBenchTarget
         using var z = randn(batch, g.Options.StyleDim, 1, 1, device: dev);
 
         double Sync(Tensor t) => t.sum().cpu().item<float>();
-        double Batched()
+        void Batched()
         {
             using var scope = NewDisposeScope();
-            var sw = Stopwatch.StartNew();
             Sync(g.forward(x, z));
-            return sw.Elapsed.TotalSeconds;
         }
-        double OneByOne()
+        void OneByOne()
         {
             using var scope = NewDisposeScope();
-            var sw = Stopwatch.StartNew();
             Tensor last = zeros(1);
             for (int i = 0; i < batch; i++) last = g.forward(x.narrow(0, i, 1), z.narrow(0, i, 1));
             Sync(last);
-            return sw.Elapsed.TotalSeconds;
         }
 
-        AnsiConsole.MarkupLineInterpolated($"Council generator {g.Options.Dim}/{g.Options.NRes} res/{g.Options.NDownsample} down, {size}px, batch {batch}, {dev.type}: warming up…");
-        Batched();
-        OneByOne();
-        var ours = Enumerable.Range(0, repeats).Select(_ => Batched()).Order().ToArray();
-        var baseline = Enumerable.Range(0, repeats).Select(_ => OneByOne()).Order().ToArray();
-        double oursIps = batch / ours[repeats / 2], baseIps = batch / baseline[repeats / 2];
+        AnsiConsole.MarkupLineInterpolated($"Council generator {g.Options.Dim}/{g.Options.NRes} res/{g.Options.NDownsample} down, {size}px, batch {batch}, {dev.type}");
+        double ours = BenchTiming.Median($"batched x{batch}", Batched, warmup: 1, repeats).TotalSeconds;
+        double base1 = BenchTiming.Median("one image per pass", OneByOne, warmup: 1, repeats).TotalSeconds;
+        double oursIps = batch / ours, baseIps = batch / base1;
 
         var table = new Table().AddColumn("mode").AddColumn("median s/pass").AddColumn("images/s").AddColumn("ratio");
-        table.AddRow("one image per pass (reference folder test)", $"{baseline[repeats / 2]:F4}", $"{baseIps:F1}", "1.00");
-        table.AddRow($"batched ×{batch}", $"{ours[repeats / 2]:F4}", $"{oursIps:F1}", $"{oursIps / baseIps:F2}");
+        table.AddRow("one image per pass (reference folder test)", $"{base1:F4}", $"{baseIps:F1}", "1.00");
+        table.AddRow($"batched ×{batch}", $"{ours:F4}", $"{oursIps:F1}", $"{oursIps / baseIps:F2}");
         AnsiConsole.Write(table);
         return 0;
     }

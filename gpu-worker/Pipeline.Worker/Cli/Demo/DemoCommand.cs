@@ -3,7 +3,9 @@ using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Pipeline.Engine.Metrics;
 using Pipeline.Functions;
+using Pipeline.Imaging.Faces;
 using Pipeline.Imaging.Synthetic;
 using Pipeline.Infra;
 using Pipeline.Infra.Contracts;
@@ -17,7 +19,7 @@ using Spectre.Console;
 namespace Pipeline.Worker.Cli.Demo;
 
 /// <summary>
-/// `pipeline demo`: the whole pipeline on one machine, offline. Uploads (synthetic selfies, a landscape to project,
+/// `pipeline demo`: the whole pipeline on one machine, offline. Uploads (synthetic selfies, faces to project,
 /// broken files) go through the ValidateUpload function class itself (composed as the Functions app composes it, with
 /// the demo's store and queue), accepted ones become jobs on an in-process queue, the timer's augmentation batches and a metrics job are added, and the real worker host runs
 /// them all. Everything lands in a local folder laid out like the blob containers.
@@ -65,6 +67,8 @@ public sealed class DemoCommand : ICliCommand
             ["Pipeline:ModelCache"] = Path.Combine(root, "model-cache"),
             ["Pipeline:MaxDeliveryCount"] = DemoMaxDeliveryCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Pipeline:MaxBatch"] = "8",
+            // The worker uses a landmark model only when told where it is; the demo uses Debian's when installed.
+            ["Pipeline:Faces:ShapePredictorPath"] = File.Exists(ShapePredictor.DebianShapePredictor68) ? ShapePredictor.DebianShapePredictor68 : null,
             // The demo prints its own progress; the host's informational logs would drown it.
             ["Logging:LogLevel:Default"] = "Warning",
         };
@@ -84,6 +88,13 @@ public sealed class DemoCommand : ICliCommand
         // The in-process queue takes these entity options; a Service Bus queue has its own (Bicep, or the emulator's config).
         await using var queue = InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = DemoMaxDeliveryCount, LockDuration = TimeSpan.FromMinutes(2) });
         var sw = Stopwatch.StartNew();
+
+        AnsiConsole.MarkupLine("[bold]0. Optional parts[/] (none is needed; each changes what the demo can show)");
+        foreach (var part in DemoOptionalParts.Find(new FeatureNetworkStore(new FeatureNetworkOptions())))
+        {
+            if (part.FoundAt is not null) AnsiConsole.MarkupLineInterpolated($"   [green]found[/]   {part.Name}: {part.FoundAt}");
+            else AnsiConsole.MarkupLineInterpolated($"   [yellow]missing[/] {part.Name} ({part.HowToGet}): {part.IfMissing}");
+        }
 
         AnsiConsole.MarkupLine("[bold]1. Models[/]");
         var models = await DemoModels.PublishAsync(store, root, ct);
@@ -126,35 +137,40 @@ public sealed class DemoCommand : ICliCommand
         await host.StartAsync(ct);
         var deadline = DateTime.UtcNow + timeout;
         var states = new Dictionary<string, JobStatus?>();
-        while (DateTime.UtcNow < deadline && !ct.IsCancellationRequested)
+        // CliProgress: a live bar on a terminal, a plain line every few seconds in a log or a pipe.
+        await CliProgress.RunAsync(async add =>
         {
-            foreach (var env in published)
-                states[env.JobId] = await store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(env.JobId), ct);
-            int done = states.Values.Count(s => s?.State is JobState.Succeeded or JobState.Failed);
-            AnsiConsole.MarkupLineInterpolated($"   {done}/{published.Count} jobs finished ({sw.Elapsed.TotalSeconds:F0} s)");
-            if (done == published.Count) break;
-            await Task.Delay(TimeSpan.FromSeconds(5), ct);
-        }
+            var task = add("worker jobs finished", published.Count);
+            while (DateTime.UtcNow < deadline && !ct.IsCancellationRequested)
+            {
+                foreach (var env in published)
+                    states[env.JobId] = await store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(env.JobId), ct);
+                int done = states.Values.Count(s => s?.State is JobState.Succeeded or JobState.Failed);
+                int running = states.Values.Count(s => s?.State is JobState.Running);
+                task.Set(done, $"{running} running");
+                if (done == published.Count) break;
+                await Task.Delay(TimeSpan.FromSeconds(2), ct);
+            }
+        });
         await host.StopAsync(CancellationToken.None);
 
         AnsiConsole.MarkupLine("[bold]5. Style-mixing grids[/] (pipeline mix --publish " + MixBatchId + ")");
         var grids = await PublishMixGridsAsync(store, models.StyleGan2File, Path.Combine(root, "mixgrid"), ct);
 
         AnsiConsole.MarkupLine("[bold]6. Results[/]");
-        var table = new Table().AddColumns("job", "kind", "state", "outputs / note");
+        // Each job's document path in full (it holds the job id): a reader copies it to open the result (a cut-off id is no use).
+        var table = new Table().AddColumns("job's result (or status) document", "kind", "state", "outputs / note");
         foreach (var env in published)
         {
             var s = states.GetValueOrDefault(env.JobId);
-            var result = await store.GetJsonAsync<JobResult>(BlobLayout.ResultDocument(env.JobId), ct);
-            var detail = result is not null ? $"{result.Outputs.Count} files" : s?.Message ?? "";
-            table.AddRow(Markup.Escape(env.JobId[..16] + "…"), env.Kind.ToString(), s?.State.ToString() ?? "unknown", Markup.Escape(detail.Length > 80 ? detail[..80] + "…" : detail));
+            var (resultPath, detail) = await DemoResults.DescribeAsync(store, env, s, ct);
+            table.AddRow(Markup.Escape(resultPath ?? BlobLayout.StatusDocument(env.JobId)), env.Kind.ToString(), s?.State.ToString() ?? "unknown", Markup.Escape(detail));
         }
         AnsiConsole.Write(table);
         var where = blobConnection is null ? dataRoot : $"the storage account, containers prefixed '{config["Pipeline:Storage:ContainerPrefix"]}'";
         AnsiConsole.MarkupLineInterpolated($"Everything is under [bold]{where}[/]: uploads/, results/<jobId>/, rejected/, status/, datasets/<batchId>/ (with manifest.json), metrics/<metric>/*.jsonl.");
         foreach (var g in grids)
             AnsiConsole.MarkupLineInterpolated($"Style-mixing grid for the gallery: {g}");
-        AnsiConsole.WriteLine(models.Note);
         if (blobConnection is null)
             AnsiConsole.MarkupLineInterpolated($"Dashboard and gallery of these results: [bold]dotnet run --project functions/Pipeline.Functions -c Release -- --local --data {dataRoot}[/] (prints the link).");
         bool allFinished = states.Count == published.Count && states.Values.All(s => s?.State is JobState.Succeeded or JobState.Failed);
@@ -220,17 +236,19 @@ public sealed class DemoCommand : ICliCommand
 
     private static IEnumerable<DemoUpload> DemoUploads(bool withCouncil, int steps)
     {
-        // Seeds 2 and 5 draw faces the Haar cascade finds; seed 0 draws one it does not, so it is rejected (no_face).
+        // Every synthetic selfie passes the Haar face check (SyntheticSelfieFaceCheckTests), so with or without
+        // opencv-data the same uploads are accepted; only the broken files below are rejected.
         if (withCouncil)
         {
             yield return new("selfies/alice.png", SyntheticFaces.DrawPng(2, FaceStyle.PhotoLike, 256), new() { ["outputs"] = "4", ["seed"] = "7" });
             yield return new("selfies/bob.png", SyntheticFaces.DrawPng(5, FaceStyle.PhotoLike, 256), new() { ["outputs"] = "4", ["seed"] = "8" });
         }
         yield return new("selfies/carol.png", SyntheticFaces.DrawPng(0, FaceStyle.PhotoLike, 256));
-        var scene = SyntheticLandscapes.Draw(11, 256, 256);
+        // Projection targets are faces, like the StyleGAN2 model's training data (a landscape in a face model only
+        // shows that it cannot be reached), framed as that data is, hence no alignment.
         var meta = new Dictionary<string, string> { ["job"] = "project", ["align"] = "false", ["steps"] = steps.ToString(System.Globalization.CultureInfo.InvariantCulture), ["seed"] = "1" };
-        yield return new("project/valley.png", SyntheticLandscapes.ImagePng(scene), meta);
-        yield return new("project/valley-twin.png", SyntheticLandscapes.ImagePng(SyntheticLandscapes.Draw(12, 256, 256)), new(meta) { ["seed"] = "2" });
+        yield return new("project/dana.png", SyntheticFaces.DrawPng(11, FaceStyle.PhotoLike, 256), meta);
+        yield return new("project/erin.png", SyntheticFaces.DrawPng(12, FaceStyle.PhotoLike, 256), new(meta) { ["seed"] = "2" });
         var png = SyntheticFaces.DrawPng(3, FaceStyle.PhotoLike, 256);
         yield return new("selfies/truncated.png", png[..(png.Length / 2)]);
         yield return new("selfies/not-really.png", "<html><body>not an image</body></html>"u8.ToArray());

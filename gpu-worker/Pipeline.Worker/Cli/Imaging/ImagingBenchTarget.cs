@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using Pipeline.Imaging;
 using Pipeline.Imaging.Faces;
 using SkiaSharp;
@@ -30,17 +29,9 @@ public sealed class ImagingBenchTarget : IBenchTarget
             var rows = new List<(string Name, double Ms)>();
             double Time(string name, Action a)
             {
-                a();
-                var t = new double[n];
-                for (int i = 0; i < n; i++)
-                {
-                    var sw = Stopwatch.StartNew();
-                    a();
-                    t[i] = sw.Elapsed.TotalMilliseconds;
-                }
-                Array.Sort(t);
-                rows.Add((name, t[n / 2]));
-                return t[n / 2];
+                double ms = BenchTiming.Median(name, a, warmup: 1, repeats: n).TotalMilliseconds;
+                rows.Add((name, ms));
+                return ms;
             }
 
             double baseline = Time("baseline: Skia full decode + Mitchell resize to 256", () =>

@@ -1,6 +1,5 @@
 using Pipeline.Engine;
 using System.CommandLine;
-using System.Diagnostics;
 using Pipeline.Engine.Pix2PixHD;
 using Spectre.Console;
 using TorchSharp;
@@ -74,17 +73,13 @@ public sealed class Label2ImgBench : IBenchTarget
         using var scope = NewDisposeScope();
         var label = randint(0, t.Options.LabelNc, [batch, 1, h, w], ScalarType.Float32).to(dev);
         var inst = label.clone();
-        var times = new List<double>();
-        for (int i = 0; i < repeats + 2; i++)
+        var median = BenchTiming.Median($"batch {batch}", () =>
         {
             using var iter = NewDisposeScope();
-            var sw = Stopwatch.StartNew();
             var y = t.Generate(label, inst);
             // The host copy is part of a job (the image is written), and it synchronises the device.
             _ = y.to(ScalarType.Float32).cpu();
-            if (i >= 2) times.Add(sw.Elapsed.TotalSeconds);
-        }
-        times.Sort();
-        return batch / times[times.Count / 2];
+        }, warmup: 2, repeats: repeats);
+        return batch / median.TotalSeconds;
     }
 }

@@ -63,7 +63,7 @@ public sealed class ProjectCommand : ICliCommand
             dir.Create();
             int bs = Math.Max(1, p.GetValue(batch));
             var tree = new OrderedDictionary<string, object?>();
-            var curves = new List<(string Name, IReadOnlyList<ProjectionStep> History)>();
+            var curves = new List<LossPlot.Curve>();
             var draws = new RandomProjectorDraws(p.GetValue(seed));
             CliProgress.Run(addTask =>
             {
@@ -86,6 +86,7 @@ public sealed class ProjectCommand : ICliCommand
                         var latent = r.Latent[k].cpu().contiguous();
                         Npy.Save(Path.Combine(dir.FullName, $"{stem}-latent.npy"), latent);
                         Sg2Images.SavePng(r.Image[k], Path.Combine(dir.FullName, $"{stem}-project.png"));
+                        curves.Add(LossPlot.Curve.ForImage(stem, r.History, k));
                         tree[chunk[k].Name] = new OrderedDictionary<string, object?>
                         {
                             ["img"] = r.Image[k].cpu().contiguous(),
@@ -93,8 +94,6 @@ public sealed class ProjectCommand : ICliCommand
                             ["noise"] = r.Noises.Select(n => (object?)n.narrow(0, k, 1).cpu().contiguous()).ToList(),
                         };
                     }
-                    // The loss is summed over the images of one optimisation, so there is one curve per batch.
-                    curves.Add((string.Join(", ", chunk.Select(f => Path.GetFileNameWithoutExtension(f.Name))), r.History));
                 }
             });
             var ptPath = Path.Combine(dir.FullName, Path.GetFileNameWithoutExtension(files[0].Name) + ".pt");

@@ -1,6 +1,5 @@
 using Pipeline.Engine;
 using System.CommandLine;
-using System.Diagnostics;
 using Pipeline.Engine.StyleGan2;
 using Spectre.Console;
 using TorchSharp;
@@ -28,19 +27,8 @@ internal static class Sg2Bench
     }
 
     /// <summary>Median wall time in ms of <paramref name="run"/>; each run ends with a host read so GPU work is included.</summary>
-    public static double MedianMs(Func<Tensor> run, int warmup, int repeats)
-    {
-        for (int i = 0; i < warmup; i++) Sync(run);
-        var times = new List<double>();
-        for (int i = 0; i < Math.Max(1, repeats); i++)
-        {
-            var sw = Stopwatch.StartNew();
-            Sync(run);
-            times.Add(sw.Elapsed.TotalMilliseconds);
-        }
-        times.Sort();
-        return times[times.Count / 2];
-    }
+    public static double MedianMs(string name, Func<Tensor> run, int warmup, int repeats) =>
+        BenchTiming.Median(name, () => Sync(run), warmup, repeats).TotalMilliseconds;
 
     private static void Sync(Func<Tensor> run)
     {
@@ -83,7 +71,7 @@ public sealed class GenerateBenchTarget : IBenchTarget
             foreach (var fused in new[] { true, false })
             {
                 g.SetFusedModulation(fused);
-                double ms = Sg2Bench.MedianMs(() => g.Forward([z], opts).Image, p.GetValue(warmup), p.GetValue(repeats));
+                double ms = Sg2Bench.MedianMs(fused ? "grouped conv" : "shared kernel", () => g.Forward([z], opts).Image, p.GetValue(warmup), p.GetValue(repeats));
                 baseline ??= ms;
                 table.AddRow(fused ? "grouped conv (reference)" : "shared kernel", $"{ms:F1}", $"{b * 1000 / ms:F1}", $"{baseline.Value / ms:F2}x");
             }
@@ -117,13 +105,13 @@ public sealed class ProjectBenchTarget : IBenchTarget
             int res = Math.Min(g.Config.Size, 256);
             var targets = (rand([n, 3, res, res], device: dev) * 2 - 1);
             var projector = new Projector(g, new ProjectorOptions { Steps = s, MseWeight = 1, NMeanLatent = 1000 });
-            double single = Sg2Bench.MedianMs(() =>
+            double single = Sg2Bench.MedianMs("one image at a time", () =>
             {
                 Tensor last = zeros(1);
                 for (int i = 0; i < n; i++) last = projector.Project(targets.narrow(0, i, 1)).Latent;
                 return last;
             }, p.GetValue(warmup), p.GetValue(repeats));
-            double batched = Sg2Bench.MedianMs(() => projector.Project(targets).Latent, p.GetValue(warmup), p.GetValue(repeats));
+            double batched = Sg2Bench.MedianMs("one batched optimisation", () => projector.Project(targets).Latent, p.GetValue(warmup), p.GetValue(repeats));
             var table = new Table().AddColumns("mode", "ms (median)", "image-steps/s", "vs one-at-a-time");
             table.AddRow($"one at a time ({n} x 1)", $"{single:F0}", $"{n * s * 1000 / single:F1}", "1.00x");
             table.AddRow($"batched (1 x {n})", $"{batched:F0}", $"{n * s * 1000 / batched:F1}", $"{single / batched:F2}x");

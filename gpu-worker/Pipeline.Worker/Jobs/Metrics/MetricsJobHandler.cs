@@ -64,6 +64,11 @@ public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
             lock (g) g.to(dev);
             record = await Registry.EvaluateAsync(definition.Name, mctx, new BlobMetricSink(context.Store), cancellationToken);
             if (record.Status == "failed") throw new PermanentJobException($"{definition.Name} failed: {record.Reason}");
+            if (record.Status == "skipped")
+            {
+                var absent = definition.Networks.Where(f => mctx.Weights.Find(f) is null).Select(f => f.Title).ToList();
+                context.Note = absent.Count > 0 ? "skipped: " + string.Join(", ", absent.Select(t => $"no {t} weights")) : $"skipped: {record.Reason}";
+            }
             var result = new Dictionary<string, double> { ["images"] = record.Images, ["skipped"] = record.Status == "skipped" ? 1 : 0 };
             if (record.Value is { } v) result[definition.Name] = v;
             return result;
