@@ -32,8 +32,8 @@ public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
         catch (ArgumentException e) { throw new PermanentJobException(e.Message, e); }
         var dev = torch.device(device.Name);
         var file = await context.Models.GetFileAsync(job.Model, cancellationToken);
-        var ckpt = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
-        var g = ckpt.Generator;
+        using var model = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
+        var g = model.Model.Generator;
         string? statsPath = null;
         if (job.ReferenceStats is { } refBlob)
         {

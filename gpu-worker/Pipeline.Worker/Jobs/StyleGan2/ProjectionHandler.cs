@@ -29,8 +29,8 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
     {
         var job = (ProjectionJob)context.Job;
         if (job.Steps is < 1 or > 10_000) throw new PermanentJobException($"Steps must be 1..10000, not {job.Steps}");
-        var ckpt = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
-        var g = ckpt.Generator;
+        using var model = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
+        var g = model.Model.Generator;
         lock (g) g.to(torch.device(device.Name));
         var (perceptual, missing) = await lpips.GetAsync();
         var prepared = faces.Prepare(InputImages.Decode(await context.ReadInputAsync(job.Input, cancellationToken)), job.AlignFace);
