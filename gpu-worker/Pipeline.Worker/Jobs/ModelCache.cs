@@ -25,6 +25,9 @@ public sealed class ModelCache(IBlobStore store, string cacheDirectory, long mem
     /// <summary>Loaded models held now.</summary>
     public int LoadedCount => _loaded.Count;
 
+    /// <summary>Models loaded since the start, reloads after eviction included.</summary>
+    public long Loads => _loaded.Loads;
+
     internal LoadedModels Loaded => _loaded;
 
     /// <summary>A cached checkpoint file and its verified hash.</summary>

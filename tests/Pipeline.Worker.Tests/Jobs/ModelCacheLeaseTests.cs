@@ -68,6 +68,7 @@ public sealed class ModelCacheLeaseTests : IDisposable
         Assert.Equal(1, calls);
         Assert.Same(l1.Model, l2.Model);
         Assert.Equal(1, cache.LoadedCount);
+        Assert.Equal(1, cache.Loads);
     }
 
     [Fact]
@@ -91,6 +92,8 @@ public sealed class ModelCacheLeaseTests : IDisposable
         using (var l = await Get(cache, b, loads)) Assert.NotSame(mb, l.Model);
         Assert.Equal(2, loads["models/b.pt"]);
         Assert.Equal(1, loads["models/a.pt"]);
+        Assert.Equal(4, cache.Loads); // a, b, c and b again
+        Assert.Equal(2, cache.Loaded.LoadsOf((await cache.GetFileAsync(b, CancellationToken.None)).Sha256, typeof(FakeModel)));
         Assert.True(ma.Disposed);
         Assert.False(mc.Disposed);
     }
@@ -151,7 +154,7 @@ public sealed class ModelCacheLeaseTests : IDisposable
         var a = await PutAsync("a");
         var e = await Assert.ThrowsAsync<PermanentJobException>(() => cache.GetAsync<FakeModel>(a, _ => throw new InvalidDataException("bad weights"), CancellationToken.None));
         Assert.Contains("bad weights", e.Message);
-        Assert.Equal(0, cache.LoadedCount);
+        Assert.Equal((0, 0L), (cache.LoadedCount, cache.Loads));
         using var l = await Get(cache, a);
         Assert.Equal("models/a.pt", l.Model.Name);
         Assert.Equal(1, cache.LoadedCount);

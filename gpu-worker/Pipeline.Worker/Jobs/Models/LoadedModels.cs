@@ -24,6 +24,7 @@ internal sealed class LoadedModels(long budgetBytes) : IDisposable
     private readonly object _sync = new();
     private readonly Dictionary<(string Identity, Type Type), Entry> _entries = [];
     private readonly LinkedList<Entry> _recency = []; // first = most recently used
+    private readonly Dictionary<(string Identity, Type Type), int> _loads = []; // completed loads per key, reloads included
     private long _bytes;
     private bool _disposed;
 
@@ -33,6 +34,21 @@ internal sealed class LoadedModels(long budgetBytes) : IDisposable
     public long Bytes { get { lock (_sync) return _bytes; } }
 
     public int Count { get { lock (_sync) return _recency.Count; } }
+
+    /// <summary>Models loaded since the start, reloads after eviction included (a cache that thrashes shows here).</summary>
+    public long Loads { get { lock (_sync) return _loads.Values.Sum(n => (long)n); } }
+
+    /// <summary>Completed loads of one key since the start.</summary>
+    internal int LoadsOf(string identity, Type type)
+    {
+        lock (_sync) return _loads.GetValueOrDefault((identity, type));
+    }
+
+    /// <summary>Whether the cache holds the model of a key now (loaded and not evicted).</summary>
+    internal bool Holds(string identity, Type type)
+    {
+        lock (_sync) return _entries.TryGetValue((identity, type), out var e) && e.Recency is not null;
+    }
 
     /// <summary>Open leases on a key (loading included): lets tests see that a racing caller is waiting.</summary>
     internal int LeasesOf(string identity, Type type)
@@ -88,6 +104,7 @@ internal sealed class LoadedModels(long budgetBytes) : IDisposable
         {
             entry.Value = value;
             entry.Bytes = bytes;
+            _loads[entry.Key] = _loads.GetValueOrDefault(entry.Key) + 1;
             if (_disposed) entry.Dropped = true;
             else
             {
