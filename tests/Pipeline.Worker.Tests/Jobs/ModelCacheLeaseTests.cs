@@ -159,4 +159,17 @@ public sealed class ModelCacheLeaseTests : IDisposable
         Assert.Equal("models/a.pt", l.Model.Name);
         Assert.Equal(1, cache.LoadedCount);
     }
+
+    [Fact]
+    public void TheWorkerTakesItsBudgetFromTheSettings()
+    {
+        var settings = new Pipeline.Worker.Hosting.PipelineSettings
+        {
+            Device = "cpu", ModelMemoryBudgetMiB = 3, ModelCache = Path.Combine(_root, "cache"), DefaultLocalRoot = Path.Combine(_root, "store"),
+        };
+        using var host = Pipeline.Worker.Hosting.WorkerHost.CreateBuilder([], settings).Build();
+        var cache = (ModelCache)host.Services.GetService(typeof(ModelCache))!;
+        Assert.Equal(3L << 20, cache.Loaded.BudgetBytes);
+        Assert.Equal(4096, new Pipeline.Worker.Hosting.PipelineSettings().ModelMemoryBudgetMiB);
+    }
 }
