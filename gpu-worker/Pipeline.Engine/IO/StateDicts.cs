@@ -67,6 +67,8 @@ public static class StateDicts
             throw new InvalidDataException(msg);
         }
         using var _ = no_grad();
+        // Frees the dtype/device conversions at once; the source tensors stay their caller's.
+        using var scope = NewDisposeScope();
         foreach (var (k, dst) in target)
             if (src.TryGetValue(k, out var s))
                 dst.copy_(s.to(dst.dtype, dst.device));

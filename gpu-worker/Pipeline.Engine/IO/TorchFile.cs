@@ -198,7 +198,11 @@ public static class TorchFile
             switch (node)
             {
                 case LazyTensor lt:
-                    return Storage(lt.Storage).as_strided(lt.Size, lt.Stride, lt.Offset).clone();
+                {
+                    // The view is a tensor of its own: freed here, not left to the GC once per tensor of every file.
+                    using var view = Storage(lt.Storage).as_strided(lt.Size, lt.Stride, lt.Offset);
+                    return view.clone();
+                }
                 case OrderedDictionary<string, object?> d:
                     foreach (var k in d.Keys.ToList()) d[k] = Walk(d[k]);
                     return d;

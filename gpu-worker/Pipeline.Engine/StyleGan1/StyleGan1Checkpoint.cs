@@ -7,10 +7,14 @@ namespace Pipeline.Engine.StyleGan1;
 /// <summary>
 /// The state_dicts of a StyleGAN v1 checkpoint. Accepts train.py's five-key dict (generator, discriminator,
 /// g_optimizer, d_optimizer, g_running), a bare generator state_dict (the periodic `NNNNNN.model` files) and a bare
-/// discriminator state_dict, in the zip or legacy torch.save format.
+/// discriminator state_dict, in the zip or legacy torch.save format. Models created from it copy the weights, so
+/// dispose the checkpoint once they are built: that frees every tensor of a file read by <see cref="Load"/>.
 /// </summary>
-public sealed class StyleGan1Checkpoint
+public sealed class StyleGan1Checkpoint : IDisposable
 {
+    /// <summary>The whole unpickled tree when <see cref="Load"/> read it (optimiser states too); null for a caller's tree.</summary>
+    private object? _ownedTree;
+
     /// <summary>The EMA generator to sample from (generate.py's choice); null when the file has none.</summary>
     public OrderedDictionary<string, Tensor>? GRunning { get; private init; }
 
@@ -33,7 +37,23 @@ public sealed class StyleGan1Checkpoint
         {
             throw new InvalidDataException($"'{path}' is not a readable PyTorch checkpoint (torch.save zip or legacy format): {e.Message}", e);
         }
-        return FromTree(tree, path);
+        try
+        {
+            var checkpoint = FromTree(tree, path);
+            checkpoint._ownedTree = tree;
+            return checkpoint;
+        }
+        catch
+        {
+            CheckpointTrees.DisposeTensors(tree);
+            throw;
+        }
+    }
+
+    /// <summary>Frees the tensors of a file read by <see cref="Load"/>; a tree passed to <see cref="FromTree"/> stays its caller's.</summary>
+    public void Dispose()
+    {
+        CheckpointTrees.DisposeTensors(Interlocked.Exchange(ref _ownedTree, null));
     }
 
     /// <summary>Interprets an unpickled checkpoint tree (see <see cref="TorchFile"/>).</summary>

@@ -6,9 +6,9 @@ namespace Pipeline.Engine.StyleGan2;
 /// <summary>
 /// The models of a rosinality/SOAT checkpoint: train.py files ({g, d, g_ema, g_optim, d_optim, args, ada_aug_p}),
 /// convert_weight.py files ({g_ema, latent_avg[, g, d]}), or a bare generator state_dict. Shapes are inferred
-/// from the weights; optimiser states and the pickled args are ignored.
+/// from the weights; optimiser states and the pickled args are ignored. Owns its models: disposing it disposes them.
 /// </summary>
-public sealed class StyleGan2Checkpoint
+public sealed class StyleGan2Checkpoint : IDisposable
 {
     private StyleGan2Checkpoint(string source) => Source = source;
 
@@ -37,7 +37,16 @@ public sealed class StyleGan2Checkpoint
         {
             throw new InvalidDataException($"{path} is not a readable PyTorch checkpoint (torch.save file): {e.Message}", e);
         }
-        return FromTree(tree, path, withTrainingGenerator, withDiscriminator, lrMlp);
+        StyleGan2Checkpoint? checkpoint = null;
+        try
+        {
+            return checkpoint = FromTree(tree, path, withTrainingGenerator, withDiscriminator, lrMlp);
+        }
+        finally
+        {
+            // The modules copied the weights into their own parameters; only latent_avg may be the tree's own tensor.
+            CheckpointTrees.DisposeTensors(tree, checkpoint?.LatentAvg);
+        }
     }
 
     /// <summary>Builds the models from an unpickled checkpoint tree (see <see cref="TorchFile.Load(string)"/>).</summary>
@@ -59,5 +68,13 @@ public sealed class StyleGan2Checkpoint
             D = withDiscriminator && StateDicts.Has(root, "d") ? Discriminator.FromStateDict(StateDicts.Get(root, "d"), $"{source}['d']") : null,
             LatentAvg = root.TryGetValue("latent_avg", out var la) && la is Tensor t ? t.to(float32) : null,
         };
+    }
+
+    public void Dispose()
+    {
+        GEma?.Dispose();
+        G?.Dispose();
+        D?.Dispose();
+        LatentAvg?.Dispose();
     }
 }

@@ -9,6 +9,11 @@ public sealed record PipelineSettings
 {
     /// <summary>Local folder for downloaded, sha256-verified models.</summary>
     public string ModelCache { get; init; } = Path.Combine(Path.GetTempPath(), "pipeline-models");
+    /// <summary>
+    /// Loaded models kept warm, in MiB of parameters and buffers: past it the least recently used idle models are
+    /// disposed (a model a job is using never is).
+    /// </summary>
+    public int ModelMemoryBudgetMiB { get; init; } = (int)(Jobs.ModelCache.DefaultMemoryBudgetBytes >> 20);
     /// <summary>Largest batch per forward pass (halved automatically after CUDA out-of-memory).</summary>
     public int MaxBatch { get; init; } = 16;
     /// <summary>Jobs handled at once; above 1, concurrent projection jobs of one model share a batch.</summary>

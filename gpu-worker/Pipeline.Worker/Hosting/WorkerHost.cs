@@ -25,7 +25,7 @@ public static class WorkerHost
         string? Setting(string name) => builder.Configuration[name.Replace("__", ":", StringComparison.Ordinal)];
         builder.Services.AddSingleton<IBlobStore>(_ => InfraFactory.CreateBlobStore(Setting, settings.DefaultLocalRoot));
         builder.Services.AddSingleton<IJobQueue>(_ => InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = settings.MaxDeliveryCount }));
-        builder.Services.AddSingleton(sp => new ModelCache(sp.GetRequiredService<IBlobStore>(), settings.ModelCache));
+        builder.Services.AddSingleton(sp => new ModelCache(sp.GetRequiredService<IBlobStore>(), settings.ModelCache, (long)settings.ModelMemoryBudgetMiB << 20));
         builder.Services.AddSingleton(new JobRunnerOptions { MaxBatch = settings.MaxBatch, MaxDeliveryCount = settings.MaxDeliveryCount, Device = device });
         builder.Services.AddSingleton(new JobQueueProcessorOptions { MaxConcurrentCalls = Math.Max(1, settings.Concurrency), MaxAutoLockRenewalDuration = settings.MaxJobDuration });
         builder.Services.AddSingleton(new HeartbeatFile(Path.Combine(Path.GetTempPath(), "pipeline-worker.alive")));

@@ -2,17 +2,33 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
+using Pipeline.Worker.Jobs.Models;
 
 namespace Pipeline.Worker.Jobs;
 
 /// <summary>
 /// Models come from the models/ area into a local cache, verified by sha256 (blob metadata "sha256" or a
-/// sibling "&lt;name&gt;.sha256" blob), and are loaded once and kept warm for later jobs.
+/// sibling "&lt;name&gt;.sha256" blob), and are loaded once and kept warm for later jobs, within a memory budget
+/// (<see cref="LoadedModels"/>): jobs lease a model and the least recently used idle ones are disposed when over it.
 /// </summary>
-public sealed class ModelCache(IBlobStore store, string cacheDirectory) : IDisposable
+public sealed class ModelCache(IBlobStore store, string cacheDirectory, long memoryBudgetBytes = ModelCache.DefaultMemoryBudgetBytes) : IDisposable
 {
+    /// <summary>4 GiB of parameters and buffers: a few StyleGAN2/Council models next to each other on a 16 GB GPU.</summary>
+    public const long DefaultMemoryBudgetBytes = 4L << 30;
+
     private readonly ConcurrentDictionary<string, Lazy<Task<LocalModel>>> _files = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<(string, Type), object> _loaded = new();
+    private readonly LoadedModels _loaded = new(memoryBudgetBytes);
+
+    /// <summary>Estimated bytes of the loaded models held now (<see cref="ModelSize"/>).</summary>
+    public long LoadedBytes => _loaded.Bytes;
+
+    /// <summary>Loaded models held now.</summary>
+    public int LoadedCount => _loaded.Count;
+
+    /// <summary>Models loaded since the start, reloads after eviction included.</summary>
+    public long Loads => _loaded.Loads;
+
+    internal LoadedModels Loaded => _loaded;
 
     /// <summary>A cached checkpoint file and its verified hash.</summary>
     public sealed record LocalModel(string BlobPath, string LocalPath, string Sha256);
@@ -73,14 +89,17 @@ public sealed class ModelCache(IBlobStore store, string cacheDirectory) : IDispo
         return new LocalModel(prefix, local, identity);
     }
 
-    /// <summary>Loads a model object once per (folder identity, type) and keeps it for the life of the worker.</summary>
-    public async Task<T> GetFolderModelAsync<T>(BlobRef folder, Func<LocalModel, T> load, CancellationToken cancellationToken) where T : class
+    /// <summary>
+    /// Leases the model object of a folder, loaded once per (folder identity, type). Dispose the lease when the job is
+    /// done with the model. <paramref name="size"/> overrides the estimate of its bytes (<see cref="ModelSize.Estimate"/>).
+    /// </summary>
+    public async Task<ModelLease<T>> GetFolderModelAsync<T>(BlobRef folder, Func<LocalModel, T> load, CancellationToken cancellationToken, Func<T, long>? size = null) where T : class
     {
         var local = await GetFolderAsync(folder, cancellationToken);
-        return (T)_loaded.GetOrAdd((local.Sha256, typeof(T)), _ => LoadOrFail(folder, local, load));
+        return await _loaded.GetAsync(local.Sha256, () => LoadOrFail(folder, local, load), size ?? (m => ModelSize.Estimate(m)), cancellationToken);
     }
 
-    private static object LoadOrFail<T>(BlobRef model, LocalModel file, Func<LocalModel, T> load) where T : class
+    private static T LoadOrFail<T>(BlobRef model, LocalModel file, Func<LocalModel, T> load) where T : class
     {
         try { return load(file); }
         catch (Exception e) when (e is InvalidDataException or KeyNotFoundException or NotSupportedException or FileNotFoundException or ArgumentException)
@@ -89,11 +108,14 @@ public sealed class ModelCache(IBlobStore store, string cacheDirectory) : IDispo
         }
     }
 
-    /// <summary>Loads a model object once per (file, type) and keeps it for the life of the worker.</summary>
-    public async Task<T> GetAsync<T>(BlobRef model, Func<LocalModel, T> load, CancellationToken cancellationToken) where T : class
+    /// <summary>
+    /// Leases the model object of a file, loaded once per (file hash, type) even when jobs race. Dispose the lease when
+    /// the job is done with the model. <paramref name="size"/> overrides the estimate of its bytes (<see cref="ModelSize.Estimate"/>).
+    /// </summary>
+    public async Task<ModelLease<T>> GetAsync<T>(BlobRef model, Func<LocalModel, T> load, CancellationToken cancellationToken, Func<T, long>? size = null) where T : class
     {
         var file = await GetFileAsync(model, cancellationToken);
-        return (T)_loaded.GetOrAdd((file.Sha256, typeof(T)), _ => LoadOrFail(model, file, load));
+        return await _loaded.GetAsync(file.Sha256, () => LoadOrFail(model, file, load), size ?? (m => ModelSize.Estimate(m)), cancellationToken);
     }
 
     private async Task<LocalModel> FetchAsync(string path, CancellationToken cancellationToken)
@@ -126,9 +148,5 @@ public sealed class ModelCache(IBlobStore store, string cacheDirectory) : IDispo
         return new LocalModel(path, local, actual);
     }
 
-    public void Dispose()
-    {
-        foreach (var v in _loaded.Values) (v as IDisposable)?.Dispose();
-        _loaded.Clear();
-    }
+    public void Dispose() => _loaded.Dispose();
 }

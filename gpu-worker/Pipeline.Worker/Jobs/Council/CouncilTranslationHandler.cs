@@ -29,8 +29,9 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         // The model is a council folder (b2a_gen_<i>_<step>.pt + config.yaml), or one member file inside such a folder.
         bool isFile = !job.Model.Path.EndsWith('/') && await context.Store.GetPropertiesAsync(job.Model.Path, cancellationToken) is not null;
         var folder = isFile ? new BlobRef(job.Model.Path[..(job.Model.Path.LastIndexOf('/') + 1)]) : job.Model;
-        var council = await context.Models.GetFolderModelAsync(folder,
+        using var model = await context.Models.GetFolderModelAsync(folder,
             m => CouncilTranslator.Load(m.LocalPath, new CouncilLoadOptions { Device = torch.device(device.Name) }), cancellationToken);
+        var council = model.Model;
         var prepared = faces.Prepare(InputImages.Decode(await context.ReadInputAsync(job.Input, cancellationToken)), job.CropFace);
         context.ReportProgress(0.2);
 

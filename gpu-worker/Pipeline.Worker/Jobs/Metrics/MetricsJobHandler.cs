@@ -32,8 +32,8 @@ public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
         catch (ArgumentException e) { throw new PermanentJobException(e.Message, e); }
         var dev = torch.device(device.Name);
         var file = await context.Models.GetFileAsync(job.Model, cancellationToken);
-        var ckpt = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
-        var g = ckpt.Generator;
+        using var model = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
+        var g = model.Model.Generator;
         string? statsPath = null;
         if (job.ReferenceStats is { } refBlob)
         {
@@ -54,9 +54,11 @@ public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
                 GeneratedImages = job.DatasetBatchId is { } batch
                     ? (n, b) => DatasetImages(context.Store, batch, n, b, cancellationToken)
                     : (n, b) => Generated(g, job.Seed, job.Truncation, randomizeNoise: true, n, b, dev, cancellationToken),
-                Generator = new DelegatePplGenerator(g.Config.StyleDim, z => g.Map(z),
-                    (w, noise) => g.Forward([w], new GenerateOptions { InputIsLatent = true, Noise = noise.Select(t => (Tensor?)t).ToList() }).Image,
-                    rng => g.MakeNoise(1)),
+                // Every use of the generator takes its lock, as in the other handlers: modules are not re-entrant and
+                // a concurrent job of the same model may be running it.
+                Generator = new DelegatePplGenerator(g.Config.StyleDim, z => { lock (g) return g.Map(z); },
+                    (w, noise) => { lock (g) return g.Forward([w], new GenerateOptions { InputIsLatent = true, Noise = noise.Select(t => (Tensor?)t).ToList() }).Image; },
+                    rng => { lock (g) return g.MakeNoise(1); }),
                 Batch = context.MaxBatch,
                 Progress = new Progress<(string Metric, long Done, long Total)>(p => context.ReportProgress((double)p.Done / Math.Max(1, p.Total))),
             };
@@ -86,20 +88,45 @@ public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
     internal static async IAsyncEnumerable<Tensor> Generated(Pipeline.Engine.StyleGan2.Generator g, long seed, double truncation, bool randomizeNoise,
         long count, int batch, Device dev, [EnumeratorCancellation] CancellationToken ct)
     {
-        Tensor? mean = truncation == 1 ? null : g.MeanLatent(StyleGan2.StyleGan2AugmentationHandler.Seeded(0, 4096, g.Config.StyleDim, dev));
-        using var gen = new TorchSharp.torch.Generator(unchecked((ulong)seed));
-        for (long done = 0; done < count; done += batch)
-        {
-            ct.ThrowIfCancellationRequested();
-            int n = (int)Math.Min(batch, count - done);
-            Tensor images;
-            using (no_grad())
+        Tensor? mean = null;
+        if (truncation != 1)
+            lock (g)
             {
-                var z = randn([n, g.Config.StyleDim], generator: gen).to(dev);
-                images = ((g.Forward([z], new GenerateOptions { Truncation = truncation, TruncationLatent = mean, RandomizeNoise = randomizeNoise }).Image.clamp(-1, 1) + 1) / 2).detach();
+                using var scope = NewDisposeScope();
+                using var _ = no_grad();
+                mean = g.MeanLatent(StyleGan2.StyleGan2AugmentationHandler.Seeded(0, 4096, g.Config.StyleDim, dev)).MoveToOuterDisposeScope();
             }
-            yield return images;
-            await Task.Yield();
+        using var gen = new TorchSharp.torch.Generator(unchecked((ulong)seed));
+        try
+        {
+            for (long done = 0; done < count; done += batch)
+            {
+                ct.ThrowIfCancellationRequested();
+                int n = (int)Math.Min(batch, count - done);
+                // The consumer owns (and disposes) each yielded batch; everything else of the batch dies here.
+                yield return GenerateBatch(g, gen, n, truncation, mean, randomizeNoise, dev);
+                await Task.Yield();
+            }
+        }
+        finally
+        {
+            mean?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// One batch in [0, 1], synchronous so that its dispose scope and the model lock never span an await (a scope is
+    /// per thread: across an await another job's tensors would land in it).
+    /// </summary>
+    private static Tensor GenerateBatch(Pipeline.Engine.StyleGan2.Generator g, TorchSharp.torch.Generator gen, int n, double truncation, Tensor? mean, bool randomizeNoise, Device dev)
+    {
+        lock (g)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var z = randn([n, g.Config.StyleDim], generator: gen).to(dev);
+            var image = g.Forward([z], new GenerateOptions { Truncation = truncation, TruncationLatent = mean, RandomizeNoise = randomizeNoise }).Image;
+            return ((image.clamp(-1, 1) + 1) / 2).detach().MoveToOuterDisposeScope();
         }
     }
 
@@ -108,13 +135,30 @@ public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
         var manifest = await store.GetJsonAsync<DatasetManifest>(BlobLayout.DatasetManifest(batchId), ct)
                        ?? throw new PermanentJobException($"dataset batch '{batchId}' has no manifest");
         var pending = new List<Tensor>();
-        foreach (var item in manifest.Items.Take((int)Math.Min(max, int.MaxValue)))
+        try
         {
-            var bytes = (await store.GetBytesAsync(item.Path, ct))?.Bytes ?? throw new PermanentJobException($"dataset item {item.Path} is missing");
-            var img = InputImages.Decode(bytes);
-            pending.Add(torch.tensor(img.ToPlanar(1f / 255f, 0f), [3, img.Height, img.Width]));
-            if (pending.Count == batch) { yield return stack(pending.ToArray()); pending.Clear(); }
+            foreach (var item in manifest.Items.Take((int)Math.Min(max, int.MaxValue)))
+            {
+                var bytes = (await store.GetBytesAsync(item.Path, ct))?.Bytes ?? throw new PermanentJobException($"dataset item {item.Path} is missing");
+                var img = InputImages.Decode(bytes);
+                pending.Add(torch.tensor(img.ToPlanar(1f / 255f, 0f), [3, img.Height, img.Width]));
+                if (pending.Count == batch) yield return StackAndFree(pending);
+            }
+            if (pending.Count > 0) yield return StackAndFree(pending);
         }
-        if (pending.Count > 0) yield return stack(pending.ToArray());
+        finally
+        {
+            // Images read but never stacked: the job stopped early (cancelled, a missing item).
+            foreach (var t in pending) t.Dispose();
+        }
+    }
+
+    /// <summary>The batch (owned by the consumer); the single images are copied into it and freed.</summary>
+    private static Tensor StackAndFree(List<Tensor> pending)
+    {
+        var batch = stack(pending.ToArray());
+        foreach (var t in pending) t.Dispose();
+        pending.Clear();
+        return batch;
     }
 }

@@ -3,6 +3,7 @@ using Pipeline.Engine.Pix2PixHD;
 using Pipeline.Infra.Contracts;
 using Pipeline.Worker.Cli.Pix2PixHD;
 using Pipeline.Worker.Hosting;
+using Pipeline.Worker.Jobs.Models;
 using TorchSharp;
 
 namespace Pipeline.Worker.Jobs.Pix2PixHD;
@@ -22,7 +23,8 @@ public sealed class Pix2PixHdJobHandler(EngineDevice device) : IJobHandler
     {
         var job = (TranslationJob)context.Job;
         var sw = Stopwatch.StartNew();
-        var translator = await LoadAsync(context, job.Model, cancellationToken);
+        using var model = await LoadAsync(context, job.Model, cancellationToken);
+        var translator = model.Model;
         context.ReportProgress(0.1);
 
         Raster<int> labels;
@@ -71,7 +73,7 @@ public sealed class Pix2PixHdJobHandler(EngineDevice device) : IJobHandler
         };
     }
 
-    private async Task<Translator> LoadAsync(JobContext context, BlobRef model, CancellationToken cancellationToken)
+    private async Task<ModelLease<Translator>> LoadAsync(JobContext context, BlobRef model, CancellationToken cancellationToken)
     {
         var folder = model.Path.Contains('/', StringComparison.Ordinal) ? model.Path[..model.Path.LastIndexOf('/')] : "";
         var files = new Dictionary<string, string>();

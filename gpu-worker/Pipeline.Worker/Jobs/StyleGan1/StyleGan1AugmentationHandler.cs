@@ -30,7 +30,8 @@ public sealed class StyleGan1AugmentationHandler(EngineDevice engineDevice) : IJ
         if (JobLimits.CheckAugmentationCount(job.Count) is { } bad) throw new PermanentJobException(bad);
         MoreLikeThis.Validate(job);
         var device = torch.device(engineDevice.Name);
-        var g = await context.Models.GetAsync(job.Model, f => StyleGan1Checkpoint.Load(f.LocalPath).CreateGenerator(device: device), cancellationToken);
+        using var model = await context.Models.GetAsync(job.Model, f => LoadGenerator(f.LocalPath, device), cancellationToken);
+        var g = model.Model;
 
         int step;
         try { step = job.Size is { } size ? MixGridWriter.StepOf(size, g.Config.MaxStep) : StyleMixingGrid.DetectTrainedStep(g); }
@@ -108,6 +109,13 @@ public sealed class StyleGan1AugmentationHandler(EngineDevice engineDevice) : IJ
             ["images_per_second"] = job.Count / Math.Max(seconds, 1e-9),
             ["resolution"] = 4 << step,
         };
+    }
+
+    /// <summary>The generator only: the checkpoint's other state_dicts (discriminator, optimisers) are freed at once.</summary>
+    private static StyledGenerator LoadGenerator(string path, Device device)
+    {
+        using var checkpoint = StyleGan1Checkpoint.Load(path);
+        return checkpoint.CreateGenerator(device: device);
     }
 
     private sealed class Inline(Action<(int Done, int Total)> report) : IProgress<(int Done, int Total)>

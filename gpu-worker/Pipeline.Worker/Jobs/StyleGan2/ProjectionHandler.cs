@@ -29,8 +29,8 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
     {
         var job = (ProjectionJob)context.Job;
         if (JobLimits.CheckProjectionSteps(job.Steps) is { } bad) throw new PermanentJobException(bad);
-        var ckpt = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
-        var g = ckpt.Generator;
+        using var model = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
+        var g = model.Model.Generator;
         lock (g) g.to(torch.device(device.Name));
         var (perceptual, missing) = await lpips.GetAsync();
         var prepared = faces.Prepare(InputImages.Decode(await context.ReadInputAsync(job.Input, cancellationToken)), job.AlignFace);
@@ -48,7 +48,17 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
             MseWeight = perceptual is null ? Math.Max(job.Mse, 1.0) : job.Mse,
         };
         context.ReportProgress(0.1);
-        var share = await batcher.ProjectAsync(g, options, perceptual, target, job.Seed, cancellationToken);
+        ProjectionBatcher.Share share;
+        try
+        {
+            // context.MaxBatch: the runner halves it after an out-of-memory error, and the batch must shrink with it.
+            share = await batcher.ProjectAsync(g, options, perceptual, target, job.Seed, context.MaxBatch, cancellationToken);
+        }
+        catch
+        {
+            target.Dispose(); // the batcher has stacked its own copy, or never will
+            throw;
+        }
         // Everything that touches tensors happens synchronously here: a dispose scope must not span an await, or the
         // thread's next user (another job) would have its tensors registered in this scope and freed with it.
         List<(string Name, byte[] Bytes, string ContentType, string Role)> outputs;

@@ -6,8 +6,9 @@ namespace Pipeline.Worker.Jobs.StyleGan2;
 /// <summary>
 /// Projection draws with one generator per image (seeded by its job), so an image's projection does not depend on
 /// which other uploads happened to share its batch. The latent statistics use a fixed model-level seed.
+/// Disposable: the torch generators are native objects, one set per batch.
 /// </summary>
-internal sealed class SeededDraws(IReadOnlyList<long> seeds) : IProjectorDraws
+internal sealed class SeededDraws(IReadOnlyList<long> seeds) : IProjectorDraws, IDisposable
 {
     private readonly TorchSharp.torch.Generator[] _gens = seeds.Select(s => new TorchSharp.torch.Generator((ulong)s)).ToArray();
 
@@ -27,6 +28,11 @@ internal sealed class SeededDraws(IReadOnlyList<long> seeds) : IProjectorDraws
             s.Dispose();
         }
         return result;
+    }
+
+    public void Dispose()
+    {
+        foreach (var g in _gens) g.Dispose();
     }
 
     public Tensor LatentNoise(int step, Tensor like)

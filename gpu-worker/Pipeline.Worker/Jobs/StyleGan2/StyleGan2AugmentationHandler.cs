@@ -28,8 +28,8 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
         if (job.Truncation is <= 0 or > 2) throw new PermanentJobException($"Truncation must be in (0, 2], not {job.Truncation}");
         if (job.SecondModel is not null) throw new PermanentJobException("SoatBlend blends two latents of one generator; a second model (toonify) is not supported in batches");
         MoreLikeThis.Validate(job);
-        var ckpt = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
-        var g = ckpt.Generator;
+        using var model = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
+        var g = model.Model.Generator;
         var dev = torch.device(device.Name);
         var images = new List<(byte[] Png, long Seed, Dictionary<string, string> Attributes)>();
         var sw = Stopwatch.StartNew();
