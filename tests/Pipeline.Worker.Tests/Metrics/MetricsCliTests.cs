@@ -120,7 +120,7 @@ public sealed class MetricsCliTests : IDisposable
         g.eval();
         manual_seed(3);
         var o = new Pipeline.Engine.Metrics.Ppl.PplOptions { Samples = 5, Batch = 2, Crop = true };
-        var r = Pipeline.Engine.Metrics.Ppl.PerceptualPathLength.Run(PplCommand.Adapt(g), new SquaredL2(), o, CPU, ct: TestContext.Current.CancellationToken);
+        var r = Pipeline.Engine.Metrics.Ppl.PerceptualPathLength.Run(Pipeline.Engine.StyleGan2.StyleGan2Metrics.ForPpl(g), new SquaredL2(), o, CPU, ct: TestContext.Current.CancellationToken);
         Assert.Equal(5, r.Distances.Length);
         Assert.All(r.Distances, d => Assert.True(double.IsFinite(d) && d > 0));
     }

@@ -164,6 +164,7 @@ public sealed class WorkerSoakTests : IDisposable
     /// </summary>
     private static async Task RunInChildProcessAsync(CancellationToken ct)
     {
+        Directory.CreateDirectory(Path.GetDirectoryName(ReportFile)!); // a fresh build has no TestResults folder yet
         File.Delete(ReportFile); // the child writes a fresh one; a stale one must not pass for its result
         var host = Environment.ProcessPath ?? throw new InvalidOperationException("no process path to start the test host from");
         var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

@@ -45,7 +45,7 @@ public sealed class PplCommand : ICliCommand
                 var ckpt = StyleGan2Checkpoint.Load(parse.GetValue(model)!);
                 var g = ckpt.Generator;
                 g.to(dev).eval();
-                var adapter = Adapt(g);
+                var adapter = StyleGan2Metrics.ForPpl(g);
                 manual_seed(parse.GetValue(seed));
                 PplResult? result = null;
                 await CliProgress.RunAsync(async add =>
@@ -64,9 +64,4 @@ public sealed class PplCommand : ICliCommand
         });
         return cmd;
     }
-
-    /// <summary>The StyleGAN2 generator as PPL sees it: mapping, synthesis from one w with explicit noise, make_noise.</summary>
-    public static IPplGenerator Adapt(Pipeline.Engine.StyleGan2.Generator g) => new DelegatePplGenerator(g.Config.StyleDim, g.Map,
-        (w, noise) => g.Forward([w], new GenerateOptions { InputIsLatent = true, Noise = noise.Cast<Tensor?>().ToList() }).Image,
-        _ => g.MakeNoise());
 }

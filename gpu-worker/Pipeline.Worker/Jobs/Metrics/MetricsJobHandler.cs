@@ -56,9 +56,7 @@ public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
                     : (n, b) => Generated(g, job.Seed, job.Truncation, randomizeNoise: true, n, b, dev, cancellationToken),
                 // Every use of the generator takes its lock, as in the other handlers: modules are not re-entrant and
                 // a concurrent job of the same model may be running it.
-                Generator = new DelegatePplGenerator(g.Config.StyleDim, z => { lock (g) return g.Map(z); },
-                    (w, noise) => { lock (g) return g.Forward([w], new GenerateOptions { InputIsLatent = true, Noise = noise.Select(t => (Tensor?)t).ToList() }).Image; },
-                    rng => { lock (g) return g.MakeNoise(1); }),
+                Generator = StyleGan2Metrics.ForPpl(g, gate: g),
                 Batch = context.MaxBatch,
                 Progress = new Progress<(string Metric, long Done, long Total)>(p => context.ReportProgress((double)p.Done / Math.Max(1, p.Total))),
             };
