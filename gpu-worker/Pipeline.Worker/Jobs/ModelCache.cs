@@ -89,6 +89,10 @@ public sealed class ModelCache(IBlobStore store, string cacheDirectory) : IDispo
         }
     }
 
+    /// <summary>Whether a model blob exists (optional companions such as an encoder next to its generator).</summary>
+    public async Task<bool> ExistsAsync(BlobRef model, CancellationToken cancellationToken) =>
+        _files.ContainsKey(model.Path) || await store.GetPropertiesAsync(model.Path, cancellationToken) is not null;
+
     /// <summary>Loads a model object once per (file, type) and keeps it for the life of the worker.</summary>
     public async Task<T> GetAsync<T>(BlobRef model, Func<LocalModel, T> load, CancellationToken cancellationToken) where T : class
     {

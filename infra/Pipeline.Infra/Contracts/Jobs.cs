@@ -63,6 +63,12 @@ public sealed record ProjectionJob : JobSpec
     public long Seed { get; init; }
     /// <summary>Detect and FFHQ-align the face first (face models); false for other domains.</summary>
     public bool AlignFace { get; init; } = true;
+    /// <summary>
+    /// Start of the optimisation: "encoder" (the W+ predicted by &lt;model&gt;.encoder.pt; implies W+, and 100
+    /// steps are enough), "mean" (projector.py's mean latent), or null = the encoder when the model has one.
+    /// Null is not written, so job ids of existing jobs are unchanged.
+    /// </summary>
+    public string? Init { get; init; }
 }
 
 /// <summary>Which translation network a <see cref="TranslationJob"/> runs.</summary>

@@ -99,3 +99,33 @@ public sealed class StyleEncoderTests
         Assert.All(g.parameters(), p => Assert.True(p.requires_grad));
     }
 }
+
+/// <summary>How a projection picks its start and its default length.</summary>
+public sealed class ProjectionInitTests
+{
+    [Fact]
+    public void AutoUsesTheEncoderOnlyWhenThereIsOneAndAnExplicitEncoderRequestNeverFallsBack()
+    {
+        Assert.Equal(ProjectionInit.Encoder, ProjectionInits.Resolve(null, encoderAvailable: true));
+        Assert.Equal(ProjectionInit.Mean, ProjectionInits.Resolve("auto", encoderAvailable: false));
+        Assert.Equal(ProjectionInit.Mean, ProjectionInits.Resolve("mean", encoderAvailable: true));
+        Assert.Equal(ProjectionInit.Encoder, ProjectionInits.Resolve("Encoder", encoderAvailable: true));
+        Assert.Throws<ArgumentException>(() => ProjectionInits.Resolve("encoder", encoderAvailable: false));
+        Assert.Throws<ArgumentException>(() => ProjectionInits.Resolve("zero", encoderAvailable: true));
+        Assert.Equal(100, ProjectionInits.DefaultSteps(ProjectionInit.Encoder));
+        Assert.Equal(1000, ProjectionInits.DefaultSteps(ProjectionInit.Mean));
+    }
+
+    [Fact]
+    public void ProjectorStartsFromTheGivenLatentAndChecksItsShape()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(2);
+        var g = new Generator(new GeneratorConfig(16, 8, 2, new Dictionary<int, int> { [4] = 8, [8] = 8, [16] = 4 }));
+        var p = new Projector(g, new ProjectorOptions { Steps = 0, WPlus = true, MseWeight = 1, NMeanLatent = 64 });
+        var start = randn(2, g.Config.NLatent, 8);
+        var r = p.Project(rand(2, 3, 16, 16) * 2 - 1, start, new RandomProjectorDraws(1));
+        Assert.True(r.Latent.eq(start).all().item<bool>());
+        Assert.Throws<ArgumentException>(() => p.Project(rand(2, 3, 16, 16), randn(2, 8), new RandomProjectorDraws(1)));
+    }
+}

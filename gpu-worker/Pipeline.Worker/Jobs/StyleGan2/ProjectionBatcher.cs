@@ -1,5 +1,6 @@
 using Pipeline.Engine;
 using Pipeline.Engine.StyleGan2;
+using Pipeline.Engine.StyleGan2.Encoder;
 using static TorchSharp.torch;
 
 namespace Pipeline.Worker.Jobs.StyleGan2;
@@ -26,18 +27,23 @@ public sealed class ProjectionBatcher
         public bool Closed;
     }
 
-    private readonly Dictionary<(Pipeline.Engine.StyleGan2.Generator, ProjectorOptions), Group> _open = [];
+    // Only jobs with the same start (encoder or mean latent) can share one optimisation, so the encoder is part of the key.
+    private readonly Dictionary<(Pipeline.Engine.StyleGan2.Generator, ProjectorOptions, StyleEncoder?), Group> _open = [];
     private readonly object _sync = new();
 
-    /// <summary>Projects <paramref name="target"/> ([3,R,R] in [-1,1], CPU) with others that share generator and options.</summary>
-    public async Task<Share> ProjectAsync(Pipeline.Engine.StyleGan2.Generator g, ProjectorOptions options, IPerceptualLoss? perceptual, Tensor target, long seed, CancellationToken cancellationToken)
+    /// <summary>
+    /// Projects <paramref name="target"/> ([3,R,R] in [-1,1], CPU) with others that share generator and options.
+    /// With <paramref name="encoder"/> the optimisation starts from its W+ prediction (options must be W+).
+    /// </summary>
+    public async Task<Share> ProjectAsync(Pipeline.Engine.StyleGan2.Generator g, ProjectorOptions options, IPerceptualLoss? perceptual, Tensor target, long seed, CancellationToken cancellationToken, StyleEncoder? encoder = null)
     {
+        if (encoder is not null && !options.WPlus) throw new ArgumentException("an encoder start is a W+ latent: set WPlus", nameof(options));
         var request = new Request(target, seed, new TaskCompletionSource<Share>(TaskCreationOptions.RunContinuationsAsynchronously), cancellationToken);
         Group group;
         bool leader;
         lock (_sync)
         {
-            var key = (g, options);
+            var key = (g, options, encoder);
             leader = !_open.TryGetValue(key, out group!) || group.Closed;
             if (leader)
             {
@@ -66,15 +72,15 @@ public sealed class ProjectionBatcher
             lock (_sync)
             {
                 group.Closed = true;
-                if (_open.TryGetValue((g, options), out var current) && current == group) _open.Remove((g, options));
+                if (_open.TryGetValue((g, options, encoder), out var current) && current == group) _open.Remove((g, options, encoder));
                 batch = group.Requests.Where(r => !r.Cancellation.IsCancellationRequested).ToList();
             }
-            _ = Task.Run(() => Run(g, options, perceptual, batch), CancellationToken.None);
+            _ = Task.Run(() => Run(g, options, perceptual, encoder, batch), CancellationToken.None);
         }
         return await request.Done.Task.WaitAsync(cancellationToken);
     }
 
-    private static void Run(Pipeline.Engine.StyleGan2.Generator g, ProjectorOptions options, IPerceptualLoss? perceptual, List<Request> batch)
+    private static void Run(Pipeline.Engine.StyleGan2.Generator g, ProjectorOptions options, IPerceptualLoss? perceptual, StyleEncoder? encoder, List<Request> batch)
     {
         if (batch.Count == 0) return;
         try
@@ -86,8 +92,9 @@ public sealed class ProjectionBatcher
             {
                 using var scope = NewDisposeScope();
                 targets = stack(batch.Select(r => r.Target).ToArray(), 0).to(g.Device);
+                var init = encoder is null ? null : ProjectionInits.Encode(encoder, targets);
                 result = new Projector(g, options with { Coupling = ProjectionCoupling.Independent }, perceptual)
-                    .Project(targets, new SeededDraws(batch.Select(r => r.Seed).ToList()), null, cts.Token);
+                    .Project(targets, init, new SeededDraws(batch.Select(r => r.Seed).ToList()), null, cts.Token);
                 for (int i = 0; i < batch.Count; i++)
                 {
                     var share = new Share(

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Pipeline.Engine.IO;
 using Pipeline.Engine.StyleGan2;
+using Pipeline.Engine.StyleGan2.Encoder;
 using Pipeline.Imaging;
 using Pipeline.Infra.Contracts;
 using Pipeline.Worker.Cli.StyleGan2;
@@ -32,6 +33,8 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         var ckpt = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
         var g = ckpt.Generator;
         lock (g) g.to(torch.device(device.Name));
+        var encoder = await LoadEncoderAsync(context.Models, job, cancellationToken);
+        if (encoder is not null) lock (encoder) encoder.to(torch.device(device.Name));
         var (perceptual, missing) = await lpips.GetAsync();
         var prepared = faces.Prepare(InputImages.Decode(await context.ReadInputAsync(job.Input, cancellationToken)), job.AlignFace);
         int resolution = Math.Min(g.Config.Size, 256);
@@ -43,12 +46,13 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
             Noise = job.Noise,
             NoiseRamp = job.NoiseRamp,
             NoiseRegularize = job.NoiseRegularize,
-            WPlus = job.WPlus,
+            // The encoder predicts one w per layer, so its start is only meaningful (and kept) in W+.
+            WPlus = job.WPlus || encoder is not null,
             // Without LPIPS weights the projector can only fit pixels; projector.py's --mse term carries the loss.
             MseWeight = perceptual is null ? Math.Max(job.Mse, 1.0) : job.Mse,
         };
         context.ReportProgress(0.1);
-        var share = await batcher.ProjectAsync(g, options, perceptual, target, job.Seed, cancellationToken);
+        var share = await batcher.ProjectAsync(g, options, perceptual, target, job.Seed, cancellationToken, encoder);
         // Everything that touches tensors happens synchronously here: a dispose scope must not span an await, or the
         // thread's next user (another job) would have its tensors registered in this scope and freed with it.
         List<(string Name, byte[] Bytes, string ContentType, string Role)> outputs;
@@ -70,6 +74,8 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         var report = new
         {
             mse,
+            init = encoder is null ? "mean" : "encoder",
+            steps = job.Steps,
             lpips = lp,
             lpipsUnavailable = missing,
             likelyGenerated = lp is null ? (bool?)null : lp < GeneratedLpipsThreshold,
@@ -78,9 +84,24 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
             history = share.History,
         };
         await context.WriteOutputAsync("projection.json", JsonSerializer.SerializeToUtf8Bytes(report, new JsonSerializerOptions { WriteIndented = true }), "application/json", "report", cancellationToken);
-        var metrics = new Dictionary<string, double> { ["mse"] = mse, ["steps"] = job.Steps, ["batch_size"] = share.BatchSize };
+        var metrics = new Dictionary<string, double> { ["mse"] = mse, ["steps"] = job.Steps, ["batch_size"] = share.BatchSize, ["encoder_init"] = encoder is null ? 0 : 1 };
         if (lp is { } l) metrics["lpips"] = l;
         return metrics;
+    }
+
+    /// <summary>
+    /// The encoder for this job: <c>&lt;model&gt;.encoder.pt</c> next to the generator blob, used when the job asks for it
+    /// or leaves <see cref="ProjectionJob.Init"/> unset and the file exists; null for a mean-latent start.
+    /// </summary>
+    internal static async Task<StyleEncoder?> LoadEncoderAsync(Jobs.ModelCache models, ProjectionJob job, CancellationToken ct)
+    {
+        var blob = new BlobRef(EncoderCheckpoint.PathFor(job.Model.Path).Replace('\\', '/'));
+        bool available = await models.ExistsAsync(blob, ct);
+        ProjectionInit init;
+        try { init = ProjectionInits.Resolve(job.Init, available); }
+        catch (ArgumentException e) { throw new PermanentJobException(e.Message, e); }
+        if (init == ProjectionInit.Mean) return null;
+        return await models.GetAsync(blob, f => EncoderCheckpoint.Load(f.LocalPath).Encoder, ct);
     }
 
     private (List<(string, byte[], string, string)> Outputs, double Mse, double? Lpips) Render(ProjectionJob job, ProjectionBatcher.Share share, Tensor target, Pipeline.Engine.IPerceptualLoss? perceptual)

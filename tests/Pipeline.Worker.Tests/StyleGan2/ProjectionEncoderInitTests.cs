@@ -1,0 +1,114 @@
+using Pipeline.Engine.IO;
+using Pipeline.Engine.StyleGan2;
+using Pipeline.Engine.StyleGan2.Encoder;
+using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Storage;
+using Pipeline.Worker.Cli.StyleGan2;
+using Pipeline.Worker.Jobs;
+using Pipeline.Worker.Jobs.StyleGan2;
+using TorchSharp;
+using static TorchSharp.torch;
+using Generator = Pipeline.Engine.StyleGan2.Generator;
+
+namespace Pipeline.Worker.Tests.StyleGan2;
+
+/// <summary>
+/// `--init encoder|mean` on the job path (encoder lookup next to the model blob, batched projection from the
+/// encoder's W+) and on `pipeline project`, with a tiny 32 px generator and an untrained encoder.
+/// </summary>
+public sealed class ProjectionEncoderInitTests : IDisposable
+{
+    private readonly TinyStyleGan2Store _store = new("encinit-");
+    private readonly Generator _g;
+    private readonly StyleEncoder _encoder;
+    private readonly string _ckpt;
+
+    public ProjectionEncoderInitTests()
+    {
+        manual_seed(21);
+        _g = new Generator(new GeneratorConfig(32, 16, 2, new Dictionary<int, int> { [4] = 16, [8] = 16, [16] = 8, [32] = 8 }));
+        _g.eval();
+        _encoder = new StyleEncoder(StyleEncoderConfig.For(_g.Config), randn(16));
+        var sd = new OrderedDictionary<string, object?>();
+        foreach (var (k, v) in _g.state_dict()) sd[k] = v;
+        _ckpt = Path.Combine(_store.Root, "g32.pt");
+        TorchFile.Save(_ckpt, new OrderedDictionary<string, object?> { ["g_ema"] = sd });
+        EncoderCheckpoint.Save(EncoderCheckpoint.PathFor(_ckpt), _encoder, 1);
+    }
+
+    public void Dispose() => _store.Dispose();
+
+    private async Task PublishAsync(bool withEncoder)
+    {
+        await _store.Store.PutBytesAsync("models/g32.pt", await File.ReadAllBytesAsync(_ckpt));
+        if (withEncoder)
+            await _store.Store.PutBytesAsync("models/g32.encoder.pt", await File.ReadAllBytesAsync(EncoderCheckpoint.PathFor(_ckpt)));
+    }
+
+    private static ProjectionJob Job(string? init) => new() { Model = new BlobRef("models/g32.pt"), Input = new BlobRef("uploads/x.png"), Init = init, Steps = 5 };
+
+    [Fact]
+    public async Task JobUsesTheEncoderNextToTheModelUnlessAskedForTheMean()
+    {
+        await PublishAsync(withEncoder: true);
+        var ct = TestContext.Current.CancellationToken;
+        var auto = await ProjectionHandler.LoadEncoderAsync(_store.Models, Job(null), ct);
+        Assert.NotNull(auto);
+        Assert.Equal(_g.Config.NLatent, auto.Config.NLatent);
+        Assert.Same(auto, await ProjectionHandler.LoadEncoderAsync(_store.Models, Job("encoder"), ct)); // loaded once, kept warm
+        Assert.Null(await ProjectionHandler.LoadEncoderAsync(_store.Models, Job("mean"), ct));
+    }
+
+    [Fact]
+    public async Task JobWithoutAnEncoderFileStartsFromTheMeanOrFailsWhenTheEncoderIsRequired()
+    {
+        await PublishAsync(withEncoder: false);
+        var ct = TestContext.Current.CancellationToken;
+        Assert.Null(await ProjectionHandler.LoadEncoderAsync(_store.Models, Job(null), ct));
+        var e = await Assert.ThrowsAsync<PermanentJobException>(() => ProjectionHandler.LoadEncoderAsync(_store.Models, Job("encoder"), ct));
+        Assert.Contains("encoder", e.Message);
+        await Assert.ThrowsAsync<PermanentJobException>(() => ProjectionHandler.LoadEncoderAsync(_store.Models, Job("median"), ct));
+    }
+
+    [Fact]
+    public async Task BatchedJobsStartFromTheEncodersPrediction()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        manual_seed(4);
+        var targets = new[] { rand(3, 32, 32) * 2 - 1, rand(3, 32, 32) * 2 - 1 };
+        var batcher = new ProjectionBatcher { Window = TimeSpan.FromMilliseconds(300), MaxBatch = 2 };
+        // Zero steps: the result is the start itself, which must be the encoder's W+ for each image.
+        var zero = new ProjectorOptions { Steps = 0, WPlus = true, MseWeight = 1, NMeanLatent = 64 };
+        var shares = await Task.WhenAll(targets.Select((t, i) => batcher.ProjectAsync(_g, zero, null, t, i, ct, _encoder)));
+        Assert.Equal(2, shares[0].BatchSize);
+        for (int i = 0; i < 2; i++)
+        {
+            var expected = ProjectionInits.Encode(_encoder, targets[i].unsqueeze(0))[0];
+            Assert.Equal([8L, 16], shares[i].Latent.shape);
+            Assert.True(shares[i].Latent.allclose(expected, rtol: 0, atol: 1e-6), $"image {i}: start is not the encoder's W+");
+        }
+        // A few steps move it (the optimisation runs from there) and W+ is required.
+        var few = zero with { Steps = 3 };
+        var moved = await batcher.ProjectAsync(_g, few, null, targets[0], 0, ct, _encoder);
+        Assert.False(moved.Latent.allclose(shares[0].Latent, rtol: 0, atol: 1e-6));
+        await Assert.ThrowsAsync<ArgumentException>(() => batcher.ProjectAsync(_g, few with { WPlus = false }, null, targets[0], 0, ct, _encoder));
+    }
+
+    [Fact]
+    public void ProjectCommandStartsFromTheEncoderOrFromTheMeanWhenAsked()
+    {
+        var gen = Path.Combine(_store.Root, "gen");
+        Assert.Equal(0, new GenerateCommand().Build().Parse(["--ckpt", _ckpt, "--seeds", "1", "--out", gen, "--device", "cpu"]).Invoke());
+        var png = Path.Combine(gen, "seed0001.png");
+        var encOut = Path.Combine(_store.Root, "enc");
+        // --steps 0 keeps the start: the saved latent must equal the encoder's W+ of the loaded image.
+        Assert.Equal(0, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "encoder", "--steps", "0", "--out", encOut, "--device", "cpu"]).Invoke());
+        var latent = Npy.Load(Path.Combine(encOut, "seed0001-latent.npy"));
+        var expected = ProjectionInits.Encode(_encoder, Sg2Images.LoadTarget(png, 32))[0];
+        Assert.True(latent.allclose(expected, rtol: 0, atol: 1e-5));
+        var meanOut = Path.Combine(_store.Root, "mean");
+        Assert.Equal(0, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "mean", "--steps", "0", "--out", meanOut, "--device", "cpu"]).Invoke());
+        Assert.Equal([16L], Npy.Load(Path.Combine(meanOut, "seed0001-latent.npy")).shape); // w, not W+, without --w-plus
+        Assert.Equal(1, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "encoder", "--encoder", Path.Combine(_store.Root, "none.pt"), "--out", meanOut, "--device", "cpu"]).Invoke());
+    }
+}
