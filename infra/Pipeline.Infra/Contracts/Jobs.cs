@@ -45,8 +45,11 @@ public sealed record ProjectionJob : JobSpec
     public override JobKind Kind => JobKind.Projection;
     /// <summary>The image to project (an uploads/ blob with its ETag).</summary>
     public required BlobRef Input { get; init; }
-    /// <summary>Optimisation steps.</summary>
-    public int Steps { get; init; } = 1000;
+    /// <summary>
+    /// Optimisation steps; null = the start's default: 100 from an encoder's W+, 1000 (projector.py) from the mean latent.
+    /// Null is not written, so a job that names its steps keeps its id.
+    /// </summary>
+    public int? Steps { get; init; }
     /// <summary>Peak learning rate.</summary>
     public double LearningRate { get; init; } = 0.1;
     /// <summary>Strength of the latent noise at step 0.</summary>

@@ -3,8 +3,12 @@ using Pipeline.Engine.StyleGan2;
 using Pipeline.Engine.StyleGan2.Encoder;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
+using System.Text.Json;
+using Pipeline.Imaging.Synthetic;
 using Pipeline.Worker.Cli.StyleGan2;
+using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs;
+using Pipeline.Worker.Jobs.Shared;
 using Pipeline.Worker.Jobs.StyleGan2;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -110,5 +114,56 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         Assert.Equal(0, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "mean", "--steps", "0", "--out", meanOut, "--device", "cpu"]).Invoke());
         Assert.Equal([16L], Npy.Load(Path.Combine(meanOut, "seed0001-latent.npy")).shape); // w, not W+, without --w-plus
         Assert.Equal(1, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "encoder", "--encoder", Path.Combine(_store.Root, "none.pt"), "--out", meanOut, "--device", "cpu"]).Invoke());
+    }
+    /// <summary>Runs one projection job through <see cref="ProjectionHandler"/> as the job runner does; returns metrics, report and latent.</summary>
+    private async Task<(IReadOnlyDictionary<string, double> Metrics, JsonElement Report, Tensor Latent, byte[] Png)> RunJobAsync(string? init, int? steps)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var png = SyntheticFaces.DrawPng(5, FaceStyle.PhotoLike, 64);
+        var props = await _store.Store.PutBytesAsync("uploads/face.png", png, cancellationToken: ct);
+        var job = new ProjectionJob
+        {
+            Model = new BlobRef("models/g32.pt"), Input = new BlobRef("uploads/face.png", props.ETag), Init = init, Steps = steps,
+            AlignFace = false, Seed = 3,
+        };
+        var cpu = new EngineDevice("cpu");
+        var handler = new ProjectionHandler(cpu, new ProjectionBatcher { Window = TimeSpan.FromMilliseconds(10), MaxBatch = 1 }, new PerceptualLossProvider(cpu), new FacePreparation(new PipelineSettings()));
+        Assert.True(handler.CanHandle(job));
+        var context = new JobContext(JobEnvelope.Create(job, "test"), _store.Store, _store.Models, 1, 1);
+        var metrics = await handler.RunAsync(context, ct);
+        var report = JsonDocument.Parse((await _store.Store.GetBytesAsync(BlobLayout.Result(context.JobId, "projection.json"), ct))!.Value.Bytes).RootElement.Clone();
+        var npy = Path.Combine(_store.Root, $"latent-{init}-{steps}.npy");
+        await File.WriteAllBytesAsync(npy, (await _store.Store.GetBytesAsync(BlobLayout.Result(context.JobId, "latent.npy"), ct))!.Value.Bytes, ct);
+        return (metrics, report, Npy.Load(npy), png);
+    }
+
+    [Fact]
+    public async Task HandlerStartsAJobFromTheEncodersPredictionOfThePreprocessedUpload()
+    {
+        await PublishAsync(withEncoder: true);
+        // One step: projector.py's learning rate is 0 at t = 0, so the saved latent is exactly where the job started.
+        var (metrics, report, latent, png) = await RunJobAsync(null, 1);
+        Assert.Equal(1, metrics["encoder_init"]);
+        Assert.Equal("encoder", report.GetProperty("init").GetString());
+        var target = ProjectionHandler.Preprocess(InputImages.Decode(png), 32).unsqueeze(0);
+        var expected = ProjectionInits.Encode(_encoder, target)[0];
+        Assert.Equal(expected.shape, latent.shape);
+        Assert.True(latent.allclose(expected, rtol: 0, atol: 1e-5), "the job did not start from the encoder's W+ of its input");
+    }
+
+    [Fact]
+    public async Task HandlerRunsTheEncodersDefaultStepsAndTheMeanStartWhenAsked()
+    {
+        await PublishAsync(withEncoder: true);
+        var (metrics, report, latent, _) = await RunJobAsync(null, null);
+        Assert.Equal(100, metrics["steps"]); // the encoder's default length, not projector.py's 1000
+        Assert.Equal(100, report.GetProperty("steps").GetInt32());
+        Assert.Equal([(long)_g.Config.NLatent, 16], latent.shape);
+        Assert.True(double.IsFinite(metrics["mse"]));
+
+        var (meanMetrics, meanReport, meanLatent, _) = await RunJobAsync("mean", 2);
+        Assert.Equal(0, meanMetrics["encoder_init"]);
+        Assert.Equal("mean", meanReport.GetProperty("init").GetString());
+        Assert.Equal([16L], meanLatent.shape); // w: the job did not ask for W+ and nothing implied it
     }
 }

@@ -27,7 +27,7 @@ public sealed class DemoCommand : ICliCommand
     public Command Build()
     {
         var output = new Option<string>("--out") { Description = "Folder for the demo's storage (recreated on each run).", DefaultValueFactory = _ => Path.Combine(".pipeline", "demo") };
-        var steps = new Option<int>("--steps") { Description = "Projection steps (projector.py uses 1000; small keeps the CPU demo quick).", DefaultValueFactory = _ => 40 };
+        var steps = new Option<int?>("--steps") { Description = "Projection steps (default: the worker's, 100 from the bundled encoder's W+, 1000 from the mean latent without one)." };
         var timeout = new Option<int>("--timeout-seconds") { Description = "Give up waiting for the worker after this long.", DefaultValueFactory = _ => 900 };
         var blob = new Option<string?>("--storage-connection-string") { Description = "Run against Azure Blob storage (e.g. Azurite) instead of the local folder." };
         var bus = new Option<string?>("--servicebus-connection-string") { Description = "Run against a Service Bus namespace (or an AMQP 1.0 peer that behaves like one) through our AMQP client instead of the in-process queue." };
@@ -36,7 +36,7 @@ public sealed class DemoCommand : ICliCommand
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string outDir, int steps, TimeSpan timeout, string? blobConnection, string? busConnection, CancellationToken ct)
+    private static async Task<int> RunAsync(string outDir, int? steps, TimeSpan timeout, string? blobConnection, string? busConnection, CancellationToken ct)
     {
         var root = Path.GetFullPath(outDir);
         if (Directory.Exists(root))
@@ -149,6 +149,7 @@ public sealed class DemoCommand : ICliCommand
             table.AddRow(Markup.Escape(env.JobId[..16] + "…"), env.Kind.ToString(), s?.State.ToString() ?? "unknown", Markup.Escape(detail.Length > 80 ? detail[..80] + "…" : detail));
         }
         AnsiConsole.Write(table);
+        await PrintProjectionsAsync(store, published, ct);
         var where = blobConnection is null ? dataRoot : $"the storage account, containers prefixed '{config["Pipeline:Storage:ContainerPrefix"]}'";
         AnsiConsole.MarkupLineInterpolated($"Everything is under [bold]{where}[/]: uploads/, results/<jobId>/, rejected/, status/, datasets/<batchId>/ (with manifest.json), metrics/<metric>/*.jsonl.");
         foreach (var g in grids)
@@ -200,7 +201,7 @@ public sealed class DemoCommand : ICliCommand
 
     private sealed record DemoUpload(string Name, byte[] Bytes, Dictionary<string, string>? Metadata = null);
 
-    private static IEnumerable<DemoUpload> DemoUploads(bool withCouncil, int steps)
+    private static IEnumerable<DemoUpload> DemoUploads(bool withCouncil, int? steps)
     {
         // Seeds 2 and 5 draw faces the Haar cascade finds; seed 0 draws one it does not, so it is rejected (no_face).
         if (withCouncil)
@@ -210,12 +211,28 @@ public sealed class DemoCommand : ICliCommand
         }
         yield return new("selfies/carol.png", SyntheticFaces.DrawPng(0, FaceStyle.PhotoLike, 256));
         var scene = SyntheticLandscapes.Draw(11, 256, 256);
-        var meta = new Dictionary<string, string> { ["job"] = "project", ["align"] = "false", ["steps"] = steps.ToString(System.Globalization.CultureInfo.InvariantCulture), ["seed"] = "1" };
+        // No init: the worker starts from the model's encoder when it has one (and says so in projection.json).
+        var meta = new Dictionary<string, string> { ["job"] = "project", ["align"] = "false", ["seed"] = "1" };
+        if (steps is { } n) meta["steps"] = n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // A face of the kind the bundled model draws (already framed, so no alignment), then two landscapes it never saw.
+        yield return new("project/bob-face.png", SyntheticFaces.DrawPng(5, FaceStyle.PhotoLike, 256), new(meta) { ["seed"] = "3" });
         yield return new("project/valley.png", SyntheticLandscapes.ImagePng(scene), meta);
         yield return new("project/valley-twin.png", SyntheticLandscapes.ImagePng(SyntheticLandscapes.Draw(12, 256, 256)), new(meta) { ["seed"] = "2" });
         var png = SyntheticFaces.DrawPng(3, FaceStyle.PhotoLike, 256);
         yield return new("selfies/truncated.png", png[..(png.Length / 2)]);
         yield return new("selfies/not-really.png", "<html><body>not an image</body></html>"u8.ToArray());
+    }
+
+    /// <summary>One line per projection: where it started (encoder or mean latent), how many steps, and the MSE reached.</summary>
+    private static async Task PrintProjectionsAsync(IBlobStore store, List<JobEnvelope> published, CancellationToken ct)
+    {
+        foreach (var env in published.Where(e => e.Job is ProjectionJob))
+        {
+            if (await store.GetBytesAsync(BlobLayout.Result(env.JobId, "projection.json"), ct) is not { } blob) continue;
+            var report = System.Text.Json.JsonDocument.Parse(blob.Bytes).RootElement;
+            string init = report.TryGetProperty("init", out var i) ? i.GetString() ?? "?" : "?";
+            AnsiConsole.MarkupLineInterpolated($"   projection of {Path.GetFileName(((ProjectionJob)env.Job).Input.Path)}: started from the {(init == "encoder" ? "encoder's W+ prediction" : "mean latent")}, {report.GetProperty("steps").GetInt32()} steps, MSE {report.GetProperty("mse").GetDouble():F4}");
+        }
     }
 
     private static IEnumerable<JobSpec> ScheduledJobs(string model)

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Pipeline.Engine.IO;
 using Pipeline.Engine.StyleGan2;
+using Pipeline.Engine.StyleGan2.Encoder;
 using Pipeline.Infra.Storage;
 using static TorchSharp.torch;
 
@@ -13,13 +14,15 @@ namespace Pipeline.Worker.Cli.Demo;
 internal static class DemoModels
 {
     /// <param name="StyleGan2File">Local copy of the StyleGAN2 checkpoint (for work the demo does in-process, e.g. mixing grids).</param>
-    public sealed record Published(string StyleGan2, string StyleGan2File, bool StyleGan2Trained, string? Council, string Note);
+    /// <param name="Encoder">Blob of the generator's encoder (<c>&lt;model&gt;.encoder.pt</c>), when one is bundled.</param>
+    public sealed record Published(string StyleGan2, string StyleGan2File, bool StyleGan2Trained, string? Council, string Note, string? Encoder = null);
 
     public static async Task<Published> PublishAsync(IBlobStore store, string repoRoot, string scratch, CancellationToken ct)
     {
         var bundled = Path.Combine(repoRoot, "models");
         string? sg2File = Directory.Exists(bundled)
-            ? Directory.GetFiles(bundled, "stylegan2*.pt").Order(StringComparer.Ordinal).FirstOrDefault()
+            // An encoder (<model>.encoder.pt) also matches the pattern and sorts first; it is a companion, not a generator.
+            ? Directory.GetFiles(bundled, "stylegan2*.pt").Where(f => !f.EndsWith(".encoder.pt", StringComparison.Ordinal)).Order(StringComparer.Ordinal).FirstOrDefault()
             : null;
         bool trained = sg2File is not null;
         if (sg2File is null)
@@ -29,6 +32,14 @@ internal static class DemoModels
         }
         var sg2Blob = "models/" + Path.GetFileName(sg2File);
         await UploadAsync(store, sg2File, sg2Blob, ct);
+        // The encoder goes next to its generator blob, where projection jobs look for it (they then start from its W+).
+        var encoderFile = EncoderCheckpoint.PathFor(sg2File);
+        string? encoderBlob = null;
+        if (File.Exists(encoderFile))
+        {
+            encoderBlob = EncoderCheckpoint.PathFor(sg2Blob).Replace('\\', '/');
+            await UploadAsync(store, encoderFile, encoderBlob, ct);
+        }
 
         string? councilBlob = null;
         var councilDir = Directory.Exists(bundled) ? Directory.GetDirectories(bundled, "council*").Order(StringComparer.Ordinal).FirstOrDefault() : null;
@@ -39,8 +50,9 @@ internal static class DemoModels
                 await UploadAsync(store, f, councilBlob + Path.GetFileName(f), ct);
         }
         var note = (trained ? $"StyleGAN2: bundled trained model {Path.GetFileName(sg2File)}." : "StyleGAN2: no trained model is bundled yet, so the demo uses small deterministic untrained weights (seed 0): images are structured noise, not faces.")
+                   + (encoderBlob is null ? " No encoder: projections start from the mean latent." : $" Encoder {Path.GetFileName(encoderFile)}: projections start from its W+ prediction.")
                    + (councilBlob is null ? " Council GAN: no bundled council, so selfie translations are skipped." : $" Council GAN: bundled council {Path.GetFileName(councilDir)}.");
-        return new Published(sg2Blob, sg2File, trained, councilBlob, note);
+        return new Published(sg2Blob, sg2File, trained, councilBlob, note, encoderBlob);
     }
 
     private static async Task UploadAsync(IBlobStore store, string file, string blob, CancellationToken ct)

@@ -35,13 +35,14 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         lock (g) g.to(torch.device(device.Name));
         var encoder = await LoadEncoderAsync(context.Models, job, cancellationToken);
         if (encoder is not null) lock (encoder) encoder.to(torch.device(device.Name));
+        int steps = job.Steps ?? ProjectionInits.DefaultSteps(encoder is null ? ProjectionInit.Mean : ProjectionInit.Encoder);
         var (perceptual, missing) = await lpips.GetAsync();
         var prepared = faces.Prepare(InputImages.Decode(await context.ReadInputAsync(job.Input, cancellationToken)), job.AlignFace);
         int resolution = Math.Min(g.Config.Size, 256);
         var target = Preprocess(prepared.Image, resolution);
         var options = new ProjectorOptions
         {
-            Steps = job.Steps,
+            Steps = steps,
             Lr = job.LearningRate,
             Noise = job.Noise,
             NoiseRamp = job.NoiseRamp,
@@ -75,7 +76,7 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         {
             mse,
             init = encoder is null ? "mean" : "encoder",
-            steps = job.Steps,
+            steps,
             lpips = lp,
             lpipsUnavailable = missing,
             likelyGenerated = lp is null ? (bool?)null : lp < GeneratedLpipsThreshold,
@@ -84,7 +85,7 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
             history = share.History,
         };
         await context.WriteOutputAsync("projection.json", JsonSerializer.SerializeToUtf8Bytes(report, new JsonSerializerOptions { WriteIndented = true }), "application/json", "report", cancellationToken);
-        var metrics = new Dictionary<string, double> { ["mse"] = mse, ["steps"] = job.Steps, ["batch_size"] = share.BatchSize, ["encoder_init"] = encoder is null ? 0 : 1 };
+        var metrics = new Dictionary<string, double> { ["mse"] = mse, ["steps"] = steps, ["batch_size"] = share.BatchSize, ["encoder_init"] = encoder is null ? 0 : 1 };
         if (lp is { } l) metrics["lpips"] = l;
         return metrics;
     }
