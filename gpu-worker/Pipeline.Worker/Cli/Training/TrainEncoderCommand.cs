@@ -31,11 +31,12 @@ internal static class TrainEncoderCommand
         var maxMinutes = new Option<double?>("--max-minutes") { Description = "Stop (with a checkpoint) after this much wall-clock time" };
         var ckptEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 500 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
+        var resume = new Option<FileInfo?>("--resume") { Description = "Continue from this encoder.pt (weights and iteration count; a fresh optimiser, so loss weights may change between phases)" };
         var outDir = Sg2Cli.OutDir("training/encoder");
         var device = CliDevice.Option();
         var cmd = new Command("encoder", "Train an image-to-W+ encoder (pSp/e4e-style) for a StyleGAN2 generator; writes encoder.pt, metrics.jsonl, recon.png.")
         {
-            generator, data, synthetic, count, realFraction, batch, lr, latentWeight, meanReg, perceptual, modelsDir, iter, maxMinutes, ckptEvery, seed, outDir, device,
+            generator, data, synthetic, count, realFraction, batch, lr, latentWeight, meanReg, perceptual, modelsDir, iter, maxMinutes, ckptEvery, seed, resume, outDir, device,
         };
         cmd.SetAction(async (p, ct) =>
         {
@@ -58,7 +59,10 @@ internal static class TrainEncoderCommand
                 Directory.CreateDirectory(dir);
                 using var dataset = p.GetValue(data) is null && p.GetValue(synthetic) is null ? null
                     : TrainStyleGan2Command.LoadData(p.GetValue(data), p.GetValue(synthetic), p.GetValue(count), Math.Min(g.Config.Size, 256), dir);
-                using var trainer = new EncoderTrainer(g, null, options, loss, dev);
+                StyleEncoder? start = null;
+                long startIteration = 0;
+                if (p.GetValue(resume) is { } resumeFile) (start, startIteration) = EncoderCheckpoint.Load(resumeFile.FullName, dev);
+                using var trainer = new EncoderTrainer(g, start, options, loss, dev) { Iteration = startIteration };
                 AnsiConsole.MarkupLineInterpolated($"encoder {trainer.Encoder.parameters().Sum(x => x.numel()):N0} parameters, perceptual: {lossName}, real images: {dataset?.Count ?? 0}");
                 var args = new Dictionary<string, object?>
                 {
@@ -67,6 +71,7 @@ internal static class TrainEncoderCommand
                     ["truncation_min"] = options.TruncationMin, ["mixing"] = options.Mixing, ["seed"] = options.Seed,
                     ["real_images"] = (long)(dataset?.Count ?? 0), ["real_fraction"] = options.RealFraction,
                 };
+                if (p.GetValue(resume) is { } from) { args["resumed_from"] = from.Name; args["resumed_at"] = startIteration; }
                 var ckptPath = Path.Combine(dir, "encoder.pt");
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var maxTime = p.GetValue(maxMinutes) is { } mm ? TimeSpan.FromMinutes(mm) : TimeSpan.MaxValue;
