@@ -35,51 +35,63 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
         var seed0 = new Option<long>("--seed0") { Description = "First held-out seed (z = Sg2Cli.SeedZ(seed); training draws z from torch's global stream)", DefaultValueFactory = _ => 1_000_000 };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (both starts)", DefaultValueFactory = _ => 0.1 };
         var results = new Option<FileInfo>("--results") { Description = "JSON-lines file the rows are appended to (and the table read from)", DefaultValueFactory = _ => new FileInfo("bench-project-init.jsonl") };
+        var modelsDir = new Option<string?>("--models-dir") { Description = "Feature-network cache for the perceptual distance (LPIPS-VGG, else VGG16-feature L2)" };
         var device = CliDevice.Option();
         var cmd = new Command("project-init", "Projection from the mean latent vs from the encoder: MSE after k steps and the time to reach 1000-step mean-init quality.")
         {
-            ckpt, encoderFile, inits, stepList, count, seed0, lr, results, device,
+            ckpt, encoderFile, inits, stepList, count, seed0, lr, results, modelsDir, device,
         };
-        cmd.SetAction((p, ct) => Task.FromResult(Sg2Cli.Run(() =>
+        cmd.SetAction(async (p, ct) =>
         {
-            var dev = Devices.Parse(p.GetValue(device)!);
-            var (g, _) = Sg2Cli.LoadGenerator(p.GetValue(ckpt)!, dev);
-            g.SetFusedModulation(false);
-            int res = Math.Min(g.Config.Size, 256);
-            var sets = Targets(g, p.GetValue(count), p.GetValue(seed0), res);
-            var all = cat(sets.Select(s => s.Images).ToArray(), 0);
-            var file = p.GetValue(results)!.FullName;
-            foreach (var initName in p.GetValue(inits)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            // The projection itself fits pixels only (MSE), identically for both starts; the perceptual network, when
+            // its weights are present, only measures the results.
+            var (perceptual, perceptualName) = await Training.TrainEncoderCommand.LoadPerceptualAsync("auto", p.GetValue(modelsDir), ct);
+            return Sg2Cli.Run(() =>
             {
-                var init = ProjectionInits.Resolve(initName, true);
-                StyleEncoder? encoder = init == ProjectionInit.Encoder
-                    ? EncoderCheckpoint.Load(p.GetValue(encoderFile)?.FullName ?? EncoderCheckpoint.PathFor(p.GetValue(ckpt)!.FullName), dev).Encoder
-                    : null;
-                foreach (var k in p.GetValue(stepList)!.Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)))
+                var dev = Devices.Parse(p.GetValue(device)!);
+                if (perceptual is nn.Module pm) pm.to(dev);
+                var (g, _) = Sg2Cli.LoadGenerator(p.GetValue(ckpt)!, dev);
+                g.SetFusedModulation(false);
+                int res = Math.Min(g.Config.Size, 256);
+                var sets = Targets(g, p.GetValue(count), p.GetValue(seed0), res);
+                var all = cat(sets.Select(s => s.Images).ToArray(), 0);
+                var file = p.GetValue(results)!.FullName;
+                foreach (var initName in p.GetValue(inits)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 {
-                    ct.ThrowIfCancellationRequested();
-                    using var scope = NewDisposeScope();
-                    var clock = Stopwatch.StartNew();
-                    var opts = new ProjectorOptions { Steps = k, Lr = p.GetValue(lr), WPlus = true, MseWeight = 1, Coupling = ProjectionCoupling.Independent };
-                    var start = encoder is null ? null : ProjectionInits.Encode(encoder, all);
-                    var r = new Projector(g, opts).Project(all, start, new RandomProjectorDraws(0), null, ct);
-                    var perImage = (r.Image.clamp(-1, 1) - all).square().mean([1, 2, 3]).cpu().to(float64).data<double>().ToArray();
-                    double seconds = clock.Elapsed.TotalSeconds;
-                    int offset = 0;
-                    using var log = new StreamWriter(file, append: true);
-                    foreach (var s in sets)
+                    var init = ProjectionInits.Resolve(initName, true);
+                    StyleEncoder? encoder = init == ProjectionInit.Encoder
+                        ? EncoderCheckpoint.Load(p.GetValue(encoderFile)?.FullName ?? EncoderCheckpoint.PathFor(p.GetValue(ckpt)!.FullName), dev).Encoder
+                        : null;
+                    foreach (var k in p.GetValue(stepList)!.Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)))
                     {
-                        var row = new Row(initName, k, s.Name, s.Count, perImage.Skip(offset).Take(s.Count).Average(), null, seconds * s.Count / all.shape[0], dev.ToString());
-                        offset += s.Count;
-                        log.WriteLine(JsonSerializer.Serialize(row));
+                        ct.ThrowIfCancellationRequested();
+                        using var scope = NewDisposeScope();
+                        var clock = Stopwatch.StartNew();
+                        var opts = new ProjectorOptions { Steps = k, Lr = p.GetValue(lr), WPlus = true, MseWeight = 1, Coupling = ProjectionCoupling.Independent };
+                        var start = encoder is null ? null : ProjectionInits.Encode(encoder, all);
+                        var r = new Projector(g, opts).Project(all, start, new RandomProjectorDraws(0), null, ct);
+                        var perImage = (r.Image.clamp(-1, 1) - all).square().mean([1, 2, 3]).cpu().to(float64).data<double>().ToArray();
+                        double seconds = clock.Elapsed.TotalSeconds; // the measurement below is not part of the projection's time
+                        double[]? perceptualPerImage = null;
+                        if (perceptual is not null)
+                            using (no_grad()) perceptualPerImage = perceptual.Distance(r.Image.clamp(-1, 1), all).reshape(-1).cpu().to(float64).data<double>().ToArray();
+                        int offset = 0;
+                        using var log = new StreamWriter(file, append: true);
+                        foreach (var s in sets)
+                        {
+                            var row = new Row(initName, k, s.Name, s.Count, perImage.Skip(offset).Take(s.Count).Average(),
+                                perceptualPerImage?.Skip(offset).Take(s.Count).Average(), seconds * s.Count / all.shape[0], dev.ToString());
+                            offset += s.Count;
+                            log.WriteLine(JsonSerializer.Serialize(row));
+                        }
+                        AnsiConsole.MarkupLineInterpolated($"{initName} k={k}: {seconds:F1} s, mse(held-out) {perImage.Take(sets[0].Count).Average():G4}");
                     }
-                    AnsiConsole.MarkupLineInterpolated($"{initName} k={k}: {seconds:F1} s, mse(held-out) {perImage.Take(sets[0].Count).Average():G4}");
                 }
-            }
-            var rows = File.ReadAllLines(file).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<Row>(l)!).ToList();
-            Console.WriteLine(Table(rows));
-            return 0;
-        })));
+                var rows = File.ReadAllLines(file).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<Row>(l)!).ToList();
+                Console.WriteLine(Table(rows, perceptualName));
+                return 0;
+            });
+        });
         return cmd;
     }
 
@@ -106,7 +118,7 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
         return [new("held-out generated", held), new("demo faces (alice, bob, carol)", faces.to(g.Device)), new("demo landscapes (valley, valley-twin)", scenes.to(g.Device))];
     }
 
-    private static string Table(List<Row> rows)
+    private static string Table(List<Row> rows, string perceptualName)
     {
         // The last row of each (init, steps, set) wins, so a rerun replaces an older measurement.
         var last = rows.GroupBy(r => (r.Init, r.Steps, r.Set)).Select(gr => gr.Last()).ToList();
@@ -115,24 +127,26 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
         {
             var ks = last.Where(r => r.Set == set).Select(r => r.Steps).Distinct().Order().ToList();
             var initsHere = last.Where(r => r.Set == set).Select(r => r.Init).Distinct().ToList();
-            sb.AppendLine(CultureInfo.InvariantCulture, $"\n{set} ({last.First(r => r.Set == set).Images} images): MSE after k steps (seconds for the whole batch run)\n");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"\n{set} ({last.First(r => r.Set == set).Images} images): MSE after k steps (wall seconds of the batched run, this set's share)\n");
             sb.AppendLine("| init | " + string.Join(" | ", ks.Select(k => $"k={k}")) + " |");
             sb.AppendLine("| --- |" + string.Concat(ks.Select(_ => " --- |")));
             foreach (var init in initsHere)
                 sb.AppendLine($"| {init} | " + string.Join(" | ", ks.Select(k => last.FirstOrDefault(r => r.Set == set && r.Init == init && r.Steps == k) is { } r
-                    ? string.Create(CultureInfo.InvariantCulture, $"{r.Mse:F4} ({r.Seconds:F0} s)") : "–")) + " |");
+                    ? string.Create(CultureInfo.InvariantCulture, $"{r.Mse:F5}{(r.Perceptual is { } pd ? $" / {pd:F4}" : "")} ({r.Seconds:F0} s)") : "–")) + " |");
             var goal = last.FirstOrDefault(r => r.Set == set && r.Init == "mean" && r.Steps == 1000);
             if (goal is null) continue;
             var reach = last.Where(r => r.Set == set && r.Init == "encoder" && r.Mse <= goal.Mse).OrderBy(r => r.Steps).FirstOrDefault();
             sb.AppendLine(reach is null
-                ? CultureInfo.InvariantCulture.ToString() + $"\nencoder start did not reach mean-init k=1000 MSE {goal.Mse:F4} at any measured k"
-                : string.Create(CultureInfo.InvariantCulture, $"\nencoder start reaches mean-init k=1000 MSE {goal.Mse:F4} at k={reach.Steps} (MSE {reach.Mse:F4}): {reach.Seconds:F1} s vs {goal.Seconds:F1} s, {goal.Seconds / Math.Max(reach.Seconds, 1e-9):F1}x less wall time, {1000.0 / Math.Max(reach.Steps, 1):F0}x fewer steps"));
+                ? string.Create(CultureInfo.InvariantCulture, $"\nencoder start did not reach mean-init k=1000 MSE {goal.Mse:F5} at any measured k")
+                : string.Create(CultureInfo.InvariantCulture, $"\nencoder start reaches mean-init k=1000 MSE {goal.Mse:F5} at k={reach.Steps} (MSE {reach.Mse:F5}): {reach.Seconds:F1} s vs {goal.Seconds:F1} s, {goal.Seconds / Math.Max(reach.Seconds, 1e-9):F1}x less wall time, {1000.0 / Math.Max(reach.Steps, 1):F0}x fewer steps"));
             var mean250 = last.FirstOrDefault(r => r.Set == set && r.Init == "mean" && r.Steps == 250);
             var enc0 = last.FirstOrDefault(r => r.Set == set && r.Init == "encoder" && r.Steps == 0);
             if (mean250 is not null && enc0 is not null)
-                sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"encoder k=0 (one forward pass) MSE {enc0.Mse:F4} vs mean-init k=250 {mean250.Mse:F4}: {(enc0.Mse <= mean250.Mse ? "better" : "worse")}"));
+                sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"encoder k=0 (one forward pass) MSE {enc0.Mse:F5} vs mean-init k=250 {mean250.Mse:F5}: {(enc0.Mse <= mean250.Mse ? "better" : "worse")}"));
         }
-        sb.AppendLine("\nPerceptual distance: not measured (no LPIPS/VGG16 weights on this machine).");
+        sb.AppendLine(rows.Any(r => r.Perceptual is not null)
+            ? $"\nCells: MSE / perceptual distance ({perceptualName}) (seconds)."
+            : $"\nPerceptual distance: not measured ({perceptualName}).");
         return sb.ToString();
     }
 }
