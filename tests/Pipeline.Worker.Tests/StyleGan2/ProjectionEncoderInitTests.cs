@@ -166,4 +166,23 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         Assert.Equal("mean", meanReport.GetProperty("init").GetString());
         Assert.Equal([16L], meanLatent.shape); // w: the job did not ask for W+ and nothing implied it
     }
+    [Fact]
+    public void TrainEncoderWritesACheckpointAndResumesFromIt()
+    {
+        var root = new System.CommandLine.RootCommand();
+        foreach (var c in Pipeline.Worker.Cli.CliCommands.Discover()) root.Subcommands.Add(c.Build());
+        var first = Path.Combine(_store.Root, "train1");
+        string[] common = ["--generator", _ckpt, "--batch", "2", "--perceptual", "none", "--checkpoint-every", "100", "--device", "cpu"];
+        Assert.Equal(0, root.Parse(["train", "encoder", .. common, "--iter", "3", "--out", first]).Invoke());
+        var (trained, it) = EncoderCheckpoint.Load(Path.Combine(first, "encoder.pt"));
+        Assert.Equal(3, it);
+        Assert.Equal(_g.Config.NLatent, trained.Config.NLatent);
+
+        // A second phase continues the count from the checkpoint (and with --iter 5 runs only two more steps).
+        var second = Path.Combine(_store.Root, "train2");
+        Assert.Equal(0, root.Parse(["train", "encoder", .. common, "--iter", "5", "--latent-weight", "0.02", "--resume", Path.Combine(first, "encoder.pt"), "--out", second]).Invoke());
+        Assert.Equal(5, EncoderCheckpoint.Load(Path.Combine(second, "encoder.pt")).Iteration);
+        var iters = File.ReadAllLines(Path.Combine(second, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("iter").GetInt64()).ToList();
+        Assert.Equal([3L, 4], iters);
+    }
 }
