@@ -166,7 +166,8 @@ public sealed class GalleryApi(HttpAuth auth, IBlobStore store, ILinkSigner link
                 break;
             case ProjectionJob p:
                 s["input"] = p.Input.Path;
-                s["steps"] = p.Steps.ToString(CultureInfo.InvariantCulture);
+                s["steps"] = p.Steps?.ToString(CultureInfo.InvariantCulture) ?? "worker default";
+                s["start"] = p.Init ?? "encoder when the model has one";
                 s["latent"] = p.WPlus ? "w+" : "w";
                 s["seed"] = p.Seed.ToString(CultureInfo.InvariantCulture);
                 s["mse"] = p.Mse.ToString(CultureInfo.InvariantCulture);

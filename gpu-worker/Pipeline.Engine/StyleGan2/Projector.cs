@@ -98,8 +98,15 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
     /// Projects <paramref name="targets"/> [N, 3, R, R] in [-1, 1] (R = min(size, 256)).
     /// <paramref name="progress"/> receives each finished step; reading its loss synchronises with the device, so
     /// callers read it only when they show it.
+    /// <paramref name="initialLatent"/>: the starting latent instead of the mean latent (an encoder's prediction),
+    /// [N, n_latent, D] with <see cref="ProjectorOptions.WPlus"/>, else [N, D]. The mean latent and its spread are still
+    /// computed, because the latent-noise schedule is scaled by that spread.
     /// </summary>
-    public ProjectionResult Project(Tensor targets, IProjectorDraws? draws = null, IProgress<ProjectionProgress>? progress = null, CancellationToken ct = default)
+    public ProjectionResult Project(Tensor targets, IProjectorDraws? draws = null, IProgress<ProjectionProgress>? progress = null, CancellationToken ct = default) =>
+        Project(targets, initialLatent: null, draws, progress, ct);
+
+    /// <inheritdoc cref="Project(Tensor, IProjectorDraws?, IProgress{ProjectionProgress}?, CancellationToken)"/>
+    public ProjectionResult Project(Tensor targets, Tensor? initialLatent, IProjectorDraws? draws = null, IProgress<ProjectionProgress>? progress = null, CancellationToken ct = default)
     {
         draws ??= new RandomProjectorDraws();
         var o = Options;
@@ -120,8 +127,8 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
         }
 
         var noises = draws.InitialNoise(G, batch).Select(n => n.to(float32, device).detach().clone().requires_grad_(true)).ToList();
-        var latentIn = (o.WPlus
-                ? latentMean.view(1, 1, -1).repeat(batch, G.Config.NLatent, 1)
+        var latentIn = (initialLatent is not null ? CheckedInitial(initialLatent, batch, o.WPlus).to(float32, device)
+                : o.WPlus ? latentMean.view(1, 1, -1).repeat(batch, G.Config.NLatent, 1)
                 : latentMean.view(1, -1).repeat(batch, 1))
             .detach().clone().requires_grad_(true);
         var adam = new AdamState([latentIn, .. noises]);
@@ -186,6 +193,14 @@ public sealed class Projector(Generator g, ProjectorOptions options, IPerceptual
         using (no_grad())
             image = G.Forward([finalLatent], new GenerateOptions { InputIsLatent = true, Noise = finalNoise }).Image;
         return new ProjectionResult(finalLatent, finalNoise, image, latentMean, latentStd, history, path);
+    }
+
+    private Tensor CheckedInitial(Tensor init, int batch, bool wPlus)
+    {
+        long[] want = wPlus ? [batch, G.Config.NLatent, G.Config.StyleDim] : [batch, G.Config.StyleDim];
+        if (!init.shape.SequenceEqual(want))
+            throw new ArgumentException($"initial latent has shape [{string.Join(", ", init.shape)}], the projection needs [{string.Join(", ", want)}] ({(wPlus ? "W+" : "w")})");
+        return init;
     }
 
     /// <summary>

@@ -108,6 +108,10 @@ public sealed class ModelCache(IBlobStore store, string cacheDirectory, long mem
         }
     }
 
+    /// <summary>Whether a model blob exists (optional companions such as an encoder next to its generator).</summary>
+    public async Task<bool> ExistsAsync(BlobRef model, CancellationToken cancellationToken) =>
+        _files.ContainsKey(model.Path) || await store.GetPropertiesAsync(model.Path, cancellationToken) is not null;
+
     /// <summary>
     /// Leases the model object of a file, loaded once per (file hash, type) even when jobs race. Dispose the lease when
     /// the job is done with the model. <paramref name="size"/> overrides the estimate of its bytes (<see cref="ModelSize.Estimate"/>).

@@ -45,8 +45,11 @@ public sealed record ProjectionJob : JobSpec
     public override JobKind Kind => JobKind.Projection;
     /// <summary>The image to project (an uploads/ blob with its ETag).</summary>
     public required BlobRef Input { get; init; }
-    /// <summary>Optimisation steps.</summary>
-    public int Steps { get; init; } = 1000;
+    /// <summary>
+    /// Optimisation steps; null = the start's default: 100 from an encoder's W+, 1000 (projector.py) from the mean latent.
+    /// Null is not written, so a job that names its steps keeps its id.
+    /// </summary>
+    public int? Steps { get; init; }
     /// <summary>Peak learning rate.</summary>
     public double LearningRate { get; init; } = 0.1;
     /// <summary>Strength of the latent noise at step 0.</summary>
@@ -63,6 +66,12 @@ public sealed record ProjectionJob : JobSpec
     public long Seed { get; init; }
     /// <summary>Detect and FFHQ-align the face first (face models); false for other domains.</summary>
     public bool AlignFace { get; init; } = true;
+    /// <summary>
+    /// Start of the optimisation: "encoder" (the W+ predicted by &lt;model&gt;.encoder.pt; implies W+, and 100
+    /// steps are enough), "mean" (projector.py's mean latent), or null = the encoder when the model has one.
+    /// Null is not written, so job ids of existing jobs are unchanged.
+    /// </summary>
+    public string? Init { get; init; }
 }
 
 /// <summary>Which translation network a <see cref="TranslationJob"/> runs.</summary>

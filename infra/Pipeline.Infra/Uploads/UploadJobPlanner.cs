@@ -7,7 +7,8 @@ namespace Pipeline.Infra.Uploads;
 /// Derives the jobs an upload asks for. The first folder of the upload name picks the default
 /// (<c>selfies/</c> → Council selfie→anime, <c>project/</c> → StyleGAN2 projection, <c>labels/</c> → pix2pixHD;
 /// anything else is treated as a selfie); blob metadata <c>job</c> ("translate", "project", "labels", or a comma
-/// list) overrides it, and <c>outputs</c>, <c>seed</c>, <c>steps</c> set parameters within limits.
+/// list) overrides it, and <c>outputs</c>, <c>seed</c>, <c>steps</c>, <c>init</c> (projection start: encoder, mean, auto)
+/// set parameters within limits.
 /// </summary>
 public static class UploadJobPlanner
 {
@@ -24,7 +25,12 @@ public static class UploadJobPlanner
         if (kinds.Count == 0) return Fail("metadata 'job' is empty; use translate, project or labels");
 
         if (!TryInt(meta, "outputs", options.DefaultTranslationOutputs, 1, options.MaxTranslationOutputs, out var outputs, out var err)) return Fail(err);
-        if (!TryInt(meta, "steps", 1000, 1, Math.Min(options.MaxProjectionSteps, JobLimits.MaxProjectionSteps), out var steps, out err)) return Fail(err);
+        if (!TryInt(meta, "steps", 0, 1, Math.Min(options.MaxProjectionSteps, JobLimits.MaxProjectionSteps), out var steps, out err)) return Fail(err);
+        // Unset steps stay null: the worker picks 100 when it starts from the model's encoder and 1000 from the mean.
+        int? projectionSteps = meta.ContainsKey("steps") ? steps : null;
+        string? init = meta.TryGetValue("init", out var initText) ? initText.Trim().ToLowerInvariant() : null;
+        if (init is not (null or "auto" or "encoder" or "mean")) return Fail($"metadata 'init' must be encoder, mean or auto, got '{Trim(initText!)}'");
+        if (init == "auto") init = null;
         long seed = 0;
         if (meta.TryGetValue("seed", out var s) && !long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out seed))
             return Fail($"metadata 'seed' must be an integer, got '{Trim(s)}'");
@@ -59,7 +65,7 @@ public static class UploadJobPlanner
                     break;
                 case "project" or "projection":
                     // metadata align=false: project as is (not a face, or already aligned).
-                    jobs.Add(new ProjectionJob { Model = new BlobRef(options.ProjectionModel), Input = input, Steps = steps, Seed = seed, AlignFace = !meta.TryGetValue("align", out var align) || !string.Equals(align, "false", StringComparison.OrdinalIgnoreCase) });
+                    jobs.Add(new ProjectionJob { Model = new BlobRef(options.ProjectionModel), Input = input, Steps = projectionSteps, Init = init, Seed = seed, AlignFace = !meta.TryGetValue("align", out var align) || !string.Equals(align, "false", StringComparison.OrdinalIgnoreCase) });
                     break;
                 default:
                     return Fail($"metadata 'job' names an unknown job '{Trim(kind)}'; use translate, project or labels");

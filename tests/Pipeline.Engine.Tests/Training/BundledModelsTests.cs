@@ -24,7 +24,11 @@ public sealed class BundledModelsTests
     }
 
     public static TheoryData<string> StyleGan2Models() =>
-        [.. Directory.Exists(Models) ? Directory.EnumerateFiles(Models, "stylegan2-*.pt").Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal) : Enumerable.Empty<string>()];
+        [.. Directory.Exists(Models) ? Directory.EnumerateFiles(Models, "stylegan2-*.pt").Where(f => !f.EndsWith(".encoder.pt", StringComparison.Ordinal)).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal) : Enumerable.Empty<string>()];
+
+    /// <summary>Encoders bundled next to their generators (&lt;model&gt;.encoder.pt).</summary>
+    public static TheoryData<string> Encoders() =>
+        [.. Directory.Exists(Models) ? Directory.EnumerateFiles(Models, "*.encoder.pt").Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal) : Enumerable.Empty<string>()];
 
     public static TheoryData<string> Councils() =>
         [.. Directory.Exists(Models) ? Directory.EnumerateDirectories(Models, "council-*").Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal) : Enumerable.Empty<string>()];
@@ -51,6 +55,29 @@ public sealed class BundledModelsTests
         Assert.True(img.isfinite().all().item<bool>());
         // Distinct latents give distinct images (a collapsed or constant generator would not).
         Assert.True((img[0] - img[1]).abs().mean().item<float>() > 1e-3);
+    }
+
+    [Theory, MemberData(nameof(Encoders))]
+    public void Encoder_inverts_its_generator_better_than_the_mean_latent(string file)
+    {
+        var path = Path.Combine(Models, file);
+        var generatorFile = path[..^".encoder.pt".Length] + ".pt";
+        Assert.True(File.Exists(generatorFile), $"{file} has no generator {Path.GetFileName(generatorFile)} next to it");
+        var g = StyleGan2Checkpoint.Load(generatorFile).Generator;
+        var (encoder, iteration) = Pipeline.Engine.StyleGan2.Encoder.EncoderCheckpoint.Load(path); // strict: every key, no extras
+        Assert.True(iteration > 0);
+        Assert.Equal((g.Config.NLatent, g.Config.StyleDim, Math.Min(g.Config.Size, 256)), (encoder.Config.NLatent, encoder.Config.StyleDim, encoder.Config.Size));
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        // Samples from seeds the training stream did not draw (a separate seeded generator), stored noise, psi 1.
+        using var gen = new TorchSharp.torch.Generator(424242UL, CPU);
+        var x = g.Forward([randn([8, g.Config.StyleDim], generator: gen)], new GenerateOptions { RandomizeNoise = false }).Image.clamp(-1, 1);
+        var opts = new GenerateOptions { InputIsLatent = true, RandomizeNoise = false };
+        var fromEncoder = g.Forward([encoder.forward(x)], opts).Image;
+        var fromMean = g.Forward([encoder.LatentAvg.unsqueeze(0).expand(8, -1, -1)], opts).Image;
+        double encMse = (fromEncoder - x).square().mean().item<float>(), meanMse = (fromMean - x).square().mean().item<float>();
+        // A trained encoder must do much better than its own zero-offset output; an untrained one gives about the same.
+        Assert.True(encMse < 0.5 * meanMse, $"encoder reconstruction MSE {encMse:G4} vs mean latent {meanMse:G4}");
     }
 
     [Theory, MemberData(nameof(Councils))]

@@ -48,13 +48,26 @@ public sealed class ValidateUploadTests
     {
         await using var host = new FunctionsHost();
         var result = await host.UploadAsync("selfies/bob.png", TestImages.Png(), contentType: "image/png",
-            metadata: new Dictionary<string, string> { ["job"] = "translate,project", ["outputs"] = "3", ["steps"] = "200" });
+            metadata: new Dictionary<string, string> { ["job"] = "translate,project", ["outputs"] = "3", ["steps"] = "200", ["init"] = "Mean" });
         Assert.Equal(2, result.Published.Count);
         var translate = JobEnvelope.Parse(Assert.Single(await host.PeekAllAsync("jobs-translate")).Body.Span);
         var project = JobEnvelope.Parse(Assert.Single(await host.PeekAllAsync("jobs-project")).Body.Span);
         Assert.Equal(3, Assert.IsType<TranslationJob>(translate.Job).Outputs);
         Assert.Equal(200, Assert.IsType<ProjectionJob>(project.Job).Steps);
+        Assert.Equal("mean", Assert.IsType<ProjectionJob>(project.Job).Init);
         Assert.NotEqual(translate.JobId, project.JobId);
+    }
+
+    [Fact]
+    public async Task ProjectionWithoutStepsOrInitLeavesBothToTheWorker()
+    {
+        // Unset, the worker starts from the model's encoder when there is one (100 steps) and from the mean otherwise (1000).
+        await using var host = new FunctionsHost();
+        var result = await host.UploadAsync("project/dave.png", TestImages.Png(), contentType: "image/png");
+        Assert.Single(result.Published);
+        var job = Assert.IsType<ProjectionJob>(JobEnvelope.Parse(Assert.Single(await host.PeekAllAsync("jobs-project")).Body.Span).Job);
+        Assert.Null(job.Steps);
+        Assert.Null(job.Init);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Pipeline.Infra.Contracts;
+using Pipeline.Tests;
 using Pipeline.Worker.Cli;
 
 namespace Pipeline.Worker.Tests.Demo;
@@ -54,6 +55,14 @@ public sealed class DemoEndToEndTests : IDisposable
         var projected = JobJson.FromUtf8<JobResult>(File.ReadAllBytes(Path.Combine(data, "results", projection.JobId, "result.json")));
         Assert.Equal(["face.json", "latent.npy", "latent.pt", "noises.safetensors", "projection.json", "reconstruction.png", "target.png"],
             projected.Outputs.Select(o => Path.GetFileName(o.Path)).Where(n => n != "result.json").Order(StringComparer.Ordinal));
+        // With an encoder bundled next to the generator, every projection starts from it and its report says so.
+        bool encoderBundled = Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "models"), "stylegan2-*.encoder.pt").Length > 0;
+        foreach (var p in statuses.Where(s => s.Kind == JobKind.Projection && s.State == JobState.Succeeded))
+        {
+            using var report = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(data, "results", p.JobId, "projection.json")));
+            Assert.Equal(encoderBundled ? "encoder" : "mean", report.RootElement.GetProperty("init").GetString());
+            Assert.Equal(5, report.RootElement.GetProperty("steps").GetInt32());
+        }
 
         // The gallery's style-mixing grids: coarse and middle from the StyleGAN2 model, every file the manifest names present.
         foreach (var range in new[] { "coarse", "middle" })

@@ -64,7 +64,7 @@ public sealed class ProjectionBatcherTests : IDisposable
         {
             MaxBatch = 3,
             Window = TimeSpan.FromSeconds(30),
-            Project = (p, t, d, progress, token) => p.Project(t, d, new Steps(s =>
+            Project = (p, t, init, d, progress, token) => p.Project(t, init, d, new Steps(s =>
             {
                 stepsRun++;
                 if (s.Step == 1) cancelSecond.Cancel();
@@ -94,7 +94,7 @@ public sealed class ProjectionBatcherTests : IDisposable
         {
             MaxBatch = 2,
             Window = TimeSpan.FromSeconds(30),
-            Project = (p, t, d, progress, token) => p.Project(t, d, new Steps(s =>
+            Project = (p, t, init, d, progress, token) => p.Project(t, init, d, new Steps(s =>
             {
                 stepsRun++;
                 if (s.Step == 1) cancel.Cancel();
@@ -114,12 +114,12 @@ public sealed class ProjectionBatcherTests : IDisposable
         {
             MaxBatch = 4,
             Window = TimeSpan.FromSeconds(30),
-            Project = (p, t, d, progress, token) =>
+            Project = (p, t, init, d, progress, token) =>
             {
                 lock (sizes) sizes.Add(t.shape[0]);
                 // What a GPU that fits two images at a time would do.
                 if (t.shape[0] > 2) throw new InvalidOperationException("CUDA out of memory. Tried to allocate 2.00 GiB");
-                return p.Project(t, d, progress, token);
+                return p.Project(t, init, d, progress, token);
             },
         };
         var jobs = Enumerable.Range(1, 4).Select(i => ProjectAsync(batcher, i, 16, ct)).ToArray();

@@ -33,7 +33,7 @@ public sealed class DemoCommand : ICliCommand
     public Command Build()
     {
         var output = new Option<string>("--out") { Description = "Folder for the demo's storage (recreated on each run).", DefaultValueFactory = _ => Path.Combine(".pipeline", "demo") };
-        var steps = new Option<int>("--steps") { Description = "Projection steps (projector.py uses 1000; small keeps the CPU demo quick).", DefaultValueFactory = _ => 40 };
+        var steps = new Option<int?>("--steps") { Description = "Projection steps (default: the worker's, 100 from the bundled encoder's W+, 1000 from the mean latent without one)." };
         var timeout = new Option<int>("--timeout-seconds") { Description = "Give up waiting for the worker after this long.", DefaultValueFactory = _ => 900 };
         var blob = new Option<string?>("--storage-connection-string") { Description = "Run against Azure Blob storage (e.g. Azurite) instead of the local folder." };
         var bus = new Option<string?>("--servicebus-connection-string") { Description = "Run against Service Bus through the Azure SDK instead of the in-process queue: a namespace's SAS connection string, or an emulator's (...;UseDevelopmentEmulator=true)." };
@@ -42,7 +42,7 @@ public sealed class DemoCommand : ICliCommand
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string outDir, int steps, TimeSpan timeout, string? blobConnection, string? busConnection, CancellationToken ct)
+    private static async Task<int> RunAsync(string outDir, int? steps, TimeSpan timeout, string? blobConnection, string? busConnection, CancellationToken ct)
     {
         var root = Path.GetFullPath(outDir);
         if (Directory.Exists(root))
@@ -167,6 +167,7 @@ public sealed class DemoCommand : ICliCommand
             table.AddRow(Markup.Escape(resultPath ?? BlobLayout.StatusDocument(env.JobId)), env.Kind.ToString(), s?.State.ToString() ?? "unknown", Markup.Escape(detail));
         }
         AnsiConsole.Write(table);
+        await PrintProjectionsAsync(store, published, ct);
         var where = blobConnection is null ? dataRoot : $"the storage account, containers prefixed '{config["Pipeline:Storage:ContainerPrefix"]}'";
         AnsiConsole.MarkupLineInterpolated($"Everything is under [bold]{where}[/]: uploads/, results/<jobId>/, rejected/, status/, datasets/<batchId>/ (with manifest.json), metrics/<metric>/*.jsonl.");
         foreach (var g in grids)
@@ -234,7 +235,7 @@ public sealed class DemoCommand : ICliCommand
 
     private sealed record DemoUpload(string Name, byte[] Bytes, Dictionary<string, string>? Metadata = null);
 
-    private static IEnumerable<DemoUpload> DemoUploads(bool withCouncil, int steps)
+    private static IEnumerable<DemoUpload> DemoUploads(bool withCouncil, int? steps)
     {
         // Every synthetic selfie passes the Haar face check (SyntheticSelfieFaceCheckTests), so with or without
         // opencv-data the same uploads are accepted; only the broken files below are rejected.
@@ -245,13 +246,27 @@ public sealed class DemoCommand : ICliCommand
         }
         yield return new("selfies/carol.png", SyntheticFaces.DrawPng(0, FaceStyle.PhotoLike, 256));
         // Projection targets are faces, like the StyleGAN2 model's training data (a landscape in a face model only
-        // shows that it cannot be reached), framed as that data is, hence no alignment.
-        var meta = new Dictionary<string, string> { ["job"] = "project", ["align"] = "false", ["steps"] = steps.ToString(System.Globalization.CultureInfo.InvariantCulture), ["seed"] = "1" };
+        // shows that it cannot be reached), framed as that data is, hence no alignment. No init: the worker starts
+        // from the model's encoder when it has one (and says so in projection.json).
+        var meta = new Dictionary<string, string> { ["job"] = "project", ["align"] = "false", ["seed"] = "1" };
+        if (steps is { } n) meta["steps"] = n.ToString(System.Globalization.CultureInfo.InvariantCulture);
         yield return new("project/dana.png", SyntheticFaces.DrawPng(11, FaceStyle.PhotoLike, 256), meta);
         yield return new("project/erin.png", SyntheticFaces.DrawPng(12, FaceStyle.PhotoLike, 256), new(meta) { ["seed"] = "2" });
         var png = SyntheticFaces.DrawPng(3, FaceStyle.PhotoLike, 256);
         yield return new("selfies/truncated.png", png[..(png.Length / 2)]);
         yield return new("selfies/not-really.png", "<html><body>not an image</body></html>"u8.ToArray());
+    }
+
+    /// <summary>One line per projection: where it started (encoder or mean latent), how many steps, and the MSE reached.</summary>
+    private static async Task PrintProjectionsAsync(IBlobStore store, List<JobEnvelope> published, CancellationToken ct)
+    {
+        foreach (var env in published.Where(e => e.Job is ProjectionJob))
+        {
+            if (await store.GetBytesAsync(BlobLayout.Result(env.JobId, "projection.json"), ct) is not { } blob) continue;
+            var report = System.Text.Json.JsonDocument.Parse(blob.Bytes).RootElement;
+            string init = report.TryGetProperty("init", out var i) ? i.GetString() ?? "?" : "?";
+            AnsiConsole.MarkupLineInterpolated($"   projection of {Path.GetFileName(((ProjectionJob)env.Job).Input.Path)}: started from the {(init == "encoder" ? "encoder's W+ prediction" : "mean latent")}, {report.GetProperty("steps").GetInt32()} steps, MSE {report.GetProperty("mse").GetDouble():F4}");
+        }
     }
 
     private static IEnumerable<JobSpec> ScheduledJobs(string model)

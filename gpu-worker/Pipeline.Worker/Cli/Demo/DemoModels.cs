@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Pipeline.Engine.IO;
 using Pipeline.Engine.StyleGan2;
+using Pipeline.Engine.StyleGan2.Encoder;
 using Pipeline.Infra.Storage;
 using static TorchSharp.torch;
 
@@ -13,7 +14,8 @@ namespace Pipeline.Worker.Cli.Demo;
 internal static class DemoModels
 {
     /// <param name="StyleGan2File">Local copy of the StyleGAN2 checkpoint (for work the demo does in-process, e.g. mixing grids).</param>
-    public sealed record Published(string StyleGan2, string StyleGan2File, bool StyleGan2Trained, string? Council, string Note);
+    /// <param name="Encoder">Blob of the generator's encoder (<c>&lt;model&gt;.encoder.pt</c>), when one is bundled.</param>
+    public sealed record Published(string StyleGan2, string StyleGan2File, bool StyleGan2Trained, string? Council, string Note, string? Encoder = null);
 
     public static async Task<Published> PublishAsync(IBlobStore store, string scratch, CancellationToken ct)
     {
@@ -26,6 +28,14 @@ internal static class DemoModels
         }
         var sg2Blob = "models/" + Path.GetFileName(sg2File);
         await UploadAsync(store, sg2File, sg2Blob, ct);
+        // The encoder goes next to its generator blob, where projection jobs look for it (they then start from its W+).
+        var encoderFile = EncoderCheckpoint.PathFor(sg2File);
+        string? encoderBlob = null;
+        if (File.Exists(encoderFile))
+        {
+            encoderBlob = EncoderCheckpoint.PathFor(sg2Blob).Replace('\\', '/');
+            await UploadAsync(store, encoderFile, encoderBlob, ct);
+        }
 
         string? councilBlob = null;
         var councilDir = Directory.Exists(BundledModels.Council) ? BundledModels.Council : null;
@@ -36,8 +46,9 @@ internal static class DemoModels
                 await UploadAsync(store, f, councilBlob + Path.GetFileName(f), ct);
         }
         var note = (trained ? $"StyleGAN2: bundled trained model {Path.GetFileName(sg2File)}." : "StyleGAN2: no trained model is bundled yet, so the demo uses small deterministic untrained weights (seed 0): images are structured noise, not faces.")
+                   + (encoderBlob is null ? " No encoder: projections start from the mean latent." : $" Encoder {Path.GetFileName(encoderFile)}: projections start from its W+ prediction.")
                    + (councilBlob is null ? " Council GAN: no bundled council, so selfie translations are skipped." : $" Council GAN: bundled council {Path.GetFileName(councilDir)}.");
-        return new Published(sg2Blob, sg2File, trained, councilBlob, note);
+        return new Published(sg2Blob, sg2File, trained, councilBlob, note, encoderBlob);
     }
 
     private static async Task UploadAsync(IBlobStore store, string file, string blob, CancellationToken ct)

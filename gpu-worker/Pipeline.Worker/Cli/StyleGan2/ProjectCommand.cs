@@ -5,6 +5,7 @@ using Pipeline.Engine.Metrics;
 using Pipeline.Worker.Cli.Metrics;
 using TorchSharp;
 using Pipeline.Engine.StyleGan2;
+using Pipeline.Engine.StyleGan2.Encoder;
 using Spectre.Console;
 using static TorchSharp.torch;
 
@@ -17,7 +18,9 @@ public sealed class ProjectCommand : ICliCommand
     {
         var images = new Argument<FileInfo[]>("images") { Description = "Images to project (all optimised together, each with its own latent)", Arity = ArgumentArity.OneOrMore };
         var ckpt = Sg2Cli.Checkpoint();
-        var steps = new Option<int>("--steps") { Description = "Optimisation steps", DefaultValueFactory = _ => 1000 };
+        var steps = new Option<int?>("--steps") { Description = "Optimisation steps (default 100 from the encoder, 1000 from the mean latent)" };
+        var init = new Option<string>("--init") { Description = "Start: encoder (W+ from <ckpt>.encoder.pt, implies --w-plus), mean (projector.py), or auto (encoder when there is one)", DefaultValueFactory = _ => "auto" };
+        var encoderFile = new Option<FileInfo?>("--encoder") { Description = "Encoder checkpoint (default: <ckpt name>.encoder.pt next to --ckpt)" };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 0.1 };
         var wPlus = new Option<bool>("--w-plus") { Description = "Optimise one w per layer (W+) instead of a single w" };
         var mse = new Option<double>("--mse") { Description = "MSE weight (projector.py: 0 with LPIPS; default 1 so MSE works alone)", DefaultValueFactory = _ => 1.0 };
@@ -30,7 +33,7 @@ public sealed class ProjectCommand : ICliCommand
         var device = CliDevice.Option();
         var cmd = new Command("project", "Project images into a StyleGAN2 latent space; writes latents (.npy and a torch.save .pt), reconstructions and a loss plot.")
         {
-            images, ckpt, steps, lr, wPlus, mse, lpips, modelsDir, noiseReg, batch, seed, outDir, device,
+            images, ckpt, steps, init, encoderFile, lr, wPlus, mse, lpips, modelsDir, noiseReg, batch, seed, outDir, device,
         };
         cmd.SetAction(async (p, ct) =>
         {
@@ -53,9 +56,19 @@ public sealed class ProjectCommand : ICliCommand
             g.SetFusedModulation(false); // same values; a batched shared-kernel conv backpropagates faster than a grouped one
             int res = Math.Min(g.Config.Size, 256);
             var targets = files.Select(f => Sg2Images.LoadTarget(f.FullName, res)).ToList(); // fail early on a bad file
+            var encPath = p.GetValue(encoderFile)?.FullName ?? EncoderCheckpoint.PathFor(p.GetValue(ckpt)!.FullName);
+            var start = ProjectionInits.Resolve(p.GetValue(init), File.Exists(encPath));
+            StyleEncoder? encoder = null;
+            if (start == ProjectionInit.Encoder)
+            {
+                (encoder, _) = EncoderCheckpoint.Load(encPath, dev);
+                AnsiConsole.MarkupLineInterpolated($"[grey]start: encoder {Path.GetFileName(encPath)} (W+)[/]");
+            }
+            else AnsiConsole.MarkupLine("[grey]start: mean latent[/]");
             var opts = new ProjectorOptions
             {
-                Steps = p.GetValue(steps), Lr = p.GetValue(lr), WPlus = p.GetValue(wPlus), MseWeight = p.GetValue(mse),
+                Steps = p.GetValue(steps) ?? ProjectionInits.DefaultSteps(start), Lr = p.GetValue(lr),
+                WPlus = p.GetValue(wPlus) || encoder is not null, MseWeight = p.GetValue(mse),
                 NoiseRegularize = p.GetValue(noiseReg), NMeanLatent = 10000, Coupling = ProjectionCoupling.Independent,
             };
             var projector = new Projector(g, opts, perceptual);
@@ -79,7 +92,8 @@ public sealed class ProjectCommand : ICliCommand
                         if (show) lossClock.Restart();
                         task.Set(s.Step + 1, show ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"loss {s.Loss():G4}") : null);
                     });
-                    var r = projector.Project(cat(targets.Skip(i0).Take(bs).ToArray(), 0), draws, onStep, ct);
+                    var batchTargets = cat(targets.Skip(i0).Take(bs).ToArray(), 0);
+                    var r = projector.Project(batchTargets, encoder is null ? null : ProjectionInits.Encode(encoder, batchTargets.to(dev)), draws, onStep, ct);
                     for (int k = 0; k < chunk.Length; k++)
                     {
                         var stem = Path.GetFileNameWithoutExtension(chunk[k].Name);
@@ -100,7 +114,7 @@ public sealed class ProjectCommand : ICliCommand
             TorchFile.Save(ptPath, tree);
             var plotPath = Path.Combine(dir.FullName, "loss.png");
             LossPlot.Save(curves, plotPath);
-            AnsiConsole.MarkupLineInterpolated($"[green]{files.Length} projected[/]: latents *.npy and {Path.GetFileName(ptPath)}, reconstructions *-project.png, loss curve {plotPath}");
+            AnsiConsole.MarkupLineInterpolated($"[green]{files.Length} projected[/] from the {(encoder is null ? "mean latent" : "encoder's W+")} in {opts.Steps} steps: latents *.npy and {Path.GetFileName(ptPath)}, reconstructions *-project.png, loss curve {plotPath}");
             return 0;
         }
     }

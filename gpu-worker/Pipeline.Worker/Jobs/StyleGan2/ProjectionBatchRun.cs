@@ -1,5 +1,6 @@
 using Pipeline.Engine;
 using Pipeline.Engine.StyleGan2;
+using Pipeline.Engine.StyleGan2.Encoder;
 using static TorchSharp.torch;
 using Generator = Pipeline.Engine.StyleGan2.Generator;
 using Request = Pipeline.Worker.Jobs.StyleGan2.ProjectionBatcher.Request;
@@ -13,7 +14,7 @@ namespace Pipeline.Worker.Jobs.StyleGan2;
 /// Each job's task completes only when the batch no longer needs the generator for it, and the last one only after
 /// the batch has stopped touching it: the jobs' model leases are what keep the cache from disposing the generator.
 /// </summary>
-internal sealed class ProjectionBatchRun(ProjectionBatcher batcher, Generator g, ProjectorOptions options, IPerceptualLoss? perceptual, List<Request> batch)
+internal sealed class ProjectionBatchRun(ProjectionBatcher batcher, Generator g, ProjectorOptions options, IPerceptualLoss? perceptual, StyleEncoder? encoder, List<Request> batch)
 {
     private static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(50);
     private readonly List<Request> _waiting = [.. batch]; // rows whose job still waits for a result
@@ -77,7 +78,10 @@ internal sealed class ProjectionBatchRun(ProjectionBatcher batcher, Generator g,
         using var draws = new SeededDraws(rows.Select(r => r.Seed).ToList());
         var targets = stack(rows.Select(r => r.Target).ToArray(), 0).to(g.Device);
         var projector = new Projector(g, options with { Coupling = ProjectionCoupling.Independent }, perceptual);
-        var result = batcher.Project(projector, targets, draws, new StepCheck(() => DropCancelled(stop)), stop.Token);
+        // The encoder's W+ start is computed under the generator's lock too: one encoder serves one model's jobs.
+        Tensor? initial = null;
+        if (encoder is not null) lock (encoder) initial = ProjectionInits.Encode(encoder, targets);
+        var result = batcher.Project(projector, targets, initial, draws, new StepCheck(() => DropCancelled(stop)), stop.Token);
         if (stop.IsCancellationRequested) return; // everyone left during the last step
         for (int i = 0; i < rows.Count; i++)
         {

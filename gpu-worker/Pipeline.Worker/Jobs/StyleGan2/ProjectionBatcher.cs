@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Pipeline.Engine;
 using Pipeline.Engine.StyleGan2;
+using Pipeline.Engine.StyleGan2.Encoder;
 using static TorchSharp.torch;
 
 namespace Pipeline.Worker.Jobs.StyleGan2;
@@ -22,8 +23,8 @@ public sealed class ProjectionBatcher
     public int MaxBatch { get; init; } = 8;
 
     /// <summary>The optimisation of one batch; tests swap it to inject failures such as out-of-memory errors.</summary>
-    internal Func<Projector, Tensor, IProjectorDraws, IProgress<ProjectionProgress>, CancellationToken, ProjectionResult> Project { get; init; } =
-        (projector, targets, draws, progress, ct) => projector.Project(targets, draws, progress, ct);
+    internal Func<Projector, Tensor, Tensor?, IProjectorDraws, IProgress<ProjectionProgress>, CancellationToken, ProjectionResult> Project { get; init; } =
+        (projector, targets, initial, draws, progress, ct) => projector.Project(targets, initial, draws, progress, ct);
 
     /// <summary>One image's share of a batched projection (CPU tensors owned by the caller).</summary>
     public sealed record Share(Tensor Latent, Tensor Image, IReadOnlyList<Tensor> Noises, int BatchSize, IReadOnlyList<ProjectionStep> History);
@@ -44,7 +45,8 @@ public sealed class ProjectionBatcher
         public bool Closed;
     }
 
-    private readonly Dictionary<(Pipeline.Engine.StyleGan2.Generator, ProjectorOptions), Group> _open = [];
+    // Only jobs with the same start (encoder or mean latent) can share one optimisation, so the encoder is part of the key.
+    private readonly Dictionary<(Pipeline.Engine.StyleGan2.Generator, ProjectorOptions, StyleEncoder?), Group> _open = [];
     private readonly ConditionalWeakTable<Pipeline.Engine.StyleGan2.Generator, StrongBox<int>> _learned = [];
     private readonly object _sync = new();
 
@@ -68,11 +70,13 @@ public sealed class ProjectionBatcher
     /// Projects <paramref name="target"/> ([3,R,R] in [-1,1], CPU) with others that share generator and options, in
     /// a batch of at most <paramref name="maxBatch"/> (the job's limit). Completes only once the batch no longer
     /// uses the generator for this job, so the job's model lease covers the work done for it.
+    /// With <paramref name="encoder"/> the optimisation starts from its W+ prediction (options must be W+).
     /// </summary>
-    public async Task<Share> ProjectAsync(Pipeline.Engine.StyleGan2.Generator g, ProjectorOptions options, IPerceptualLoss? perceptual, Tensor target, long seed, int maxBatch, CancellationToken cancellationToken)
+    public async Task<Share> ProjectAsync(Pipeline.Engine.StyleGan2.Generator g, ProjectorOptions options, IPerceptualLoss? perceptual, Tensor target, long seed, int maxBatch, CancellationToken cancellationToken, StyleEncoder? encoder = null)
     {
+        if (encoder is not null && !options.WPlus) throw new ArgumentException("an encoder start is a W+ latent: set WPlus", nameof(options));
         var request = new Request(target, seed, new TaskCompletionSource<Share>(TaskCreationOptions.RunContinuationsAsynchronously), cancellationToken);
-        var key = (g, options);
+        var key = (g, options, encoder);
         Group group;
         bool leader;
         lock (_sync)
@@ -100,7 +104,7 @@ public sealed class ProjectionBatcher
                 if (_open.TryGetValue(key, out var current) && current == group) _open.Remove(key);
                 batch = [.. group.Requests];
             }
-            var run = new ProjectionBatchRun(this, g, options, perceptual, batch);
+            var run = new ProjectionBatchRun(this, g, options, perceptual, encoder, batch);
             _ = Task.Run(run.Run, CancellationToken.None);
         }
         return await request.Done.Task;

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Pipeline.Engine.IO;
 using Pipeline.Engine.StyleGan2;
+using Pipeline.Engine.StyleGan2.Encoder;
 using Pipeline.Imaging;
 using Pipeline.Infra.Contracts;
 using Pipeline.Worker.Cli.StyleGan2;
@@ -28,22 +29,27 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
     public async Task<IReadOnlyDictionary<string, double>> RunAsync(JobContext context, CancellationToken cancellationToken)
     {
         var job = (ProjectionJob)context.Job;
-        if (JobLimits.CheckProjectionSteps(job.Steps) is { } bad) throw new PermanentJobException(bad);
+        if (job.Steps is { } asked && JobLimits.CheckProjectionSteps(asked) is { } bad) throw new PermanentJobException(bad);
         using var model = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
         var g = model.Model.Generator;
         lock (g) g.to(torch.device(device.Name));
+        using var encoderLease = await LoadEncoderAsync(context.Models, job, cancellationToken);
+        var encoder = encoderLease?.Model;
+        if (encoder is not null) lock (encoder) encoder.to(torch.device(device.Name));
+        int steps = job.Steps ?? ProjectionInits.DefaultSteps(encoder is null ? ProjectionInit.Mean : ProjectionInit.Encoder);
         var (perceptual, missing) = await lpips.GetAsync();
         var prepared = faces.Prepare(InputImages.Decode(await context.ReadInputAsync(job.Input, cancellationToken)), job.AlignFace);
         int resolution = Math.Min(g.Config.Size, 256);
         var target = Preprocess(prepared.Image, resolution);
         var options = new ProjectorOptions
         {
-            Steps = job.Steps,
+            Steps = steps,
             Lr = job.LearningRate,
             Noise = job.Noise,
             NoiseRamp = job.NoiseRamp,
             NoiseRegularize = job.NoiseRegularize,
-            WPlus = job.WPlus,
+            // The encoder predicts one w per layer, so its start is only meaningful (and kept) in W+.
+            WPlus = job.WPlus || encoder is not null,
             // Without LPIPS weights the projector can only fit pixels; projector.py's --mse term carries the loss.
             MseWeight = perceptual is null ? Math.Max(job.Mse, 1.0) : job.Mse,
         };
@@ -52,7 +58,7 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         try
         {
             // context.MaxBatch: the runner halves it after an out-of-memory error, and the batch must shrink with it.
-            share = await batcher.ProjectAsync(g, options, perceptual, target, job.Seed, context.MaxBatch, cancellationToken);
+            share = await batcher.ProjectAsync(g, options, perceptual, target, job.Seed, context.MaxBatch, cancellationToken, encoder);
         }
         catch
         {
@@ -80,6 +86,8 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         var report = new
         {
             mse,
+            init = encoder is null ? "mean" : "encoder",
+            steps,
             lpips = lp,
             lpipsUnavailable = missing,
             likelyGenerated = lp is null ? (bool?)null : lp < GeneratedLpipsThreshold,
@@ -88,9 +96,24 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
             history = share.History,
         };
         await context.WriteOutputAsync("projection.json", JsonSerializer.SerializeToUtf8Bytes(report, new JsonSerializerOptions { WriteIndented = true }), "application/json", "report", cancellationToken);
-        var metrics = new Dictionary<string, double> { ["mse"] = mse, ["steps"] = job.Steps, ["batch_size"] = share.BatchSize };
+        var metrics = new Dictionary<string, double> { ["mse"] = mse, ["steps"] = steps, ["batch_size"] = share.BatchSize, ["encoder_init"] = encoder is null ? 0 : 1 };
         if (lp is { } l) metrics["lpips"] = l;
         return metrics;
+    }
+
+    /// <summary>
+    /// The encoder for this job: <c>&lt;model&gt;.encoder.pt</c> next to the generator blob, used when the job asks for it
+    /// or leaves <see cref="ProjectionJob.Init"/> unset and the file exists; null for a mean-latent start.
+    /// </summary>
+    internal static async Task<Models.ModelLease<StyleEncoder>?> LoadEncoderAsync(Jobs.ModelCache models, ProjectionJob job, CancellationToken ct)
+    {
+        var blob = new BlobRef(EncoderCheckpoint.PathFor(job.Model.Path).Replace('\\', '/'));
+        bool available = await models.ExistsAsync(blob, ct);
+        ProjectionInit init;
+        try { init = ProjectionInits.Resolve(job.Init, available); }
+        catch (ArgumentException e) { throw new PermanentJobException(e.Message, e); }
+        if (init == ProjectionInit.Mean) return null;
+        return await models.GetAsync(blob, f => EncoderCheckpoint.Load(f.LocalPath).Encoder, ct);
     }
 
     private (List<(string, byte[], string, string)> Outputs, double Mse, double? Lpips) Render(ProjectionJob job, ProjectionBatcher.Share share, Tensor target, Pipeline.Engine.IPerceptualLoss? perceptual)
