@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -43,6 +44,8 @@ public static class WorkerHost
     public static IServiceCollection AddJobHandlers(this IServiceCollection services, string device)
     {
         services.AddSingleton(new EngineDevice(device));
+        // Feature-network weights (Inception, VGG16, LPIPS heads) from one place: $PIPELINE_MODELS or the user cache.
+        services.TryAddSingleton(_ => new Pipeline.Engine.Metrics.FeatureNetworkStore(new Pipeline.Engine.Metrics.FeatureNetworkOptions()));
         foreach (var t in typeof(IJobHandler).Assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false } && typeof(IJobHandler).IsAssignableFrom(t) && t.IsPublic))
             services.AddSingleton(typeof(IJobHandler), t);
         return services;

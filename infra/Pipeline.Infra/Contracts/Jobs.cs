@@ -103,6 +103,12 @@ public sealed record TranslationJob : JobSpec
     public bool CropFace { get; init; } = true;
     /// <summary>Square output side in pixels; null = the model's native size.</summary>
     public int? Size { get; init; }
+    /// <summary>
+    /// Council only: the target domain's Inception features (an .npz with feature rows, `pipeline stats --features`).
+    /// When set, the job records KID of its outputs against them (metric kid_translation, the Council GAN paper's
+    /// measure). Null is not written, so ids of jobs without it are unchanged.
+    /// </summary>
+    public BlobRef? ReferenceFeatures { get; init; }
 }
 
 /// <summary>The StyleGAN generation a model belongs to.</summary>

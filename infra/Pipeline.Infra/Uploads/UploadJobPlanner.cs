@@ -50,6 +50,8 @@ public static class UploadJobPlanner
                         Input = input,
                         Outputs = outputs,
                         Seed = seed,
+                        // KID needs two images at least; one output is simply not measured.
+                        ReferenceFeatures = options.SelfieReferenceFeatures is { Length: > 0 } f && outputs >= 2 ? new BlobRef(f) : null,
                     });
                     break;
                 case "labels" or "pix2pixhd":

@@ -20,6 +20,11 @@ public sealed record UploadValidationOptions
     public string ProjectionModel { get; init; } = "models/stylegan2-synthfaces-64.pt";
     /// <summary>Council GAN selfie-to-anime council: a models/ folder of member files and config.yaml.</summary>
     public string SelfieModel { get; init; } = "models/council-synthfaces-64/";
+    /// <summary>
+    /// Inception features of the target (anime) domain, a blob made by `pipeline stats &lt;folder&gt; -o f.npz --features`:
+    /// when set, selfie jobs with two or more outputs record KID of their outputs against it (kid_translation). Unset: not measured.
+    /// </summary>
+    public string? SelfieReferenceFeatures { get; init; }
     /// <summary>pix2pixHD label-to-image model folder (latest_net_G.pth, opt.txt, ...). No pix2pixHD model is bundled yet: set this.</summary>
     public string LabelModel { get; init; } = "models/pix2pixhd/";
     /// <summary>Diverse Council outputs per selfie unless the upload asks otherwise.</summary>

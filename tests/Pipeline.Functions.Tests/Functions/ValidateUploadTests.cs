@@ -59,6 +59,17 @@ public sealed class ValidateUploadTests
     }
 
     [Fact]
+    public async Task SelfieJobsCarryTheTargetDomainFeaturesForKidWhenConfiguredAndTheyHaveTwoOutputs()
+    {
+        await using var host = new FunctionsHost(settings: c => c["Pipeline:Uploads:SelfieReferenceFeatures"] = "datasets/anime/features.npz");
+        await host.UploadAsync("selfies/ann.png", TestImages.Png(), contentType: "image/png", metadata: new Dictionary<string, string> { ["outputs"] = "4" });
+        await host.UploadAsync("selfies/ben.png", TestImages.Png(), contentType: "image/png", metadata: new Dictionary<string, string> { ["outputs"] = "1" });
+        var jobs = (await host.PeekAllAsync("jobs-translate")).Select(m => Assert.IsType<TranslationJob>(JobEnvelope.Parse(m.Body.Span).Job)).ToDictionary(j => j.Input.Path);
+        Assert.Equal("datasets/anime/features.npz", jobs["uploads/selfies/ann.png"].ReferenceFeatures?.Path);
+        Assert.Null(jobs["uploads/selfies/ben.png"].ReferenceFeatures); // KID of one image does not exist
+    }
+
+    [Fact]
     public async Task ProjectionWithoutStepsOrInitLeavesBothToTheWorker()
     {
         // Unset, the worker starts from the model's encoder when there is one (100 steps) and from the mean otherwise (1000).

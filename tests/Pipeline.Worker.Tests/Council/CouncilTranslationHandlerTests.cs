@@ -1,5 +1,10 @@
 using System.Text.Json;
 using Pipeline.Engine.Council;
+using Pipeline.Engine.IO;
+using Pipeline.Engine.Metrics;
+using Pipeline.Engine.Metrics.Fid;
+using Pipeline.Engine.Metrics.Kid;
+using Pipeline.Engine.Metrics.Records;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
 using Pipeline.Tests;
@@ -59,7 +64,8 @@ public sealed class CouncilTranslationHandlerTests : IDisposable
         return new RgbImage(small.Width * f, small.Height * f, px);
     }
 
-    private async Task<(IReadOnlyDictionary<string, double> Metrics, JobContext Context)> RunAsync(string model, int outputs, long seed)
+    private async Task<(IReadOnlyDictionary<string, double> Metrics, JobContext Context)> RunAsync(string model, int outputs, long seed,
+        BlobRef? referenceFeatures = null, FeatureNetworkStore? features = null)
     {
         var env = JobEnvelope.Create(new TranslationJob
         {
@@ -69,9 +75,11 @@ public sealed class CouncilTranslationHandlerTests : IDisposable
             Outputs = outputs,
             Seed = seed,
             CropFace = false, // the fixture images are tiny noise, not faces
+            ReferenceFeatures = referenceFeatures,
         }, "test");
         var ctx = new JobContext(env, _store, _models, 1, 8);
-        var handler = new CouncilTranslationHandler(new EngineDevice("cpu"), new FacePreparation(new PipelineSettings()));
+        features ??= new FeatureNetworkStore(new FeatureNetworkOptions { CacheDirectory = Path.Combine(_root, "no-weights") });
+        var handler = new CouncilTranslationHandler(new EngineDevice("cpu"), new FacePreparation(new PipelineSettings()), features);
         Assert.True(handler.CanHandle(env.Job));
         return (await handler.RunAsync(ctx, CancellationToken.None), ctx);
     }
@@ -108,5 +116,68 @@ public sealed class CouncilTranslationHandlerTests : IDisposable
         await _store.PutBytesAsync("uploads/selfie.png", new byte[] { 1, 2, 3, 4 });
         var e = await Assert.ThrowsAsync<PermanentJobException>(() => RunAsync("models/one", 2, 0));
         Assert.False(string.IsNullOrWhiteSpace(e.Message));
+    }
+
+    private static async IAsyncEnumerable<Tensor> Batches(Tensor images, int batch)
+    {
+        for (long i = 0; i < images.shape[0]; i += batch)
+        {
+            await Task.Yield();
+            yield return images[TensorIndex.Slice(i, Math.Min(i + batch, images.shape[0]))].clone();
+        }
+    }
+
+    [Fact]
+    public async Task WithReferenceFeaturesTheJobRecordsKidOfItsOutputs()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await UploadFixtureAsync();
+        using var scope = NewDisposeScope();
+        manual_seed(8);
+        // Initialised Inception weights exercise the path (configured file, digest check off: not the official file).
+        using var inception = new FidInceptionV3();
+        var weights = Path.Combine(_root, "inception.safetensors");
+        SafeTensors.Save(weights, inception.state_dict(), null);
+        var store = new FeatureNetworkStore(new FeatureNetworkOptions
+        {
+            CacheDirectory = _root, Verify = false, Files = new Dictionary<string, string> { ["inception"] = weights },
+        });
+        var extractor = new FidFeatureExtractor(inception, CPU);
+        var (refStats, refFeats) = await extractor.StatsAndFeaturesAsync(Batches(rand([5, 3, 32, 32]), 2), ct: ct);
+        var refPath = Path.Combine(_root, "anime-features.npz");
+        FidStatsFile.Save(refPath, refStats, features: refFeats);
+        await _store.PutBytesAsync("datasets/anime/features.npz", await File.ReadAllBytesAsync(refPath, ct), cancellationToken: ct);
+
+        var (metrics, ctx) = await RunAsync("models/council", 3, 41, new BlobRef("datasets/anime/features.npz"), store);
+
+        // What the job wrote, measured independently: the three output PNGs through the same extractor and estimator.
+        var outputs = new List<Tensor>();
+        for (int k = 0; k < 3; k++)
+        {
+            var im = await OutputAsync(ctx, k);
+            outputs.Add(tensor(im.Pixels.Select(b => b / 255f).ToArray(), [im.Height, im.Width, 3]).permute(2, 0, 1));
+        }
+        using var feats = await extractor.FeaturesAsync(Batches(stack(outputs.ToArray()), 8), ct: ct);
+        double expected = KernelInceptionDistance.Compute(feats, refFeats, new KidOptions()).Value;
+        Assert.Equal(expected, metrics[MetricRegistry.KidTranslation], 12);
+        var lines = Directory.GetFiles(Path.Combine(_root, "metrics", MetricRegistry.KidTranslation), "*.jsonl", SearchOption.AllDirectories);
+        var record = Pipeline.Engine.Metrics.Records.MetricRecord.FromJsonLine(File.ReadAllLines(Assert.Single(lines)).Single());
+        Assert.Equal(("ok", 3L, "datasets/anime/features.npz"), (record.Status, record.Images, record.Dataset));
+        Assert.Null(ctx.Note);
+    }
+
+    [Fact]
+    public async Task WithoutInceptionWeightsTheKidIsASkippedRecordAndTheJobSaysSo()
+    {
+        await UploadFixtureAsync();
+        await _store.PutBytesAsync("datasets/anime/features.npz", new byte[] { 1, 2, 3 }, cancellationToken: TestContext.Current.CancellationToken);
+        var (metrics, ctx) = await RunAsync("models/council", 2, 3, new BlobRef("datasets/anime/features.npz"));
+        Assert.False(metrics.ContainsKey(MetricRegistry.KidTranslation));
+        Assert.StartsWith($"{MetricRegistry.KidTranslation} skipped:", ctx.Note, StringComparison.Ordinal);
+        // The translation itself is done and kept: only the measurement is missing.
+        Assert.NotNull(await _store.GetBytesAsync(BlobLayout.Result(ctx.JobId, "output-1.png"), TestContext.Current.CancellationToken));
+
+        var e = await Assert.ThrowsAsync<PermanentJobException>(() => RunAsync("models/council", 1, 3, new BlobRef("datasets/anime/features.npz")));
+        Assert.Contains("at least 2 outputs", e.Message, StringComparison.Ordinal);
     }
 }

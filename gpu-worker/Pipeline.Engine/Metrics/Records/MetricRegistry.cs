@@ -41,6 +41,9 @@ public sealed class MetricRegistry
 {
     private readonly Dictionary<string, MetricDefinition> metrics = new(StringComparer.Ordinal);
 
+    /// <summary>KID of a translation job's outputs against the target domain (recorded by Council translation jobs).</summary>
+    public const string KidTranslation = "kid_translation";
+
     public IEnumerable<string> Names => metrics.Keys.Order(StringComparer.Ordinal);
 
     public void Register(MetricDefinition m) => metrics[m.Name] = m;
@@ -55,6 +58,9 @@ public sealed class MetricRegistry
         r.Register(StandardMetrics.Fid("fid50k_full", 50_000, "FID of 50k generated images against the full dataset's statistics"));
         r.Register(StandardMetrics.Fid("fid10k", 10_000, "FID of 10k generated images against the dataset's statistics (quick)"));
         r.Register(StandardMetrics.Kid("kid50k_full", 50_000, "KID of 50k generated images against the full dataset's Inception features"));
+        // A translation job's outputs (at most 64) against the target domain: KID's unbiased estimate works on so few
+        // images where FID's covariance cannot, which is why the Council GAN paper reports it.
+        r.Register(StandardMetrics.Kid(KidTranslation, 64, "KID of a translation job's outputs against the target domain's Inception features"));
         foreach (var (space, sampling) in new[] { (PplSpace.W, PplSamplingMode.End), (PplSpace.W, PplSamplingMode.Full), (PplSpace.Z, PplSamplingMode.End), (PplSpace.Z, PplSamplingMode.Full) })
             r.Register(StandardMetrics.Ppl(new PplOptions { Space = space, Sampling = sampling, Samples = 50_000, Crop = true }, null));
         r.Register(StandardMetrics.Ppl(new PplOptions { Space = PplSpace.W, Sampling = PplSamplingMode.End, Samples = 50_000, Crop = false }, "ppl2_wend"));

@@ -2,10 +2,14 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Pipeline.Engine.Council;
+using Pipeline.Engine.Metrics;
+using Pipeline.Engine.Metrics.Records;
 using Pipeline.Infra.Contracts;
 using Pipeline.Worker.Cli.Council;
 using Pipeline.Worker.Hosting;
+using Pipeline.Worker.Jobs.Metrics;
 using Pipeline.Worker.Jobs.Shared;
+using Pipeline.Worker.Metrics;
 using TorchSharp;
 
 namespace Pipeline.Worker.Jobs.Council;
@@ -15,8 +19,10 @@ namespace Pipeline.Worker.Jobs.Council;
 /// names a models/ folder holding the council (b2a_gen_&lt;i&gt;_&lt;step&gt;.pt members and config.yaml). The face is
 /// aligned first when the job asks for it; outputs: output-&lt;k&gt;.png (K diverse candidates), input.png (what the
 /// model saw), contact_sheet.png, face.json and translation.json (member and seeds, enough to reproduce the bytes).
+/// With <see cref="TranslationJob.ReferenceFeatures"/> it also records KID of the outputs against the target domain
+/// (kid_translation; "skipped" with the reason when the Inception weights are absent).
 /// </summary>
-public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparation faces) : IJobHandler
+public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparation faces, FeatureNetworkStore features) : IJobHandler
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
 
@@ -37,6 +43,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
 
         var sw = Stopwatch.StartNew();
         byte[][] outputs;
+        IReadOnlyList<RgbImage> translated;
         RgbImage resized;
         TranslationRecord record;
         lock (council) // modules are not re-entrant; one translation at a time per loaded council
@@ -47,6 +54,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
             resized = t.Resized;
             record = t.Record;
             var images = t.Images();
+            translated = images;
             outputs = images.Select(Png.Encode).ToArray();
             var sheet = CouncilImageIO.ContactSheet([[t.Resized, .. images]]);
             outputs = [.. outputs, Png.Encode(sheet)];
@@ -59,12 +67,58 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         await context.WriteOutputAsync("face.json", FacePreparation.ToJson(prepared), "application/json", "face", cancellationToken);
         var memberFile = council.MemberFiles.Count > record.Member ? Path.GetFileName(council.MemberFiles[record.Member]) : null;
         await context.WriteOutputAsync("translation.json", JsonSerializer.SerializeToUtf8Bytes(new { record, memberFile, model = job.Model.Path }, Json), "application/json", "record", cancellationToken);
-        return new Dictionary<string, double>
+        var result = new Dictionary<string, double>
         {
             ["images"] = job.Outputs,
             ["member"] = record.Member,
             ["translate_seconds"] = seconds,
             ["images_per_second"] = job.Outputs / Math.Max(seconds, 1e-9),
         };
+        if (job.ReferenceFeatures is { } reference)
+        {
+            var kid = await RecordKidAsync(context, job, reference, translated, cancellationToken);
+            if (kid.Value is { } v) result[MetricRegistry.KidTranslation] = v;
+            else context.Note = $"{MetricRegistry.KidTranslation} {kid.Status}: {kid.Reason}";
+        }
+        return result;
+    }
+
+    /// <summary>KID of the outputs against the reference feature rows, through the metric registry (one JSON line in metrics/).</summary>
+    private async Task<Pipeline.Engine.Metrics.Records.MetricRecord> RecordKidAsync(JobContext context, TranslationJob job, BlobRef reference, IReadOnlyList<RgbImage> images, CancellationToken ct)
+    {
+        // KID's unbiased estimate divides by m(m-1) for subsets of m images: one output cannot be measured.
+        if (images.Count < 2) throw new PermanentJobException($"{MetricRegistry.KidTranslation} needs at least 2 outputs, the job asks for {images.Count}");
+        var local = Path.Combine(Path.GetTempPath(), $"{context.JobId}-reference-features.npz");
+        await File.WriteAllBytesAsync(local, await context.ReadInputAsync(reference, ct), ct);
+        try
+        {
+            var mctx = new MetricContext
+            {
+                ModelId = job.Model.Path, Dataset = reference.Path, Device = torch.device(device.Name), Weights = features,
+                ReferenceStats = local, GeneratedImages = (_, batch) => AsTensors(images, batch), Batch = context.MaxBatch,
+            };
+            var kid = await MetricsJobHandler.Registry.EvaluateAsync(MetricRegistry.KidTranslation, mctx, new BlobMetricSink(context.Store), ct);
+            // Reference features that do not fit (no feature rows, another network) are the job's error, not a metric's.
+            if (kid.Status == "failed") throw new PermanentJobException($"{MetricRegistry.KidTranslation} failed: {kid.Reason}");
+            return kid;
+        }
+        finally
+        {
+            File.Delete(local);
+        }
+    }
+
+    /// <summary>The outputs (the pixels of the PNGs written) as the feature extractor takes them: float NCHW in [0, 1].</summary>
+    private static async IAsyncEnumerable<torch.Tensor> AsTensors(IReadOnlyList<RgbImage> images, int batch)
+    {
+        for (int i = 0; i < images.Count; i += batch)
+        {
+            // The consumer owns (and disposes) the batch; the single images die with this scope.
+            using var scope = torch.NewDisposeScope();
+            var stacked = torch.stack(images.Skip(i).Take(batch)
+                .Select(im => torch.tensor(im.Pixels, [im.Height, im.Width, 3]).permute(2, 0, 1).to(torch.float32) / 255f).ToArray());
+            yield return stacked.MoveToOuterDisposeScope();
+            await Task.Yield();
+        }
     }
 }

@@ -18,9 +18,9 @@ namespace Pipeline.Worker.Jobs.Metrics;
 /// evaluation under metrics/&lt;metric&gt;/. Without the feature-network weights the record says "skipped" and why,
 /// and the job still succeeds: the absence is a fact to show on the dashboard, not a failure to retry.
 /// </summary>
-public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
+public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore features) : IJobHandler
 {
-    private static readonly MetricRegistry Registry = MetricRegistry.CreateDefault();
+    internal static readonly MetricRegistry Registry = MetricRegistry.CreateDefault();
 
     public bool CanHandle(JobSpec job) => job is MetricsJob;
 
@@ -49,7 +49,7 @@ public sealed class MetricsJobHandler(EngineDevice device) : IJobHandler
                 ModelSha256 = file.Sha256,
                 Dataset = job.DatasetBatchId ?? job.ReferenceStats?.Path,
                 Device = dev,
-                Weights = new FeatureNetworkStore(new FeatureNetworkOptions()),
+                Weights = features,
                 ReferenceStats = statsPath,
                 GeneratedImages = job.DatasetBatchId is { } batch
                     ? (n, b) => DatasetImages(context.Store, batch, n, b, cancellationToken)
