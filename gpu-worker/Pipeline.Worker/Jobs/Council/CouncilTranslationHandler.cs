@@ -32,6 +32,9 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
     {
         var job = (TranslationJob)context.Job;
         if (job.Outputs is < 1 or > 64) throw new PermanentJobException($"Outputs must be 1..64, not {job.Outputs}");
+        // KID's unbiased estimate divides by m(m-1) for subsets of m images: one output cannot be measured.
+        if (job.ReferenceFeatures is not null && job.Outputs < 2)
+            throw new PermanentJobException($"{MetricRegistry.KidTranslation} needs at least 2 outputs, the job asks for {job.Outputs}");
         // The model is a council folder (b2a_gen_<i>_<step>.pt + config.yaml), or one member file inside such a folder.
         bool isFile = !job.Model.Path.EndsWith('/') && await context.Store.GetPropertiesAsync(job.Model.Path, cancellationToken) is not null;
         var folder = isFile ? new BlobRef(job.Model.Path[..(job.Model.Path.LastIndexOf('/') + 1)]) : job.Model;
@@ -86,8 +89,6 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
     /// <summary>KID of the outputs against the reference feature rows, through the metric registry (one JSON line in metrics/).</summary>
     private async Task<Pipeline.Engine.Metrics.Records.MetricRecord> RecordKidAsync(JobContext context, TranslationJob job, BlobRef reference, IReadOnlyList<RgbImage> images, CancellationToken ct)
     {
-        // KID's unbiased estimate divides by m(m-1) for subsets of m images: one output cannot be measured.
-        if (images.Count < 2) throw new PermanentJobException($"{MetricRegistry.KidTranslation} needs at least 2 outputs, the job asks for {images.Count}");
         var local = Path.Combine(Path.GetTempPath(), $"{context.JobId}-reference-features.npz");
         await File.WriteAllBytesAsync(local, await context.ReadInputAsync(reference, ct), ct);
         try
@@ -97,10 +98,9 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
                 ModelId = job.Model.Path, Dataset = reference.Path, Device = torch.device(device.Name), Weights = features,
                 ReferenceStats = local, GeneratedImages = (_, batch) => AsTensors(images, batch), Batch = context.MaxBatch,
             };
-            var kid = await MetricsJobHandler.Registry.EvaluateAsync(MetricRegistry.KidTranslation, mctx, new BlobMetricSink(context.Store), ct);
-            // Reference features that do not fit (no feature rows, another network) are the job's error, not a metric's.
-            if (kid.Status == "failed") throw new PermanentJobException($"{MetricRegistry.KidTranslation} failed: {kid.Reason}");
-            return kid;
+            // A skipped or failed evaluation (no weights; features without rows or from another network) is a record with its
+            // reason and a note on the job: the translation the user asked for is done and kept either way.
+            return await MetricsJobHandler.Registry.EvaluateAsync(MetricRegistry.KidTranslation, mctx, new BlobMetricSink(context.Store), ct);
         }
         finally
         {
@@ -113,12 +113,16 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
     {
         for (int i = 0; i < images.Count; i += batch)
         {
-            // The consumer owns (and disposes) the batch; the single images die with this scope.
-            using var scope = torch.NewDisposeScope();
-            var stacked = torch.stack(images.Skip(i).Take(batch)
-                .Select(im => torch.tensor(im.Pixels, [im.Height, im.Width, 3]).permute(2, 0, 1).to(torch.float32) / 255f).ToArray());
-            yield return stacked.MoveToOuterDisposeScope();
+            yield return Stack(images.Skip(i).Take(batch)); // owned (and disposed) by the consumer
             await Task.Yield();
         }
+    }
+
+    /// <summary>Synchronous, so its dispose scope never spans an await (a scope belongs to one thread).</summary>
+    private static torch.Tensor Stack(IEnumerable<RgbImage> images)
+    {
+        using var scope = torch.NewDisposeScope();
+        var stacked = torch.stack(images.Select(im => torch.tensor(im.Pixels, [im.Height, im.Width, 3]).permute(2, 0, 1).to(torch.float32) / 255f).ToArray());
+        return stacked.MoveToOuterDisposeScope();
     }
 }
