@@ -62,8 +62,8 @@ public static class FeatureNetworks
 /// <summary>Where feature-network weights are found: explicit files first, then the cache directory.</summary>
 public sealed record FeatureNetworkOptions
 {
-    /// <summary>Cache folder; default $PIPELINE_MODELS, else ~/.cache/pipeline/models.</summary>
-    public string CacheDirectory { get; init; } = DefaultCacheDirectory();
+    /// <summary>Cache folder; default ~/.cache/pipeline/models. The host decides (the worker and CLI: $PIPELINE_MODELS first).</summary>
+    public string CacheDirectory { get; init; } = UserCacheDirectory();
 
     /// <summary>Explicit file per id (inception, vgg16, lpips-vgg) overriding the cache.</summary>
     public IReadOnlyDictionary<string, string> Files { get; init; } = new Dictionary<string, string>();
@@ -71,13 +71,9 @@ public sealed record FeatureNetworkOptions
     /// <summary>Verify digests before use (on by default; the hash of a 500 MB file takes about a second).</summary>
     public bool Verify { get; init; } = true;
 
-    public static string DefaultCacheDirectory()
-    {
-        var env = Environment.GetEnvironmentVariable("PIPELINE_MODELS");
-        return string.IsNullOrWhiteSpace(env)
-            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "pipeline", "models")
-            : env;
-    }
+    /// <summary>~/.cache/pipeline/models: the engine reads no environment, so this is only the fallback of a host's choice.</summary>
+    public static string UserCacheDirectory() =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "pipeline", "models");
 }
 
 /// <summary>Thrown when a metric cannot run because feature-network weights are absent; metric records say "skipped".</summary>

@@ -45,7 +45,7 @@ public static class WorkerHost
     {
         services.AddSingleton(new EngineDevice(device));
         // Feature-network weights (Inception, VGG16, LPIPS heads) from one place: $PIPELINE_MODELS or the user cache.
-        services.TryAddSingleton(_ => new Pipeline.Engine.Metrics.FeatureNetworkStore(new Pipeline.Engine.Metrics.FeatureNetworkOptions()));
+        services.TryAddSingleton(_ => FeatureNetworkLocation.Store());
         foreach (var t in typeof(IJobHandler).Assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false } && typeof(IJobHandler).IsAssignableFrom(t) && t.IsPublic))
             services.AddSingleton(typeof(IJobHandler), t);
         return services;

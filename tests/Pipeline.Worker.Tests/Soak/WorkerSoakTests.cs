@@ -91,11 +91,11 @@ public sealed class WorkerSoakTests : IDisposable
         using var models = new ModelCache(store, Path.Combine(_tiny.Root, ".soak-cache"), 1 << 20);
         var device = new EngineDevice("cpu");
         var faces = new FacePreparation(new PipelineSettings());
-        var features = new Pipeline.Engine.Metrics.FeatureNetworkStore(new Pipeline.Engine.Metrics.FeatureNetworkOptions()); // as the worker host registers it
+        var features = FeatureNetworkLocation.Store(); // as the worker host registers it
         IJobHandler[] handlers =
         [
             new StyleGan2AugmentationHandler(device), new StyleGan1AugmentationHandler(device),
-            new ProjectionHandler(device, new ProjectionBatcher { MaxBatch = 2, Window = TimeSpan.FromMilliseconds(50) }, new PerceptualLossProvider(device), faces),
+            new ProjectionHandler(device, new ProjectionBatcher { MaxBatch = 2, Window = TimeSpan.FromMilliseconds(50) }, new PerceptualLossProvider(device, features), faces),
             new CouncilTranslationHandler(device, faces, features), new MetricsJobHandler(device, features),
         ];
         var runner = new JobRunner(store, models, handlers, new JobRunnerOptions { MaxBatch = 4, MaxDeliveryCount = 1 }, NullLogger<JobRunner>.Instance);

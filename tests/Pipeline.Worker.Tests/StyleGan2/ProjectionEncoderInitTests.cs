@@ -128,7 +128,7 @@ public sealed class ProjectionEncoderInitTests : IDisposable
             AlignFace = false, Seed = 3,
         };
         var cpu = new EngineDevice("cpu");
-        var handler = new ProjectionHandler(cpu, new ProjectionBatcher { Window = TimeSpan.FromMilliseconds(10), MaxBatch = 1 }, new PerceptualLossProvider(cpu), new FacePreparation(new PipelineSettings()));
+        var handler = new ProjectionHandler(cpu, new ProjectionBatcher { Window = TimeSpan.FromMilliseconds(10), MaxBatch = 1 }, new PerceptualLossProvider(cpu, FeatureNetworkLocation.Store()), new FacePreparation(new PipelineSettings()));
         Assert.True(handler.CanHandle(job));
         var context = new JobContext(JobEnvelope.Create(job, "test"), _store.Store, _store.Models, 1, 1);
         var metrics = await handler.RunAsync(context, ct);

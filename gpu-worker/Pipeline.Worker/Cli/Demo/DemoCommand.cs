@@ -90,7 +90,7 @@ public sealed class DemoCommand : ICliCommand
         var sw = Stopwatch.StartNew();
 
         AnsiConsole.MarkupLine("[bold]0. Optional parts[/] (none is needed; each changes what the demo can show)");
-        foreach (var part in DemoOptionalParts.Find(new FeatureNetworkStore(new FeatureNetworkOptions())))
+        foreach (var part in DemoOptionalParts.Find(Hosting.FeatureNetworkLocation.Store()))
         {
             if (part.FoundAt is not null) AnsiConsole.MarkupLineInterpolated($"   [green]found[/]   {part.Name}: {part.FoundAt}");
             else AnsiConsole.MarkupLineInterpolated($"   [yellow]missing[/] {part.Name} ({part.HowToGet}): {part.IfMissing}");

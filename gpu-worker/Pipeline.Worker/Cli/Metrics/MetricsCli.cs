@@ -13,11 +13,7 @@ internal static class MetricsCli
     public static Option<string?> ModelsDirOption() => new("--models-dir") { Description = "Feature-network cache (default $PIPELINE_MODELS or ~/.cache/pipeline/models)." };
     public static Option<int> BatchOption(int def) => new("--batch") { Description = "Images per batch.", DefaultValueFactory = _ => def };
 
-    public static FeatureNetworkStore Store(string? dir, IReadOnlyDictionary<string, string>? files = null) => new(new FeatureNetworkOptions
-    {
-        CacheDirectory = string.IsNullOrWhiteSpace(dir) ? FeatureNetworkOptions.DefaultCacheDirectory() : dir,
-        Files = files ?? new Dictionary<string, string>(),
-    });
+    public static FeatureNetworkStore Store(string? dir, IReadOnlyDictionary<string, string>? files = null) => Hosting.FeatureNetworkLocation.Store(dir, files);
 
     /// <summary>Statistics of a folder of images (with a progress bar).</summary>
     public static Task<GaussianStats> FolderStatsAsync(FidFeatureExtractor extractor, string folder, int batch, CancellationToken ct) =>
