@@ -20,7 +20,7 @@ public sealed record UploadValidationOptions
     public string ProjectionModel { get; init; } = "models/stylegan2-synthfaces-64.pt";
     /// <summary>Council GAN selfie-to-anime council: a models/ folder of member files and config.yaml.</summary>
     public string SelfieModel { get; init; } = "models/council-synthfaces-64/";
-    /// <summary>pix2pixHD label-to-image model folder (latest_net_G.pth, opt.txt, ...). No pix2pixHD model is bundled yet: set this.</summary>
+    /// <summary>pix2pixHD label-to-image model folder (latest_net_G.pth, opt.txt, ...); the bundled one translates synthetic-landscape label maps.</summary>
     public string LabelModel { get; init; } = "models/pix2pixhd/";
     /// <summary>Diverse Council outputs per selfie unless the upload asks otherwise.</summary>
     public int DefaultTranslationOutputs { get; init; } = 4;
