@@ -36,6 +36,7 @@ public sealed class TrainPix2PixHDTests : IDisposable
             Assert.True(File.Exists(Path.Combine(run, f)), f);
         Assert.Equal([1.0, 2.0], MetricLog.ReadNumbers(Path.Combine(run, "metrics.jsonl")).Select(r => r["iter"]));
         Assert.Equal("1,2", File.ReadAllText(Path.Combine(run, "iter.txt")));
+        Assert.Contains("\"initialisation\"", File.ReadAllText(Path.Combine(run, "eval.json")), StringComparison.Ordinal); // held-out scores
 
         // opt.txt in the reference's layout; without VGG19 weights the VGG loss is off, and the file says so.
         var optTxt = File.ReadAllText(Path.Combine(run, "opt.txt"));
