@@ -70,4 +70,33 @@ public static class OptionsParser
         r.Validate();
         return r;
     }
+
+    /// <summary>
+    /// The `opt.txt` the reference writes (BaseOptions.parse): a banner, then "key: value" for every option in sorted
+    /// order, Python's spelling of values (True/False), then the end banner. <paramref name="extra"/> adds options that
+    /// change no numbers here (name, batchSize, lr, niter, ...), so the file reads like the reference's.
+    /// </summary>
+    public static string ToOptTxt(Pix2PixHDOptions o, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        static string B(bool b) => b ? "True" : "False";
+        var p = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["label_nc"] = Str(o.LabelNc), ["input_nc"] = Str(o.InputNc), ["output_nc"] = Str(o.OutputNc), ["netG"] = o.NetG,
+            ["ngf"] = Str(o.Ngf), ["n_downsample_global"] = Str(o.NDownsampleGlobal), ["n_blocks_global"] = Str(o.NBlocksGlobal),
+            ["n_local_enhancers"] = Str(o.NLocalEnhancers), ["n_blocks_local"] = Str(o.NBlocksLocal),
+            ["norm"] = o.Norm == NormKind.Batch ? "batch" : "instance", ["no_instance"] = B(o.NoInstance),
+            ["instance_feat"] = B(o.InstanceFeat), ["label_feat"] = B(o.LabelFeat), ["feat_num"] = Str(o.FeatNum), ["nef"] = Str(o.Nef),
+            ["n_downsample_E"] = Str(o.NDownsampleE), ["ndf"] = Str(o.Ndf), ["n_layers_D"] = Str(o.NLayersD), ["num_D"] = Str(o.NumD),
+            ["lambda_feat"] = o.LambdaFeat.ToString("0.0##", CultureInfo.InvariantCulture), ["no_ganFeat_loss"] = B(o.NoGanFeatLoss),
+            ["no_vgg_loss"] = B(o.NoVggLoss), ["no_lsgan"] = B(o.NoLsgan), ["resize_or_crop"] = o.ResizeOrCrop,
+            ["loadSize"] = Str(o.LoadSize), ["fineSize"] = Str(o.FineSize),
+        };
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>()) p[k] = v;
+        var sb = new System.Text.StringBuilder("------------ Options -------------\n");
+        foreach (var k in p.Keys.Order(StringComparer.Ordinal)) sb.Append(k).Append(": ").Append(p[k]).Append('\n');
+        sb.Append("-------------- End ----------------\n");
+        return sb.ToString();
+    }
+
+    private static string Str(int v) => v.ToString(CultureInfo.InvariantCulture);
 }

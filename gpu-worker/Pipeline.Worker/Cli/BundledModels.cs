@@ -17,6 +17,9 @@ internal static class BundledModels
     /// <summary>The bundled Council GAN folder (members, config.yaml).</summary>
     public static string Council => First(Directory.Exists(Folder) ? Directory.GetDirectories(Folder, "council-*") : [], "council-synthfaces-64");
 
+    /// <summary>The bundled pix2pixHD model folder (latest_net_G.pth, opt.txt), as the reference saves one.</summary>
+    public static string Pix2PixHD => Path.Combine(Folder, "pix2pixhd");
+
     /// <summary>Whether <paramref name="path"/> is one of the bundled models (for messages that say where a result came from).</summary>
     public static bool IsBundled(string path) =>
         Path.GetFullPath(path).StartsWith(Path.GetFullPath(Folder) + Path.DirectorySeparatorChar, StringComparison.Ordinal);

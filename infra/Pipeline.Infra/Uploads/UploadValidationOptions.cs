@@ -25,7 +25,7 @@ public sealed record UploadValidationOptions
     /// when set, selfie jobs with two or more outputs record KID of their outputs against it (kid_translation). Unset: not measured.
     /// </summary>
     public string? SelfieReferenceFeatures { get; init; }
-    /// <summary>pix2pixHD label-to-image model folder (latest_net_G.pth, opt.txt, ...). No pix2pixHD model is bundled yet: set this.</summary>
+    /// <summary>pix2pixHD label-to-image model folder (latest_net_G.pth, opt.txt, ...); the bundled one translates synthetic-landscape label maps.</summary>
     public string LabelModel { get; init; } = "models/pix2pixhd/";
     /// <summary>Diverse Council outputs per selfie unless the upload asks otherwise.</summary>
     public int DefaultTranslationOutputs { get; init; } = 4;

@@ -64,6 +64,14 @@ public sealed class DemoEndToEndTests : IDisposable
             Assert.Equal(5, report.RootElement.GetProperty("steps").GetInt32());
         }
 
+        // The label-map upload became a pix2pixHD job on the bundled model (models/pix2pixhd/), which wrote its image.
+        var labelJobs = statuses.Where(s => s.State == JobState.Succeeded)
+            .Select(s => JobJson.FromUtf8<JobResult>(File.ReadAllBytes(Path.Combine(data, "results", s.JobId, "result.json"))))
+            .Where(r => r.Job is TranslationJob { Variant: TranslationVariant.Pix2PixHdLabelToImage }).ToList();
+        var labelJob = Assert.Single(labelJobs);
+        Assert.Equal(("uploads/labels/landscape.png", "models/pix2pixhd/"), (((TranslationJob)labelJob.Job).Input.Path, labelJob.Job.Model.Path));
+        Assert.Contains(labelJob.Outputs, o => Path.GetFileName(o.Path) == "output-0.png");
+
         // The gallery's style-mixing grids: coarse and middle from the StyleGAN2 model, every file the manifest names present.
         foreach (var range in new[] { "coarse", "middle" })
         {

@@ -105,7 +105,7 @@ public sealed class DemoCommand : ICliCommand
         var validateUpload = functions.GetRequiredService<ValidateUpload>();
         var publisher = functions.GetRequiredService<JobPublisher>();
         var published = new List<JobEnvelope>();
-        foreach (var upload in DemoUploads(models.Council is not null, steps))
+        foreach (var upload in DemoUploads(models.Council is not null, models.Pix2PixHD is not null, steps))
         {
             // The blob lands in uploads/ first (Event Grid fires on BlobCreated), then the trigger's path runs.
             var props = await store.PutBytesAsync(BlobLayout.Upload(upload.Name), upload.Bytes, new BlobPutOptions { Metadata = upload.Metadata }, ct);
@@ -168,6 +168,7 @@ public sealed class DemoCommand : ICliCommand
         }
         AnsiConsole.Write(table);
         await PrintProjectionsAsync(store, published, ct);
+        await PrintLabelTranslationsAsync(store, published, ct);
         var where = blobConnection is null ? dataRoot : $"the storage account, containers prefixed '{config["Pipeline:Storage:ContainerPrefix"]}'";
         AnsiConsole.MarkupLineInterpolated($"Everything is under [bold]{where}[/]: uploads/, results/<jobId>/, rejected/, status/, datasets/<batchId>/ (with manifest.json), metrics/<metric>/*.jsonl.");
         foreach (var g in grids)
@@ -188,6 +189,7 @@ public sealed class DemoCommand : ICliCommand
         {
             ["Pipeline:Uploads:ProjectionModel"] = models.StyleGan2,
             ["Pipeline:Uploads:SelfieModel"] = models.Council ?? "models/no-council-bundled/",
+            ["Pipeline:Uploads:LabelModel"] = models.Pix2PixHD ?? "models/no-pix2pixhd-bundled/",
         }).Build();
         var services = new ServiceCollection().AddLogging().AddPipelineFunctions(settings);
         services.AddSingleton(store);
@@ -235,7 +237,13 @@ public sealed class DemoCommand : ICliCommand
 
     private sealed record DemoUpload(string Name, byte[] Bytes, Dictionary<string, string>? Metadata = null);
 
-    private static IEnumerable<DemoUpload> DemoUploads(bool withCouncil, int? steps)
+    /// <summary>The demo's label-map upload: a synthetic landscape's map (ids 0-5), at the upload minimum side of 128 px.</summary>
+    internal static byte[] DemoLabelMap() => SyntheticLandscapes.LabelPng(SyntheticLandscapes.Draw(DemoLandscapeSeed, 128, 128));
+
+    // Beyond the bundled model's 1000 training landscapes (seeds 0-999), so the demo shows an unseen map.
+    private const int DemoLandscapeSeed = 5001;
+
+    private static IEnumerable<DemoUpload> DemoUploads(bool withCouncil, bool withLabels, int? steps)
     {
         // Every synthetic selfie passes the Haar face check (SyntheticSelfieFaceCheckTests), so with or without
         // opencv-data the same uploads are accepted; only the broken files below are rejected.
@@ -252,6 +260,8 @@ public sealed class DemoCommand : ICliCommand
         if (steps is { } n) meta["steps"] = n.ToString(System.Globalization.CultureInfo.InvariantCulture);
         yield return new("project/dana.png", SyntheticFaces.DrawPng(11, FaceStyle.PhotoLike, 256), meta);
         yield return new("project/erin.png", SyntheticFaces.DrawPng(12, FaceStyle.PhotoLike, 256), new(meta) { ["seed"] = "2" });
+        // A labels/ upload becomes a pix2pixHD job (UploadJobPlanner): label map in, photo out.
+        if (withLabels) yield return new("labels/landscape.png", DemoLabelMap(), new() { ["seed"] = "1" });
         var png = SyntheticFaces.DrawPng(3, FaceStyle.PhotoLike, 256);
         yield return new("selfies/truncated.png", png[..(png.Length / 2)]);
         yield return new("selfies/not-really.png", "<html><body>not an image</body></html>"u8.ToArray());
@@ -266,6 +276,20 @@ public sealed class DemoCommand : ICliCommand
             var report = System.Text.Json.JsonDocument.Parse(blob.Bytes).RootElement;
             string init = report.TryGetProperty("init", out var i) ? i.GetString() ?? "?" : "?";
             AnsiConsole.MarkupLineInterpolated($"   projection of {Path.GetFileName(((ProjectionJob)env.Job).Input.Path)}: started from the {(init == "encoder" ? "encoder's W+ prediction" : "mean latent")}, {report.GetProperty("steps").GetInt32()} steps, MSE {report.GetProperty("mse").GetDouble():F4}");
+        }
+    }
+
+    /// <summary>One line per label-map job: the map it read and the image it wrote (with its size and the classes used).</summary>
+    private static async Task PrintLabelTranslationsAsync(IBlobStore store, List<JobEnvelope> published, CancellationToken ct)
+    {
+        foreach (var env in published.Where(e => e.Job is TranslationJob { Variant: TranslationVariant.Pix2PixHdLabelToImage }))
+        {
+            var result = await store.GetJsonAsync<JobResult>(BlobLayout.ResultDocument(env.JobId), ct);
+            if (result is null) continue;
+            var image = BlobLayout.Result(env.JobId, "output-0.png");
+            string size = result.Metrics is { } m && m.TryGetValue("width", out var w) && m.TryGetValue("height", out var h) ? $"{w}x{h}" : "?";
+            string classes = result.Metrics is { } m2 && m2.TryGetValue("classes_used", out var c) ? $", {c} classes in the map" : "";
+            AnsiConsole.MarkupLineInterpolated($"   label map {((TranslationJob)env.Job).Input.Path} -> pix2pixHD image {image} ({size}{classes})");
         }
     }
 

@@ -15,7 +15,8 @@ internal static class DemoModels
 {
     /// <param name="StyleGan2File">Local copy of the StyleGAN2 checkpoint (for work the demo does in-process, e.g. mixing grids).</param>
     /// <param name="Encoder">Blob of the generator's encoder (<c>&lt;model&gt;.encoder.pt</c>), when one is bundled.</param>
-    public sealed record Published(string StyleGan2, string StyleGan2File, bool StyleGan2Trained, string? Council, string Note, string? Encoder = null);
+    /// <param name="Pix2PixHD">Blob folder of the bundled pix2pixHD model (<c>models/pix2pixhd/</c>, what label-map uploads use), when one is bundled.</param>
+    public sealed record Published(string StyleGan2, string StyleGan2File, bool StyleGan2Trained, string? Council, string Note, string? Encoder = null, string? Pix2PixHD = null);
 
     public static async Task<Published> PublishAsync(IBlobStore store, string scratch, CancellationToken ct)
     {
@@ -45,10 +46,20 @@ internal static class DemoModels
             foreach (var f in Directory.GetFiles(councilDir).Where(f => !f.EndsWith(".md", StringComparison.Ordinal) && !f.EndsWith(".sha256", StringComparison.Ordinal)))
                 await UploadAsync(store, f, councilBlob + Path.GetFileName(f), ct);
         }
+        // pix2pixHD: the folder as the reference saves it (latest_net_G.pth + opt.txt), at the blob folder the
+        // label-map upload default (UploadValidationOptions.LabelModel) names.
+        string? p2pBlob = null;
+        if (Directory.Exists(BundledModels.Pix2PixHD))
+        {
+            p2pBlob = "models/" + Path.GetFileName(BundledModels.Pix2PixHD) + "/";
+            foreach (var f in Directory.GetFiles(BundledModels.Pix2PixHD).Where(f => !f.EndsWith(".md", StringComparison.Ordinal) && !f.EndsWith(".sha256", StringComparison.Ordinal)))
+                await UploadAsync(store, f, p2pBlob + Path.GetFileName(f), ct);
+        }
         var note = (trained ? $"StyleGAN2: bundled trained model {Path.GetFileName(sg2File)}." : "StyleGAN2: no trained model is bundled yet, so the demo uses small deterministic untrained weights (seed 0): images are structured noise, not faces.")
                    + (encoderBlob is null ? " No encoder: projections start from the mean latent." : $" Encoder {Path.GetFileName(encoderFile)}: projections start from its W+ prediction.")
-                   + (councilBlob is null ? " Council GAN: no bundled council, so selfie translations are skipped." : $" Council GAN: bundled council {Path.GetFileName(councilDir)}.");
-        return new Published(sg2Blob, sg2File, trained, councilBlob, note, encoderBlob);
+                   + (councilBlob is null ? " Council GAN: no bundled council, so selfie translations are skipped." : $" Council GAN: bundled council {Path.GetFileName(councilDir)}.")
+                   + (p2pBlob is null ? " pix2pixHD: no bundled model, so the label-map upload is skipped." : $" pix2pixHD: bundled model {p2pBlob} (synthetic landscapes).");
+        return new Published(sg2Blob, sg2File, trained, councilBlob, note, encoderBlob, p2pBlob);
     }
 
     private static async Task UploadAsync(IBlobStore store, string file, string blob, CancellationToken ct)

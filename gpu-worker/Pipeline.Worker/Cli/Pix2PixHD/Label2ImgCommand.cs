@@ -17,7 +17,11 @@ public sealed class Label2ImgCommand : ICliCommand
     {
         var labels = new Argument<FileInfo>("labels") { Description = "Label map: single-channel 8-bit PNG of class ids (0..label_nc-1)." };
         var instances = new Option<FileInfo?>("--instances") { Description = "Instance map PNG (16-bit ids, Cityscapes *_instanceIds.png style). Default: the label map." };
-        var model = new Option<DirectoryInfo>("--model") { Description = "Folder with latest_net_G.pth (and latest_net_E.pth, features_clustered_NNN.npy, opt.txt when present). Required: no pix2pixHD model is bundled yet.", Required = true };
+        var model = new Option<DirectoryInfo>("--model")
+        {
+            Description = "Folder with latest_net_G.pth (and latest_net_E.pth, features_clustered_NNN.npy, opt.txt when present). Default: the bundled models/pix2pixhd (synthetic landscapes, classes 0-5: sky, sun, mountain, water, grass, tree).",
+            DefaultValueFactory = _ => new DirectoryInfo(BundledModels.Pix2PixHD),
+        };
         var output = new Option<FileInfo?>("--output", "-o") { Description = "Output image (.png, or .jpg for test.py-like JPEG q75). Default: <labels>_synthesized_image.png." };
         var photo = new Option<FileInfo?>("--photo") { Description = "Real photo to encode styles from (feature models; implies --use-encoded-image)." };
         var seed = new Option<int?>("--seed") { Description = "Seed for style (cluster) choices and random crops, to regenerate the same image." };

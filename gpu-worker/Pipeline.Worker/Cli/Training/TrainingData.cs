@@ -50,6 +50,21 @@ internal static class TrainingData
         return PilResize.Bilinear(new RgbImage(drawSize, drawSize, rgb), size, size).Pixels;
     }
 
+    /// <summary>
+    /// Landscape <paramref name="seed"/> at S×S with its label map: the photo as <see cref="DrawRgb"/> draws it (4x,
+    /// box-filtered) and the labels of the same 4x scene sampled at each block's centre pixel (PIL NEAREST's choice for
+    /// an exact 4:1 reduction), so ids stay ids and line up with the photo.
+    /// </summary>
+    public static (byte[] Rgb, byte[] Labels) DrawLandscapePair(int seed, int size)
+    {
+        var scene = SyntheticLandscapes.Draw(seed, size * 4, size * 4);
+        var labels = new byte[size * size];
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+                labels[y * size + x] = scene.Labels[(y * 4 + 2) * size * 4 + x * 4 + 2];
+        return (BoxDown(scene.Rgb, size * 4, 4), labels);
+    }
+
     private static byte[] ToRgb(SKBitmap bmp)
     {
         var rgba = bmp.Bytes;

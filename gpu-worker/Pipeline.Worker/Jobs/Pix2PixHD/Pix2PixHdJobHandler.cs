@@ -10,8 +10,8 @@ namespace Pipeline.Worker.Jobs.Pix2PixHD;
 
 /// <summary>
 /// Translation jobs of variant <see cref="TranslationVariant.Pix2PixHdLabelToImage"/>: label map (+ instance map) -> image.
-/// <see cref="JobSpec.Model"/> names the generator (`.../latest_net_G.pth`); `latest_net_E.pth`, `features_clustered_010.npy`
-/// and `opt.txt` beside it are used when present. Outputs: results/&lt;jobId&gt;/output-&lt;i&gt;.png, one style draw each.
+/// <see cref="JobSpec.Model"/> names the generator (`.../latest_net_G.pth`) or the model folder (`models/pix2pixhd/`, the upload
+/// default, meaning its `latest_net_G.pth`); `latest_net_E.pth`, `features_clustered_010.npy` and `opt.txt` beside it are used when present. Outputs: results/&lt;jobId&gt;/output-&lt;i&gt;.png, one style draw each.
 /// </summary>
 public sealed class Pix2PixHdJobHandler(EngineDevice device) : IJobHandler
 {
@@ -75,6 +75,8 @@ public sealed class Pix2PixHdJobHandler(EngineDevice device) : IJobHandler
 
     private async Task<ModelLease<Translator>> LoadAsync(JobContext context, BlobRef model, CancellationToken cancellationToken)
     {
+        // A folder (trailing slash) is a model folder as the reference saves it: test.py's default which_epoch is latest.
+        if (model.Path.EndsWith('/')) model = new BlobRef(model.Path + "latest_net_G.pth");
         var folder = model.Path.Contains('/', StringComparison.Ordinal) ? model.Path[..model.Path.LastIndexOf('/')] : "";
         var files = new Dictionary<string, string>();
         foreach (var name in Siblings)
