@@ -95,5 +95,15 @@ public sealed class TrainStyleGan1CliTests : IDisposable
         Assert.True(images.std([2, 3]).mean().item<float>() > 0.01f);
     }
 
+    [Fact]
+    public void Pipeline_mix_defaults_to_the_bundled_StyleGan1_model()
+    {
+        var cmd = new Pipeline.Worker.Cli.StyleGan1.MixCommand().Build();
+        var model = cmd.Options.OfType<System.CommandLine.Option<FileInfo>>().Single(o => o.Name == "--model");
+        var file = cmd.Parse([]).GetValue(model)!;
+        Assert.Equal(Path.GetFullPath(BundledModels.StyleGan1), file.FullName);
+        Assert.True(file.Exists, file.FullName);
+    }
+
     private static List<Dictionary<string, double>> MetricLogLines(string path) => Pipeline.Engine.Training.MetricLog.ReadNumbers(path);
 }
