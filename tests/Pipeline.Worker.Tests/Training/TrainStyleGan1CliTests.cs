@@ -66,6 +66,32 @@ public sealed class TrainStyleGan1CliTests : IDisposable
     }
 
     [Fact]
+    public void A_failing_iteration_still_leaves_a_loadable_checkpoint()
+    {
+        var (gc, dc) = TrainStyleGan1Command.Configs(16, 8, 1, "8,8,8");
+        var (g, d, r) = Pipeline.Engine.Training.StyleGan1.StyleGan1TrainingLoop.Create(gc, dc, CPU);
+        using var _g = g;
+        using var _d = d;
+        using var _r = r;
+        using var trainer = new StyleGan1Trainer(g, r, d);
+        var o = new Pipeline.Engine.Training.StyleGan1.StyleGan1LoopOptions { InitSize = 8, MaxSize = 16, Phase = 100, BatchFor = _ => 4, Iterations = 10, SampleEvery = 0, OutDir = Path.Combine(_dir, "crash") };
+        Assert.Throws<InvalidOperationException>(() => Pipeline.Engine.Training.StyleGan1.StyleGan1TrainingLoop.Run(g, d, r, trainer,
+            size => Pipeline.Engine.Training.ImageTensorDataset.FromRgb([.. Enumerable.Range(0, 8).Select(i => TrainingData.DrawRgb(SyntheticKind.Paintings, i, size))], size),
+            o, new FailAt(2)));
+        using var ck = StyleGan1Checkpoint.Load(Path.Combine(o.OutDir, "last.model"));
+        using var loaded = ck.CreateGenerator();
+        Assert.Equal(3, loaded.Config.Levels);
+    }
+
+    private sealed class FailAt(long iteration) : Pipeline.Engine.Training.StyleGan1.IStyleGan1TrainingObserver
+    {
+        public void OnStep(Pipeline.Engine.Training.StyleGan1.StyleGan1StepStats s)
+        {
+            if (s.Iteration == iteration) throw new InvalidOperationException("stand-in for a failing iteration");
+        }
+    }
+
+    [Fact]
     public void Synthetic_paintings_are_deterministic_per_seed_and_varied()
     {
         Assert.Equal(SyntheticPaintings.Draw(3, 32), SyntheticPaintings.Draw(3, 32));

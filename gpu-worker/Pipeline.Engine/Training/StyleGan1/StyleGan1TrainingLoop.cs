@@ -176,6 +176,16 @@ public static class StyleGan1TrainingLoop
                 }
             }
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A failing iteration (or Ctrl+C) must not lose the run: a 14-minute CPU run once died on a libtorch assert
+            // inside PixelNorm. The networks hold the last completed update (a failure mid-step may leave one step's
+            // gradients or a partial EMA), saved in the usual layout, then the error goes on to the caller.
+            last = Path.Combine(o.OutDir, "last.model");
+            TorchFile.Save(last, CheckpointTree(generator, discriminator, running, trainer));
+            observer?.OnCheckpoint(-1, last);
+            throw;
+        }
         finally
         {
             batches?.Dispose();
