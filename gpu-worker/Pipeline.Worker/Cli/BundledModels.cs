@@ -14,6 +14,9 @@ internal static class BundledModels
         ? Directory.GetFiles(Folder, "stylegan2-*.pt").Where(f => !f.EndsWith(".encoder.pt", StringComparison.Ordinal))
         : [], "stylegan2-synthfaces-64.pt");
 
+    /// <summary>The bundled StyleGAN v1 checkpoint (train.py's 5-key dict; the gallery's paintings and mixing grids).</summary>
+    public static string StyleGan1 => First(Directory.Exists(Folder) ? Directory.GetFiles(Folder, "stylegan1-*.pt") : [], "stylegan1-synthpaintings-32.pt");
+
     /// <summary>The bundled Council GAN folder (members, config.yaml).</summary>
     public static string Council => First(Directory.Exists(Folder) ? Directory.GetDirectories(Folder, "council-*") : [], "council-synthfaces-64");
 

@@ -83,6 +83,23 @@ public sealed class DemoEndToEndTests : IDisposable
             Assert.All(grid.Cells.Select(c => c.Image).Append(grid.Grid.Image), rel => Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(path)!, rel)), rel));
         }
 
+        // The v1 gallery from the bundled StyleGAN v1 model: a paintings collection and a mixing batch through the v1
+        // handler, and a coarse mixing grid in its own batch.
+        Assert.True(File.Exists(Path.Combine(TestPaths.RepoRoot, "models", "stylegan1-synthpaintings-32.pt")), "the StyleGAN v1 model is bundled");
+        foreach (var batch in new[] { "demo-v1-paintings", "demo-v1-mixing" })
+        {
+            var manifest = JobJson.FromUtf8<DatasetManifest>(File.ReadAllBytes(Path.Combine(data, "datasets", batch, "manifest.json")));
+            Assert.Equal(StyleGanFamily.StyleGan1, manifest.Job.Family);
+            Assert.NotEmpty(manifest.Items);
+        }
+        {
+            var path = Path.Combine(data, "datasets", "demo-v1-mixgrid", "mix-coarse.json");
+            Assert.True(File.Exists(path), path);
+            var grid = System.Text.Json.JsonSerializer.Deserialize<MixManifest>(File.ReadAllText(path), MixManifest.Json)!;
+            Assert.Equal((MixManifest.KindName, "stylegan1"), (grid.Kind, grid.Model.Family));
+            Assert.All(grid.Cells.Select(c => c.Image).Append(grid.Grid.Image), rel => Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(path)!, rel)), rel));
+        }
+
         // PPL cannot run without the LPIPS weights: its record says skipped, with no value.
         var ppl = Directory.GetFiles(Path.Combine(data, "metrics", "ppl_wend"), "*.jsonl", SearchOption.AllDirectories);
         var record = JobJson.FromUtf8<MetricRecord>(File.ReadAllBytes(Assert.Single(ppl)));

@@ -123,7 +123,7 @@ public sealed class DemoCommand : ICliCommand
         }
 
         AnsiConsole.MarkupLine("[bold]3. Scheduled augmentation batches and a metrics job[/]");
-        var scheduled = ScheduledJobs(models.StyleGan2).Select(job => JobEnvelope.Create(job, "demo-timer")).ToList();
+        var scheduled = ScheduledJobs(models.StyleGan2, models.StyleGan1).Select(job => JobEnvelope.Create(job, "demo-timer")).ToList();
         await publisher.PublishManyAsync(scheduled, ct); // one batched send, as the timer function does
         foreach (var env in scheduled)
         {
@@ -155,7 +155,9 @@ public sealed class DemoCommand : ICliCommand
         await host.StopAsync(CancellationToken.None);
 
         AnsiConsole.MarkupLine("[bold]5. Style-mixing grids[/] (pipeline mix --publish " + MixBatchId + ")");
-        var grids = await PublishMixGridsAsync(store, models.StyleGan2File, Path.Combine(root, "mixgrid"), ct);
+        var grids = await PublishMixGridsAsync(store, models.StyleGan2File, Path.Combine(root, "mixgrid"), MixBatchId, [MixingRange.Coarse, MixingRange.Middle], ct);
+        if (models.StyleGan1File is { } sg1)
+            grids.AddRange(await PublishMixGridsAsync(store, sg1, Path.Combine(root, "mixgrid-v1"), MixBatchIdV1, [MixingRange.Coarse], ct));
 
         AnsiConsole.MarkupLine("[bold]6. Results[/]");
         // Each job's document path in full (it holds the job id): a reader copies it to open the result (a cut-off id is no use).
@@ -200,14 +202,17 @@ public sealed class DemoCommand : ICliCommand
     /// <summary>Where the demo publishes its StyleGAN2 mixing grids (the gallery lists datasets/*/mix-*.json).</summary>
     public const string MixBatchId = "demo-mixgrid";
 
+    /// <summary>Where the demo publishes the bundled StyleGAN v1 model's mixing grid (a batch of its own, so the gallery shows it apart).</summary>
+    public const string MixBatchIdV1 = "demo-v1-mixgrid";
+
     /// <summary>
-    /// Coarse and middle 3x3 grids of the demo's StyleGAN2 model, through `pipeline mix --publish`'s code path
-    /// (images first, manifest last). Rendered in-process: a few dozen small images, seconds on a CPU.
+    /// 3x3 grids of a model (StyleGAN2 or v1, detected from the file) at the given ranges, through `pipeline mix
+    /// --publish`'s code path (images first, manifest last). Rendered in-process: a few dozen small images, seconds on a CPU.
     /// </summary>
-    private static async Task<List<string>> PublishMixGridsAsync(IBlobStore store, string model, string scratch, CancellationToken ct)
+    private static async Task<List<string>> PublishMixGridsAsync(IBlobStore store, string model, string scratch, string batchId, MixingRange[] ranges, CancellationToken ct)
     {
         var blobs = new List<string>();
-        foreach (var range in new[] { MixingRange.Coarse, MixingRange.Middle })
+        foreach (var range in ranges)
         {
             var request = new MixRequest
             {
@@ -228,7 +233,7 @@ public sealed class DemoCommand : ICliCommand
                 AnsiConsole.MarkupLineInterpolated($"   [yellow]skipped[/] {range.Name} grid: {e.Message}");
                 continue;
             }
-            var blob = await MixGridWriter.PublishAsync(store, MixBatchId, manifest, path, ct);
+            var blob = await MixGridWriter.PublishAsync(store, batchId, manifest, path, ct);
             AnsiConsole.MarkupLineInterpolated($"   published {blob} ({manifest.Rows}x{manifest.Columns}, {manifest.Resolution} px, {range.Name} = latent rows {string.Join(",", manifest.Range.LatentRows ?? [])})");
             blobs.Add(blob);
         }
@@ -293,7 +298,7 @@ public sealed class DemoCommand : ICliCommand
         }
     }
 
-    private static IEnumerable<JobSpec> ScheduledJobs(string model)
+    private static IEnumerable<JobSpec> ScheduledJobs(string model, string? styleGan1)
     {
         var m = new BlobRef(model);
         yield return new AugmentationBatchJob { Model = m, BatchId = "demo-samples", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.Sample, Count = 8, Seed = 100 };
@@ -301,5 +306,11 @@ public sealed class DemoCommand : ICliCommand
         yield return new AugmentationBatchJob { Model = m, BatchId = "demo-mixing", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.StyleMixing, Count = 4, Seed = 200, Truncation = 0.8, TruncationMeanSamples = 1024 };
         yield return new AugmentationBatchJob { Model = m, BatchId = "demo-panorama", Family = StyleGanFamily.StyleGan2, Operation = AugmentationOp.SoatPanorama, Count = 1, Seed = 300, PanoramaLatents = 4, Truncation = 0.7, TruncationMeanSamples = 1024 };
         yield return new MetricsJob { Model = m, Metric = "ppl_wend", Samples = 64, Seed = 0 };
+        if (styleGan1 is null) yield break;
+        // The v1 gallery: a collection of generated paintings and a row of style-mixed ones (each mixes two seeds at a
+        // random crossover level), both through the StyleGAN v1 augmentation handler.
+        var v1 = new BlobRef(styleGan1);
+        yield return new AugmentationBatchJob { Model = v1, BatchId = "demo-v1-paintings", Family = StyleGanFamily.StyleGan1, Operation = AugmentationOp.Sample, Count = 12, Seed = 100 };
+        yield return new AugmentationBatchJob { Model = v1, BatchId = "demo-v1-mixing", Family = StyleGanFamily.StyleGan1, Operation = AugmentationOp.StyleMixing, Count = 6, Seed = 200, Truncation = 0.8, TruncationMeanSamples = 1024 };
     }
 }

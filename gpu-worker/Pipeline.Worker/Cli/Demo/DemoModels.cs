@@ -16,7 +16,9 @@ internal static class DemoModels
     /// <param name="StyleGan2File">Local copy of the StyleGAN2 checkpoint (for work the demo does in-process, e.g. mixing grids).</param>
     /// <param name="Encoder">Blob of the generator's encoder (<c>&lt;model&gt;.encoder.pt</c>), when one is bundled.</param>
     /// <param name="Pix2PixHD">Blob folder of the bundled pix2pixHD model (<c>models/pix2pixhd/</c>, what label-map uploads use), when one is bundled.</param>
-    public sealed record Published(string StyleGan2, string StyleGan2File, bool StyleGan2Trained, string? Council, string Note, string? Encoder = null, string? Pix2PixHD = null);
+    /// <param name="StyleGan1">Blob of the bundled StyleGAN v1 model (the gallery's paintings), when one is bundled; <paramref name="StyleGan1File"/> is its local file.</param>
+    public sealed record Published(string StyleGan2, string StyleGan2File, bool StyleGan2Trained, string? Council, string Note, string? Encoder = null,
+        string? Pix2PixHD = null, string? StyleGan1 = null, string? StyleGan1File = null);
 
     public static async Task<Published> PublishAsync(IBlobStore store, string scratch, CancellationToken ct)
     {
@@ -55,11 +57,20 @@ internal static class DemoModels
             foreach (var f in Directory.GetFiles(BundledModels.Pix2PixHD).Where(f => !f.EndsWith(".md", StringComparison.Ordinal) && !f.EndsWith(".sha256", StringComparison.Ordinal)))
                 await UploadAsync(store, f, p2pBlob + Path.GetFileName(f), ct);
         }
+        // No untrained stand-in for v1: its jobs and grids are simply left out when no v1 model is bundled.
+        string? sg1File = File.Exists(BundledModels.StyleGan1) ? BundledModels.StyleGan1 : null;
+        string? sg1Blob = null;
+        if (sg1File is not null)
+        {
+            sg1Blob = "models/" + Path.GetFileName(sg1File);
+            await UploadAsync(store, sg1File, sg1Blob, ct);
+        }
         var note = (trained ? $"StyleGAN2: bundled trained model {Path.GetFileName(sg2File)}." : "StyleGAN2: no trained model is bundled yet, so the demo uses small deterministic untrained weights (seed 0): images are structured noise, not faces.")
                    + (encoderBlob is null ? " No encoder: projections start from the mean latent." : $" Encoder {Path.GetFileName(encoderFile)}: projections start from its W+ prediction.")
                    + (councilBlob is null ? " Council GAN: no bundled council, so selfie translations are skipped." : $" Council GAN: bundled council {Path.GetFileName(councilDir)}.")
-                   + (p2pBlob is null ? " pix2pixHD: no bundled model, so the label-map upload is skipped." : $" pix2pixHD: bundled model {p2pBlob} (synthetic landscapes).");
-        return new Published(sg2Blob, sg2File, trained, councilBlob, note, encoderBlob, p2pBlob);
+                   + (p2pBlob is null ? " pix2pixHD: no bundled model, so the label-map upload is skipped." : $" pix2pixHD: bundled model {p2pBlob} (synthetic landscapes).")
+                   + (sg1Blob is null ? " StyleGAN v1: no bundled model, so the v1 paintings and mixing grid are skipped." : $" StyleGAN v1: bundled model {Path.GetFileName(sg1File)} (paintings).");
+        return new Published(sg2Blob, sg2File, trained, councilBlob, note, encoderBlob, Pix2PixHD: p2pBlob, StyleGan1: sg1Blob, StyleGan1File: sg1File);
     }
 
     private static async Task UploadAsync(IBlobStore store, string file, string blob, CancellationToken ct)

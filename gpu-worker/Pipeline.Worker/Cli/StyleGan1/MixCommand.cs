@@ -15,7 +15,7 @@ public sealed class MixCommand : ICliCommand
 {
     public Command Build()
     {
-        var model = new Option<FileInfo>("--model") { Description = "StyleGAN v1 checkpoint (g_running) or StyleGAN2 checkpoint (g_ema); the family is detected from the keys. train.py dicts or bare generator state_dicts, zip or legacy torch.save. Default: the bundled StyleGAN2 model (no StyleGAN v1 model is bundled)", DefaultValueFactory = _ => new FileInfo(BundledModels.StyleGan2) };
+        var model = new Option<FileInfo>("--model") { Description = "StyleGAN v1 checkpoint (g_running) or StyleGAN2 checkpoint (g_ema); the family is detected from the keys. train.py dicts or bare generator state_dicts, zip or legacy torch.save. Default: the bundled StyleGAN v1 model (synthetic paintings)", DefaultValueFactory = _ => new FileInfo(BundledModels.StyleGan1) };
         var rows = new Option<int>("--rows") { Description = "Row sources (A: all levels outside the range)", DefaultValueFactory = _ => 4 };
         var cols = new Option<int>("--cols") { Description = "Column sources (B: the levels inside the range)", DefaultValueFactory = _ => 4 };
         var range = new Option<string>("--range") { Description = "Levels taken from the column source: coarse (4-8 px), middle (16-32 px), fine (64 px and up) or lo-hi", DefaultValueFactory = _ => "coarse" };

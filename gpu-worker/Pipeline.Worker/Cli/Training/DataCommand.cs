@@ -12,7 +12,7 @@ public sealed class DataCommand : ICliCommand
 {
     public Command Build()
     {
-        var kind = new Option<string>("--kind") { Description = "faces-photo, faces-anime or landscapes", Required = true };
+        var kind = new Option<string>("--kind") { Description = "faces-photo, faces-anime, landscapes or paintings", Required = true };
         var count = new Option<int>("--count", "-n") { Description = "Number of images", DefaultValueFactory = _ => 100 };
         var size = new Option<int>("--size") { Description = "Width and height in pixels (>= 16)", DefaultValueFactory = _ => 256 };
         var seed = new Option<int>("--seed") { Description = "First seed (image i uses seed + i)", DefaultValueFactory = _ => 0 };

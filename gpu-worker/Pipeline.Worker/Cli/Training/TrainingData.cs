@@ -14,6 +14,7 @@ public enum SyntheticKind
     FacesPhoto,
     FacesAnime,
     Landscapes,
+    Paintings,
 }
 
 /// <summary>Turns image folders and the synthetic generators into <see cref="ImageTensorDataset"/>s (decoding lives here, not in the engine).</summary>
@@ -24,13 +25,15 @@ internal static class TrainingData
         "faces" or "faces-photo" or "photo" => SyntheticKind.FacesPhoto,
         "faces-anime" or "anime" => SyntheticKind.FacesAnime,
         "landscapes" or "landscape" => SyntheticKind.Landscapes,
-        _ => throw new ArgumentException($"unknown synthetic kind '{text}' (faces-photo, faces-anime, landscapes)"),
+        "paintings" or "painting" => SyntheticKind.Paintings,
+        _ => throw new ArgumentException($"unknown synthetic kind '{text}' (faces-photo, faces-anime, landscapes, paintings)"),
     };
 
     public static string Name(SyntheticKind k) => k switch
     {
         SyntheticKind.FacesPhoto => "faces-photo",
         SyntheticKind.FacesAnime => "faces-anime",
+        SyntheticKind.Paintings => "paintings",
         _ => "landscapes",
     };
 
@@ -43,6 +46,8 @@ internal static class TrainingData
             var scene = SyntheticLandscapes.Draw(seed, size * 4, size * 4);
             return BoxDown(scene.Rgb, size * 4, 4);
         }
+        if (kind == SyntheticKind.Paintings)
+            return BoxDown(SyntheticPaintings.Draw(seed, size * 4), size * 4, 4);
         int drawSize = Math.Max(size, 64);
         using var bmp = SyntheticFaces.Draw(seed, kind == SyntheticKind.FacesPhoto ? FaceStyle.PhotoLike : FaceStyle.AnimeLike, drawSize);
         var rgb = ToRgb(bmp);
