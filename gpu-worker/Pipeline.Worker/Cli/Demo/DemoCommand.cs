@@ -234,7 +234,7 @@ public sealed class DemoCommand : ICliCommand
                 continue;
             }
             var blob = await MixGridWriter.PublishAsync(store, batchId, manifest, path, ct);
-            AnsiConsole.MarkupLineInterpolated($"   published {blob} ({manifest.Rows}x{manifest.Columns}, {manifest.Resolution} px, {range.Name} = latent rows {string.Join(",", manifest.Range.LatentRows ?? [])})");
+            AnsiConsole.MarkupLineInterpolated($"   published {blob} ({manifest.Rows}x{manifest.Columns}, {manifest.Resolution} px, {range.Name} = {What(manifest.Range)})");
             blobs.Add(blob);
         }
         return blobs;
@@ -283,6 +283,11 @@ public sealed class DemoCommand : ICliCommand
             AnsiConsole.MarkupLineInterpolated($"   projection of {Path.GetFileName(((ProjectionJob)env.Job).Input.Path)}: started from the {(init == "encoder" ? "encoder's W+ prediction" : "mean latent")}, {report.GetProperty("steps").GetInt32()} steps, MSE {report.GetProperty("mse").GetDouble():F4}");
         }
     }
+
+    /// <summary>What a mixing range takes from the column source: W+ rows (StyleGAN2) or the synthesis levels' resolutions (v1).</summary>
+    private static string What(MixRangeInfo range) => range.LatentRows is { Count: > 0 } rows
+        ? $"latent rows {string.Join(",", rows)}"
+        : $"styles of the {string.Join(", ", range.Resolutions)} px levels";
 
     /// <summary>One line per label-map job: the map it read and the image it wrote (with its size and the classes used).</summary>
     private static async Task PrintLabelTranslationsAsync(IBlobStore store, List<JobEnvelope> published, CancellationToken ct)

@@ -14,7 +14,7 @@ internal static class DemoResults
         var result = await store.GetJsonAsync<JobResult>(BlobLayout.ResultDocument(job.JobId), ct);
         if (result is null) return (null, status?.Message ?? "");
         // A succeeded job with a note did not do everything (a metric without its weights): the note says what.
-        var detail = result.Note ?? $"{result.Outputs.Count} files";
+        var detail = result.Note ?? (result.Outputs.Count == 1 ? "1 file" : $"{result.Outputs.Count} files");
         if (job.Kind == JobKind.Projection && await VerdictAsync(store, job.JobId, ct) is { } verdict)
             detail += "; " + verdict;
         return (BlobLayout.ResultDocument(job.JobId), detail);
