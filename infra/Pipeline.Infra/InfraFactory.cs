@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
 
@@ -46,8 +45,6 @@ public static class InfraFactory
         return new Contracts.JobIdOptions { Key = string.IsNullOrEmpty(key) ? null : System.Text.Encoding.UTF8.GetBytes(key) };
     }
 
-    private static readonly ConcurrentDictionary<string, InProcessJobQueue> LocalQueues = new(StringComparer.Ordinal);
-
     /// <summary>The blob store the settings ask for; <paramref name="defaultLocalRoot"/> when none are set.</summary>
     public static IBlobStore CreateBlobStore(Func<string, string?> setting, string defaultLocalRoot)
     {
@@ -73,8 +70,8 @@ public static class InfraFactory
     }
 
     /// <summary>
-    /// The job queue the settings ask for. Without Service Bus settings: the process-wide in-process queue of that name
-    /// (so the embedded functions and worker in one process share it).
+    /// The job queue the settings ask for. Without Service Bus settings: a new in-process queue, owned by the caller (a
+    /// composition root that needs one queue for two parts, like `pipeline demo`, passes that object to both).
     /// </summary>
     public static IJobQueue CreateJobQueue(Func<string, string?> setting, QueueEntityOptions? localEntity = null)
     {
@@ -95,6 +92,6 @@ public static class InfraFactory
                 ManagedIdentityClientId = setting(QueueManagedIdentityClientId),
             });
         }
-        return LocalQueues.GetOrAdd(name, n => new InProcessJobQueue(n, localEntity));
+        return new InProcessJobQueue(name, localEntity);
     }
 }

@@ -16,7 +16,8 @@ public sealed class InfraFactoryTests
             var settings = new Dictionary<string, string> { [InfraFactory.ServiceBusQueueName] = "factory-test-" + Guid.NewGuid().ToString("N") };
             var a = InfraFactory.CreateJobQueue(settings.GetValueOrDefault);
             Assert.IsType<InProcessJobQueue>(a);
-            Assert.Same(a, InfraFactory.CreateJobQueue(settings.GetValueOrDefault));
+            // No process-wide state: each call is a queue of its own, which its caller owns.
+            Assert.NotSame(a, InfraFactory.CreateJobQueue(settings.GetValueOrDefault));
         }
         finally
         {

@@ -16,7 +16,11 @@ namespace Pipeline.Worker.Hosting;
 /// <summary>The worker's composition root: engine handlers + infra storage and queue + telemetry.</summary>
 public static class WorkerHost
 {
-    public static HostApplicationBuilder CreateBuilder(string[] args, PipelineSettings? overrideSettings = null)
+    /// <param name="queue">
+    /// The queue to read instead of the one the settings describe: `pipeline demo` hands over the in-process queue its
+    /// upload function writes to (one process, one queue object; no process-wide registry of queues).
+    /// </param>
+    public static HostApplicationBuilder CreateBuilder(string[] args, PipelineSettings? overrideSettings = null, IJobQueue? queue = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, DisableDefaults = false });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
@@ -25,7 +29,8 @@ public static class WorkerHost
         builder.Services.AddSingleton(settings);
         string? Setting(string name) => builder.Configuration[name.Replace("__", ":", StringComparison.Ordinal)];
         builder.Services.AddSingleton<IBlobStore>(_ => InfraFactory.CreateBlobStore(Setting, settings.DefaultLocalRoot));
-        builder.Services.AddSingleton<IJobQueue>(_ => InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = settings.MaxDeliveryCount }));
+        if (queue is not null) builder.Services.AddSingleton(queue); // the caller owns (and disposes) it
+        else builder.Services.AddSingleton<IJobQueue>(_ => InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = settings.MaxDeliveryCount }));
         builder.Services.AddSingleton(sp => new ModelCache(sp.GetRequiredService<IBlobStore>(), settings.ModelCache, (long)settings.ModelMemoryBudgetMiB << 20));
         builder.Services.AddSingleton(new JobRunnerOptions { MaxBatch = settings.MaxBatch, MaxDeliveryCount = settings.MaxDeliveryCount, Device = device });
         builder.Services.AddSingleton(new JobQueueProcessorOptions { MaxConcurrentCalls = Math.Max(1, settings.Concurrency), MaxAutoLockRenewalDuration = settings.MaxJobDuration });

@@ -133,7 +133,7 @@ public sealed class DemoCommand : ICliCommand
 
         AnsiConsole.MarkupLineInterpolated($"[bold]4. Worker[/] (CPU, {published.Count} jobs)");
         var args = config.Select(kv => $"--{kv.Key}={kv.Value}").ToArray();
-        using var host = WorkerHost.CreateBuilder(args).Build();
+        using var host = WorkerHost.CreateBuilder(args, queue: queue).Build();
         await host.StartAsync(ct);
         var deadline = DateTime.UtcNow + timeout;
         var states = new Dictionary<string, JobStatus?>();
