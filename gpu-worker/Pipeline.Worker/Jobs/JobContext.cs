@@ -39,6 +39,23 @@ public sealed class JobContext(JobEnvelope envelope, IBlobStore store, ModelCach
     }
 
     /// <summary>
+    /// An input blob as a local file (for readers that take a path, such as .npz statistics), named after the job;
+    /// disposing the copy deletes it.
+    /// </summary>
+    public async Task<LocalCopy> ReadInputToFileAsync(BlobRef input, string suffix, CancellationToken cancellationToken)
+    {
+        var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"{JobId}-{suffix}");
+        await File.WriteAllBytesAsync(path, await ReadInputAsync(input, cancellationToken), cancellationToken);
+        return new LocalCopy(path);
+    }
+
+    /// <summary>A temporary local file, deleted on dispose.</summary>
+    public sealed record LocalCopy(string Path) : IDisposable
+    {
+        public void Dispose() => File.Delete(Path);
+    }
+
+    /// <summary>
     /// Writes one output under results/&lt;jobId&gt;/. Names are deterministic, so a redelivered job overwrites
     /// its own partial files instead of adding new ones; result.json (written by the runner last) marks completion.
     /// </summary>

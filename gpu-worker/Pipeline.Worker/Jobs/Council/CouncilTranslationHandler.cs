@@ -81,7 +81,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         {
             var kid = await RecordKidAsync(context, job, reference, translated, cancellationToken);
             if (kid.Value is { } v) result[MetricRegistry.KidTranslation] = v;
-            else context.Note = $"{MetricRegistry.KidTranslation} {kid.Status}: {kid.Reason}";
+            else context.Note = $"{MetricRegistry.KidTranslation} {MetricsJobHandler.Explain(MetricsJobHandler.Registry.Get(MetricRegistry.KidTranslation), kid, features)}";
         }
         return result;
     }
@@ -89,31 +89,26 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
     /// <summary>KID of the outputs against the reference feature rows, through the metric registry (one JSON line in metrics/).</summary>
     private async Task<Pipeline.Engine.Metrics.Records.MetricRecord> RecordKidAsync(JobContext context, TranslationJob job, BlobRef reference, IReadOnlyList<RgbImage> images, CancellationToken ct)
     {
-        var local = Path.Combine(Path.GetTempPath(), $"{context.JobId}-reference-features.npz");
-        await File.WriteAllBytesAsync(local, await context.ReadInputAsync(reference, ct), ct);
-        try
+        using var local = await context.ReadInputToFileAsync(reference, "reference-features.npz", ct);
+        var mctx = new MetricContext
         {
-            var mctx = new MetricContext
-            {
-                ModelId = job.Model.Path, Dataset = reference.Path, Device = torch.device(device.Name), Weights = features,
-                ReferenceStats = local, GeneratedImages = (_, batch) => AsTensors(images, batch), Batch = context.MaxBatch,
-            };
-            // A skipped or failed evaluation (no weights; features without rows or from another network) is a record with its
-            // reason and a note on the job: the translation the user asked for is done and kept either way.
-            return await MetricsJobHandler.Registry.EvaluateAsync(MetricRegistry.KidTranslation, mctx, new BlobMetricSink(context.Store), ct);
-        }
-        finally
-        {
-            File.Delete(local);
-        }
+            ModelId = job.Model.Path, Dataset = reference.Path, Device = torch.device(device.Name), Weights = features,
+            ReferenceStats = local.Path, GeneratedImages = (_, batch) => AsPixels(images, batch), Batch = context.MaxBatch,
+        };
+        // A skipped or failed evaluation (no weights; features without rows or from another network) is a record with its
+        // reason and a note on the job: the translation the user asked for is done and kept either way.
+        return await MetricsJobHandler.Registry.EvaluateAsync(MetricRegistry.KidTranslation, mctx, new BlobMetricSink(context.Store), ct);
     }
 
-    /// <summary>The outputs (the pixels of the PNGs written) as the feature extractor takes them: float NCHW in [0, 1].</summary>
-    private static async IAsyncEnumerable<torch.Tensor> AsTensors(IReadOnlyList<RgbImage> images, int batch)
+    /// <summary>
+    /// The outputs (the pixels of the PNGs written) as uint8 NHWC batches, the decoded-image form the feature extractor
+    /// takes (it applies pytorch-fid's ToTensor itself). Owned (and disposed) by the consumer.
+    /// </summary>
+    private static async IAsyncEnumerable<torch.Tensor> AsPixels(IReadOnlyList<RgbImage> images, int batch)
     {
         for (int i = 0; i < images.Count; i += batch)
         {
-            yield return Stack(images.Skip(i).Take(batch)); // owned (and disposed) by the consumer
+            yield return Stack(images.Skip(i).Take(batch));
             await Task.Yield();
         }
     }
@@ -122,7 +117,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
     private static torch.Tensor Stack(IEnumerable<RgbImage> images)
     {
         using var scope = torch.NewDisposeScope();
-        var stacked = torch.stack(images.Select(im => torch.tensor(im.Pixels, [im.Height, im.Width, 3]).permute(2, 0, 1).to(torch.float32) / 255f).ToArray());
+        var stacked = torch.stack(images.Select(im => torch.tensor(im.Pixels, [im.Height, im.Width, 3], torch.ScalarType.Byte)).ToArray());
         return stacked.MoveToOuterDisposeScope();
     }
 }

@@ -34,49 +34,41 @@ public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore f
         var file = await context.Models.GetFileAsync(job.Model, cancellationToken);
         using var model = await context.Models.GetAsync(job.Model, f => StyleGan2Checkpoint.Load(f.LocalPath), cancellationToken);
         var g = model.Model.Generator;
-        string? statsPath = null;
-        if (job.ReferenceStats is { } refBlob)
+        using var reference = job.ReferenceStats is { } refBlob ? await context.ReadInputToFileAsync(refBlob, "reference.npz", cancellationToken) : null;
+        var mctx = new MetricContext
         {
-            var bytes = await context.ReadInputAsync(refBlob, cancellationToken);
-            statsPath = Path.Combine(Path.GetTempPath(), $"{context.JobId}-reference.npz");
-            await File.WriteAllBytesAsync(statsPath, bytes, cancellationToken);
-        }
-        try
-        {
-            var mctx = new MetricContext
-            {
-                ModelId = job.Model.Path,
-                ModelSha256 = file.Sha256,
-                Dataset = job.DatasetBatchId ?? job.ReferenceStats?.Path,
-                Device = dev,
-                Weights = features,
-                ReferenceStats = statsPath,
-                GeneratedImages = job.DatasetBatchId is { } batch
-                    ? (n, b) => DatasetImages(context.Store, batch, n, b, cancellationToken)
-                    : (n, b) => Generated(g, job.Seed, job.Truncation, randomizeNoise: true, n, b, dev, cancellationToken),
-                // Every use of the generator takes its lock, as in the other handlers: modules are not re-entrant and
-                // a concurrent job of the same model may be running it.
-                Generator = StyleGan2Metrics.ForPpl(g, gate: g),
-                Batch = context.MaxBatch,
-                Progress = new Progress<(string Metric, long Done, long Total)>(p => context.ReportProgress((double)p.Done / Math.Max(1, p.Total))),
-            };
-            Pipeline.Engine.Metrics.Records.MetricRecord record;
-            lock (g) g.to(dev);
-            record = await Registry.EvaluateAsync(definition.Name, mctx, new BlobMetricSink(context.Store), cancellationToken);
-            if (record.Status == "failed") throw new PermanentJobException($"{definition.Name} failed: {record.Reason}");
-            if (record.Status == "skipped")
-            {
-                var absent = definition.Networks.Where(f => mctx.Weights.Find(f) is null).Select(f => f.Title).ToList();
-                context.Note = absent.Count > 0 ? "skipped: " + string.Join(", ", absent.Select(t => $"no {t} weights")) : $"skipped: {record.Reason}";
-            }
-            var result = new Dictionary<string, double> { ["images"] = record.Images, ["skipped"] = record.Status == "skipped" ? 1 : 0 };
-            if (record.Value is { } v) result[definition.Name] = v;
-            return result;
-        }
-        finally
-        {
-            if (statsPath is not null) File.Delete(statsPath);
-        }
+            ModelId = job.Model.Path,
+            ModelSha256 = file.Sha256,
+            Dataset = job.DatasetBatchId ?? job.ReferenceStats?.Path,
+            Device = dev,
+            Weights = features,
+            ReferenceStats = reference?.Path,
+            GeneratedImages = job.DatasetBatchId is { } batch
+                ? (n, b) => DatasetImages(context.Store, batch, n, b, cancellationToken)
+                : (n, b) => Generated(g, job.Seed, job.Truncation, randomizeNoise: true, n, b, dev, cancellationToken),
+            // Every use of the generator takes its lock, as in the other handlers: modules are not re-entrant and
+            // a concurrent job of the same model may be running it.
+            Generator = StyleGan2Metrics.ForPpl(g, gate: g),
+            Batch = context.MaxBatch,
+            Progress = new Progress<(string Metric, long Done, long Total)>(p => context.ReportProgress((double)p.Done / Math.Max(1, p.Total))),
+        };
+        lock (g) g.to(dev);
+        var record = await Registry.EvaluateAsync(definition.Name, mctx, new BlobMetricSink(context.Store), cancellationToken);
+        if (record.Status == "failed") throw new PermanentJobException($"{definition.Name} failed: {record.Reason}");
+        if (record.Status == "skipped") context.Note = Explain(definition, record, mctx.Weights);
+        var result = new Dictionary<string, double> { ["images"] = record.Images, ["skipped"] = record.Status == "skipped" ? 1 : 0 };
+        if (record.Value is { } v) result[definition.Name] = v;
+        return result;
+    }
+
+    /// <summary>
+    /// Why an evaluation gave no value, for a job's note: the absent weights by name ("skipped: no VGG16 weights"), else
+    /// the record's status and reason.
+    /// </summary>
+    internal static string Explain(MetricDefinition definition, Pipeline.Engine.Metrics.Records.MetricRecord record, FeatureNetworkStore weights)
+    {
+        var absent = record.Status == "skipped" ? definition.Networks.Where(f => weights.Find(f) is null).Select(f => f.Title).ToList() : [];
+        return absent.Count > 0 ? "skipped: " + string.Join(", ", absent.Select(t => $"no {t} weights")) : $"{record.Status}: {record.Reason}";
     }
 
     /// <summary>
