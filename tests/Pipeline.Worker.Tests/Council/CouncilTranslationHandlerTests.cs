@@ -132,7 +132,8 @@ public sealed class CouncilTranslationHandlerTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         await UploadFixtureAsync();
-        using var scope = NewDisposeScope();
+        // No dispose scope here: it would span the awaits (scopes are per thread, and another test continuing on this
+        // thread would have its tensors freed with ours). The tensors that matter are disposed one by one.
         manual_seed(8);
         // Initialised Inception weights exercise the path (configured file, digest check off: not the official file).
         using var inception = new FidInceptionV3();
@@ -143,7 +144,9 @@ public sealed class CouncilTranslationHandlerTests : IDisposable
             CacheDirectory = _root, Verify = false, Files = new Dictionary<string, string> { ["inception"] = weights },
         });
         var extractor = new FidFeatureExtractor(inception, CPU);
-        var (refStats, refFeats) = await extractor.StatsAndFeaturesAsync(Batches(rand([5, 3, 32, 32]), 2), ct: ct);
+        using var real = rand([5, 3, 32, 32]);
+        var (refStats, refFeats) = await extractor.StatsAndFeaturesAsync(Batches(real, 2), ct: ct);
+        using var _ = refFeats;
         var refPath = Path.Combine(_root, "anime-features.npz");
         FidStatsFile.Save(refPath, refStats, features: refFeats);
         await _store.PutBytesAsync("datasets/anime/features.npz", await File.ReadAllBytesAsync(refPath, ct), cancellationToken: ct);
@@ -157,7 +160,9 @@ public sealed class CouncilTranslationHandlerTests : IDisposable
             var im = await OutputAsync(ctx, k);
             outputs.Add(tensor(im.Pixels.Select(b => b / 255f).ToArray(), [im.Height, im.Width, 3]).permute(2, 0, 1));
         }
-        using var feats = await extractor.FeaturesAsync(Batches(stack(outputs.ToArray()), 8), ct: ct);
+        using var written = stack(outputs.ToArray());
+        foreach (var o in outputs) o.Dispose();
+        using var feats = await extractor.FeaturesAsync(Batches(written, 8), ct: ct);
         double expected = KernelInceptionDistance.Compute(feats, refFeats, new KidOptions()).Value;
         Assert.Equal(expected, metrics[MetricRegistry.KidTranslation], 12);
         var lines = Directory.GetFiles(Path.Combine(_root, "metrics", MetricRegistry.KidTranslation), "*.jsonl", SearchOption.AllDirectories);

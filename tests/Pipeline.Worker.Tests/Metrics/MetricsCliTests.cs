@@ -73,16 +73,21 @@ public sealed class MetricsCliTests : IDisposable
     [Fact]
     public async Task KidOfTwoFeatureFilesIsTheEstimatorWithAAsFeats1AndNeedsNoWeights()
     {
-        using var scope = NewDisposeScope();
-        // Unequal set sizes: which file is feats1 changes the seeded draws, so the order is pinned by the value.
-        var fa = randn([30, 6], dtype: ScalarType.Float32, generator: new TorchSharp.torch.Generator(4));
-        var fb = randn([45, 6], dtype: ScalarType.Float32, generator: new TorchSharp.torch.Generator(5)) + 0.5f;
         string a = Path.Combine(dir, "a.npz"), b = Path.Combine(dir, "b.npz");
-        FidStatsFile.Save(a, GaussianStats.Of(fa), features: fa);
-        FidStatsFile.Save(b, GaussianStats.Of(fb), features: fb);
-        var o = new KidOptions { NumSubsets = 7, MaxSubsetSize = 20, Seed = 3 };
-        double expected = KernelInceptionDistance.Compute(fa, fb, o).Value;
-        Assert.NotEqual(expected, KernelInceptionDistance.Compute(fb, fa, o).Value);
+        double expected;
+        // Tensors only inside this block: a dispose scope must not span the awaits below (scopes are per thread, and
+        // another test continuing on this thread would have its tensors freed with ours).
+        using (NewDisposeScope())
+        {
+            // Unequal set sizes: which file is feats1 changes the seeded draws, so the order is pinned by the value.
+            var fa = randn([30, 6], dtype: ScalarType.Float32, generator: new TorchSharp.torch.Generator(4));
+            var fb = randn([45, 6], dtype: ScalarType.Float32, generator: new TorchSharp.torch.Generator(5)) + 0.5f;
+            FidStatsFile.Save(a, GaussianStats.Of(fa), features: fa);
+            FidStatsFile.Save(b, GaussianStats.Of(fb), features: fb);
+            var o = new KidOptions { NumSubsets = 7, MaxSubsetSize = 20, Seed = 3 };
+            expected = KernelInceptionDistance.Compute(fa, fb, o).Value;
+            Assert.NotEqual(expected, KernelInceptionDistance.Compute(fb, fa, o).Value);
+        }
 
         var printed = await RunCapturingAsync(new KidCommand(), "kid", a, b, "--subsets", "7", "--max-subset-size", "20", "--seed", "3", "--models-dir", Path.Combine(dir, "none"));
         var line = printed.Trim().Split('\n').Last();
