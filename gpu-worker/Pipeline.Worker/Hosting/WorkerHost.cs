@@ -10,6 +10,7 @@ using Pipeline.Infra;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
 using Pipeline.Worker.Jobs;
+using Pipeline.Worker.Operations.Inputs;
 
 namespace Pipeline.Worker.Hosting;
 
@@ -24,11 +25,10 @@ public static class WorkerHost
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, DisableDefaults = false });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-        var settings = overrideSettings ?? builder.Configuration.GetSection("Pipeline").Get<PipelineSettings>() ?? new PipelineSettings();
+        var settings = overrideSettings ?? BindSettings(builder.Configuration);
         var device = PipelineServices.ResolveDevice(settings.Device);
-        builder.Services.AddSingleton(settings);
+        builder.Services.AddPipelineCore(builder.Configuration, settings);
         string? Setting(string name) => builder.Configuration[name.Replace("__", ":", StringComparison.Ordinal)];
-        builder.Services.AddSingleton<IBlobStore>(_ => InfraFactory.CreateBlobStore(Setting, settings.DefaultLocalRoot));
         if (queue is not null) builder.Services.AddSingleton(queue); // the caller owns (and disposes) it
         else builder.Services.AddSingleton<IJobQueue>(_ => InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = settings.MaxDeliveryCount }));
         builder.Services.AddSingleton(sp => new ModelCache(sp.GetRequiredService<IBlobStore>(), settings.ModelCache, (long)settings.ModelMemoryBudgetMiB << 20));
@@ -36,13 +36,41 @@ public static class WorkerHost
         builder.Services.AddSingleton(new JobQueueProcessorOptions { MaxConcurrentCalls = Math.Max(1, settings.Concurrency), MaxAutoLockRenewalDuration = settings.MaxJobDuration });
         builder.Services.AddSingleton(new HeartbeatFile(Path.Combine(Path.GetTempPath(), "pipeline-worker.alive")));
         builder.Services.AddSingleton<JobRunner>();
-        builder.Services.AddSingleton<Jobs.Shared.FacePreparation>();
         builder.Services.AddSingleton<Jobs.Shared.PerceptualLossProvider>();
         builder.Services.AddSingleton(new Jobs.StyleGan2.ProjectionBatcher { MaxBatch = settings.MaxBatch });
         builder.Services.AddJobHandlers(device);
         builder.Services.AddHostedService<WorkerService>();
         AddTelemetry(builder);
         return builder;
+    }
+
+    /// <summary>Settings from configuration section "Pipeline" (environment variables Pipeline__*): the one binding of worker and CLI.</summary>
+    public static PipelineSettings BindSettings(IConfiguration configuration) =>
+        configuration.GetSection("Pipeline").Get<PipelineSettings>() ?? new PipelineSettings();
+
+    /// <summary>
+    /// What the worker and the CLI share: the settings, the blob store they describe (Pipeline__Storage__*) and face
+    /// preparation (Pipeline__Faces__*).
+    /// </summary>
+    public static IServiceCollection AddPipelineCore(this IServiceCollection services, IConfiguration configuration, PipelineSettings settings)
+    {
+        services.AddSingleton(settings);
+        string? Setting(string name) => configuration[name.Replace("__", ":", StringComparison.Ordinal)];
+        services.AddSingleton<IBlobStore>(_ => InfraFactory.CreateBlobStore(Setting, settings.DefaultLocalRoot));
+        services.AddSingleton<FacePreparation>();
+        return services;
+    }
+
+    /// <summary>
+    /// The CLI's composition: the worker's configuration sources (environment, appsettings.json, command line) and
+    /// <see cref="AddPipelineCore"/>, without queue, handlers or the worker loop. Nothing runs until a service is asked for.
+    /// </summary>
+    public static IHost CreateCliHost(params string[] args)
+    {
+        // No file watcher on the working folder for a short-lived command.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = ["--hostBuilder:reloadConfigOnChange=false", .. args], DisableDefaults = false });
+        builder.Services.AddPipelineCore(builder.Configuration, BindSettings(builder.Configuration));
+        return builder.Build();
     }
 
     /// <summary>Registers every <see cref="IJobHandler"/> of this assembly (constructor-injected).</summary>

@@ -8,7 +8,10 @@ public interface IJobHandler
     /// <summary>True when this handler runs <paramref name="job"/> (kind, and variant where a kind has several).</summary>
     bool CanHandle(JobSpec job);
 
-    /// <summary>Runs the job. Throw <see cref="PermanentJobException"/> for inputs that can never succeed.</summary>
+    /// <summary>
+    /// Runs the job. Throw <see cref="PermanentJobException"/> for inputs that can never succeed (the runner treats an
+    /// operation's <see cref="Operations.UnusableInputException"/> the same way).
+    /// </summary>
     Task<IReadOnlyDictionary<string, double>> RunAsync(JobContext context, CancellationToken cancellationToken);
 }
 

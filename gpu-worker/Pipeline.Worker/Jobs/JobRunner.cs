@@ -100,7 +100,7 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
                 logger.LogWarning("Job {JobId}: out of GPU memory; retrying with batch {Batch}", envelope.JobId, batch);
                 GC.Collect();
             }
-            catch (Exception e) when (e is PermanentJobException or InvalidJobException)
+            catch (Exception e) when (e is PermanentJobException or InvalidJobException or Operations.UnusableInputException)
             {
                 WorkerTelemetry.Jobs.Add(1, new("kind", envelope.Kind.ToString()), new("outcome", "failed"));
                 await WriteStatusAsync(envelope, JobState.Failed, message.DeliveryCount, e.Message, null, CancellationToken.None);

@@ -1,15 +1,20 @@
 using Pipeline.Engine.Council;
+using Pipeline.Worker.Operations.Imaging;
 using SkiaSharp;
 
 namespace Pipeline.Worker.Cli.Council;
 
-/// <summary>Image files for the translate command: decoding (as PIL's convert("RGB")), PNG writing, contact sheets.</summary>
+/// <summary>
+/// Files of the translate and train commands: which inputs a path names, PNG writing, and decoding of training images
+/// (as PIL's convert("RGB")). Translation inputs are prepared by <see cref="Operations.Translation.SelfieInput"/>, as jobs prepare them.
+/// </summary>
 internal static class CouncilImageIO
 {
-    /// <summary>Largest accepted input, against decompression bombs (the reference resizes to ~256 px anyway).</summary>
+    /// <summary>Largest accepted training image, against decompression bombs (the reference resizes to ~256 px anyway).</summary>
     public const long MaxPixels = 64L * 1024 * 1024;
 
-    public static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif"];
+    /// <summary>Formats the upload decoder takes (translate) and training reads.</summary>
+    public static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".webp", ".gif"];
 
     /// <summary>The input images: one file, or every image under a folder (recursive) sorted by path like the reference.</summary>
     public static IReadOnlyList<string> Collect(string input)
@@ -23,13 +28,14 @@ internal static class CouncilImageIO
         return files;
     }
 
+    /// <summary>A training image file, as stored (no EXIF orientation, like PIL's Image.open + convert("RGB")).</summary>
     public static RgbImage Decode(string path)
     {
         using var codec = SKCodec.Create(path) ?? throw new InvalidDataException($"{path}: not an image SkiaSharp can decode");
         return Decode(codec, path);
     }
 
-    /// <summary>Decodes an uploaded image held in memory; <paramref name="name"/> is only for messages.</summary>
+    /// <summary>Decodes an image held in memory as stored; <paramref name="name"/> is only for messages.</summary>
     public static RgbImage Decode(byte[] bytes, string name)
     {
         using var data = SKData.CreateCopy(bytes);
@@ -58,49 +64,13 @@ internal static class CouncilImageIO
         return new RgbImage(w, h, rgb);
     }
 
-    /// <summary>PNG bytes (the shared encoder of the worker's jobs).</summary>
-    public static byte[] EncodePng(RgbImage img) => Pipeline.Worker.Jobs.Shared.Png.Encode(img);
+    /// <summary>PNG bytes (the shared encoder of jobs and CLI).</summary>
+    public static byte[] EncodePng(RgbImage img) => RgbPng.Encode(img);
 
     public static void WritePng(RgbImage img, string path)
     {
         var tmp = path + ".tmp";
         File.WriteAllBytes(tmp, EncodePng(img));
         File.Move(tmp, path, overwrite: true);
-    }
-
-    /// <summary>
-    /// A grid: one row per input (the input first, then its K outputs), 2 px gaps; cells smaller than
-    /// <paramref name="minCell"/> are enlarged by an integer factor (nearest neighbour) so small models stay visible.
-    /// </summary>
-    public static RgbImage ContactSheet(IReadOnlyList<IReadOnlyList<RgbImage>> rows, int minCell = 128)
-    {
-        const int gap = 2;
-        int native = rows.SelectMany(r => r).Max(i => Math.Max(i.Width, i.Height));
-        int scale = Math.Max(1, minCell / native);
-        if (scale > 1) rows = rows.Select(r => (IReadOnlyList<RgbImage>)r.Select(i => Enlarge(i, scale)).ToList()).ToList();
-        int cell = native * scale;
-        int cols = rows.Max(r => r.Count);
-        int w = cols * cell + (cols + 1) * gap, h = rows.Count * cell + (rows.Count + 1) * gap;
-        var px = new byte[w * h * 3];
-        Array.Fill(px, (byte)255);
-        for (int r = 0; r < rows.Count; r++)
-            for (int c = 0; c < rows[r].Count; c++)
-            {
-                var img = rows[r][c];
-                int x0 = gap + c * (cell + gap), y0 = gap + r * (cell + gap);
-                for (int y = 0; y < img.Height; y++)
-                    Array.Copy(img.Pixels, y * img.Width * 3, px, ((y0 + y) * w + x0) * 3, img.Width * 3);
-            }
-        return new RgbImage(w, h, px);
-    }
-
-    private static RgbImage Enlarge(RgbImage img, int f)
-    {
-        int w = img.Width * f, h = img.Height * f;
-        var px = new byte[w * h * 3];
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-                Array.Copy(img.Pixels, ((y / f) * img.Width + x / f) * 3, px, (y * w + x) * 3, 3);
-        return new RgbImage(w, h, px);
     }
 }

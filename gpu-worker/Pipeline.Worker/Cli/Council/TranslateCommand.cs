@@ -2,7 +2,12 @@ using Pipeline.Engine;
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Engine.Council;
+using Pipeline.Worker.Hosting;
+using Pipeline.Worker.Operations;
+using Pipeline.Worker.Operations.Inputs;
+using Pipeline.Worker.Operations.Translation;
 using Spectre.Console;
 using TorchSharp;
 
@@ -10,7 +15,8 @@ namespace Pipeline.Worker.Cli.Council;
 
 /// <summary>
 /// `pipeline translate &lt;image-or-folder&gt; --model &lt;checkpoint-prefix&gt; --outputs K`: Council-GAN selfie → anime,
-/// K diverse candidates per input, a contact sheet and a results.jsonl recording member and seed per image.
+/// K diverse candidates per input, a contact sheet and a results.jsonl recording member and seed per image. Inputs are
+/// prepared as translation jobs prepare them (<see cref="SelfieInput"/>: EXIF orientation, face alignment and crop).
 /// </summary>
 public sealed class TranslateCommand : ICliCommand
 {
@@ -31,19 +37,20 @@ public sealed class TranslateCommand : ICliCommand
         var memberSeed = new Option<int>("--member-seed") { Description = "Seed of the per-image member draw.", DefaultValueFactory = _ => 0 };
         var mapping = new Option<OutputMapping>("--mapping") { Description = "MinMax (per-image stretch, the folder test) or HalfRange ((v+1)/2, the GUI).", DefaultValueFactory = _ => OutputMapping.MinMax };
         var size = new Option<int?>("--size") { Description = "Image size when no yaml is available (else the yaml's new_size)." };
+        var cropFace = new Option<bool>("--crop-face") { Description = "Align and crop the face first (FFHQ-style, Pipeline__Faces__* settings), as translation jobs do by default (TranslationJob.CropFace); --crop-face false translates the whole image.", DefaultValueFactory = _ => true };
         var device = CliDevice.Option();
 
         var cmd = new Command("translate", "Translate selfies to anime with a Council-GAN council (K diverse outputs per image).");
         cmd.Arguments.Add(input);
-        foreach (var o in new Option[] { model, outputs, config, outDir, seed, member, memberSeed, mapping, size, device }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, outputs, config, outDir, seed, member, memberSeed, mapping, size, cropFace, device }) cmd.Options.Add(o);
         cmd.SetAction((parse, ct) => Task.FromResult(Run(new Args(
             parse.GetValue(input)!, parse.GetValue(model)!, parse.GetValue(outputs), parse.GetValue(config), parse.GetValue(outDir)!,
             parse.GetValue(seed), parse.GetValue(member), parse.GetValue(memberSeed), parse.GetValue(mapping), parse.GetValue(size),
-            parse.GetValue(device)!), ct)));
+            parse.GetValue(cropFace), parse.GetValue(device)!), ct)));
         return cmd;
     }
 
-    private sealed record Args(string Input, string Model, int Outputs, string? Config, string OutDir, long Seed, int? Member, int MemberSeed, OutputMapping Mapping, int? Size, string Device);
+    private sealed record Args(string Input, string Model, int Outputs, string? Config, string OutDir, long Seed, int? Member, int MemberSeed, OutputMapping Mapping, int? Size, bool CropFace, string Device);
 
     private sealed record ResultLine(string Source, string Folder, TranslationRecord Record, string MemberCheckpoint, string[] Outputs);
 
@@ -65,6 +72,9 @@ public sealed class TranslateCommand : ICliCommand
             return 2;
         }
 
+        // Settings (Pipeline__Faces__*) bound as the worker binds them, once.
+        using var host = WorkerHost.CreateCliHost();
+        var faces = host.Services.GetRequiredService<FacePreparation>();
         using (council)
         {
             AnsiConsole.MarkupLineInterpolated($"Council of [bold]{council.Members.Count}[/] ({council.Size}px, style_dim {council.Gen.StyleDim}) on {council.Device.type}; {files.Count} image(s) × {a.Outputs} outputs → {Path.GetFullPath(a.OutDir)}");
@@ -80,9 +90,9 @@ public sealed class TranslateCommand : ICliCommand
                         var file = files[n];
                         try
                         {
-                            var img = CouncilImageIO.Decode(file);
+                            var prepared = SelfieInput.Prepare(File.ReadAllBytes(file), a.CropFace, faces, InputImages.LocalFiles);
                             using var scope = torch.NewDisposeScope();
-                            using var t = council.Translate(img, n, options);
+                            using var t = council.Translate(SelfieInput.ToEngine(prepared.Image), n, options);
                             var folder = Path.Combine(a.OutDir, $"{n:D4}_{Path.GetFileNameWithoutExtension(file)}");
                             Directory.CreateDirectory(folder);
                             CouncilImageIO.WritePng(t.Resized, Path.Combine(folder, "input.png"));
@@ -95,18 +105,19 @@ public sealed class TranslateCommand : ICliCommand
                             }
                             if (sheetRows.Count < MaxSheetRows) sheetRows.Add([t.Resized, .. outs]);
                             var memberFile = council.MemberFiles.Count > t.Record.Member ? council.MemberFiles[t.Record.Member] : "";
+                            File.WriteAllBytes(Path.Combine(folder, "face.json"), FacePreparation.ToJson(prepared));
                             results.WriteLine(JsonSerializer.Serialize(new ResultLine(file, folder, t.Record, memberFile, names), Json));
                         }
-                        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
+                        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnusableInputException)
                         {
-                            failures.Add($"{file}: {e.Message}");
+                            failures.Add($"{file}: {e.Message}" + (e is UnusableInputException && a.CropFace ? " (--crop-face false translates the whole image)" : ""));
                         }
                     }
                 });
             if (sheetRows.Count > 0)
             {
                 var sheet = Path.Combine(a.OutDir, "contact_sheet.png");
-                CouncilImageIO.WritePng(CouncilImageIO.ContactSheet(sheetRows), sheet);
+                CouncilImageIO.WritePng(CouncilContactSheet.Render(sheetRows), sheet);
                 AnsiConsole.MarkupLineInterpolated($"contact sheet: {sheet} ({sheetRows.Count} row(s): input, then {a.Outputs} candidates)");
             }
             foreach (var f in failures) AnsiConsole.MarkupLineInterpolated($"[red]failed:[/] {f}");

@@ -12,8 +12,8 @@ using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
 using Pipeline.Engine.StyleGan1;
-using Pipeline.Worker.Cli.StyleGan1;
 using Pipeline.Worker.Hosting;
+using Pipeline.Worker.Operations.Mixing;
 using Spectre.Console;
 
 namespace Pipeline.Worker.Cli.Demo;
@@ -226,14 +226,14 @@ public sealed class DemoCommand : ICliCommand
             };
             MixManifest manifest;
             string path;
-            try { (manifest, path) = await MixGridWriter.WriteAsync(request, null, ct); }
+            try { (manifest, path) = await MixGridRenderer.WriteAsync(request, null, ct); }
             catch (ArgumentException e)
             {
                 // Only a generator too small for the range gets here (e.g. middle needs 16 px): say so, keep the demo going.
                 AnsiConsole.MarkupLineInterpolated($"   [yellow]skipped[/] {range.Name} grid: {e.Message}");
                 continue;
             }
-            var blob = await MixGridWriter.PublishAsync(store, batchId, manifest, path, ct);
+            var blob = await MixGridPublisher.PublishAsync(store, batchId, manifest, path, ct);
             AnsiConsole.MarkupLineInterpolated($"   published {blob} ({manifest.Rows}x{manifest.Columns}, {manifest.Resolution} px, {range.Name} = {What(manifest.Range)})");
             blobs.Add(blob);
         }

@@ -1,10 +1,11 @@
 using Pipeline.Engine.Pix2PixHD;
+using Pipeline.Worker.Operations.Label2Img;
 using SkiaSharp;
 using static TorchSharp.torch;
 
 namespace Pipeline.Worker.Cli.Pix2PixHD;
 
-/// <summary>File IO of the label2img command: exact PNG decoding for maps (engine), SkiaSharp for photos and encoding.</summary>
+/// <summary>File IO of the label2img command: photos (exact PNG decoder, else SkiaSharp) and output files (encoded by <see cref="Label2ImgInput"/>).</summary>
 internal static class ImageFiles
 {
     /// <summary>An 8-bit RGB photo: PNGs through the exact decoder (parity with the reference), other formats through SkiaSharp.</summary>
@@ -40,20 +41,11 @@ internal static class ImageFiles
     public static void WriteImage(Tensor image, string path)
     {
         bool jpeg = path.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".jpeg", StringComparison.OrdinalIgnoreCase);
-        var bytes = EncodeImage(image, jpeg);
+        var bytes = Label2ImgInput.Encode(image, jpeg);
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
         var tmp = path + ".tmp";
         File.WriteAllBytes(tmp, bytes);
         File.Move(tmp, path, overwrite: true);
-    }
-
-    /// <summary>PNG (lossless) or JPEG q75 bytes of an HWC (or HW) uint8 tensor, through the imaging library's one encoder.</summary>
-    public static byte[] EncodeImage(Tensor image, bool jpeg)
-    {
-        var hwc = image.dim() == 2 ? image.unsqueeze(-1).expand(-1, -1, 3) : image;
-        int h = (int)hwc.shape[0], w = (int)hwc.shape[1];
-        var rgb = new Pipeline.Imaging.RgbImage(w, h, hwc.contiguous().cpu().data<byte>().ToArray());
-        return jpeg ? rgb.EncodeJpeg(75) : rgb.EncodePng();
     }
 }

@@ -3,6 +3,7 @@ using Pipeline.Engine;
 using System.CommandLine;
 using System.Diagnostics;
 using Pipeline.Engine.Pix2PixHD;
+using Pipeline.Worker.Operations.Label2Img;
 using Spectre.Console;
 using TorchSharp;
 
@@ -56,9 +57,10 @@ public sealed class Label2ImgCommand : ICliCommand
                     using var translator = Translator.Load(dir.FullName, null, parse.GetValue(which)!, dev, overrides);
                     AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(Describe(translator.Generator))} on {dev.type} ({sw.ElapsedMilliseconds} ms)");
                     ctx.Status("Validating maps…");
-                    var (map, info) = LabelMaps.ReadLabels(File.ReadAllBytes(labelFile.FullName), translator.Options.LabelNc);
                     var instFile = parse.GetValue(instances);
-                    var inst = instFile is null ? null : LabelMaps.ReadInstances(File.ReadAllBytes(instFile.FullName), info);
+                    // The maps as a label2img job reads them.
+                    var (map, inst, info) = Label2ImgInput.Read(File.ReadAllBytes(labelFile.FullName),
+                        instFile is null ? null : File.ReadAllBytes(instFile.FullName), translator.Options.LabelNc);
                     var photoFile = parse.GetValue(photo);
                     ctx.Status("Translating…");
                     sw.Restart();

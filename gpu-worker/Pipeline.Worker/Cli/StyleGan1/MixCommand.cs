@@ -1,11 +1,12 @@
 using Pipeline.Engine;
+using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Infra.Contracts;
-using Pipeline.Infra;
+using Pipeline.Infra.Storage;
 using System.CommandLine;
 using System.Globalization;
-using Microsoft.Extensions.Configuration;
 using Pipeline.Engine.StyleGan1;
 using Pipeline.Worker.Hosting;
+using Pipeline.Worker.Operations.Mixing;
 using Spectre.Console;
 
 namespace Pipeline.Worker.Cli.StyleGan1;
@@ -62,15 +63,17 @@ public sealed class MixCommand : ICliCommand
                 await CliProgress.RunAsync(async add =>
                 {
                     var task = add($"style mixing ({request.Range.Name})", request.RowSeeds.Count + request.ColumnSeeds.Count + request.RowSeeds.Count * request.ColumnSeeds.Count);
-                    (manifest, manifestPath) = await Task.Run(() => MixGridWriter.WriteAsync(request, new Inline(p => task.Set(p.Done)), ct), ct);
+                    (manifest, manifestPath) = await Task.Run(() => MixGridRenderer.WriteAsync(request, new Inline(p => task.Set(p.Done)), ct), ct);
                 });
                 AnsiConsole.MarkupLineInterpolated($"[green]wrote[/] {manifest!.Grid.Image} ({manifest.Resolution} px cells, {manifest.Cells.Count} mixes) and {manifestPath}");
                 if (manifest.Model.TrainedStepDetected)
                     AnsiConsole.MarkupLineInterpolated($"size {manifest.Resolution} px was detected from the weights (last level with trained noise); pass --size to choose another");
                 if (parse.GetValue(publish) is { } batchId)
                 {
-                    var store = InfraFactory.CreateBlobStore(Environment.GetEnvironmentVariable, new PipelineSettings().DefaultLocalRoot);
-                    var blob = await MixGridWriter.PublishAsync(store, batchId, manifest, manifestPath, ct);
+                    // The store the worker would use: the same configuration (Pipeline__Storage__*, appsettings.json), bound once.
+                    using var host = WorkerHost.CreateCliHost();
+                    var store = host.Services.GetRequiredService<IBlobStore>();
+                    var blob = await MixGridPublisher.PublishAsync(store, batchId, manifest, manifestPath, ct);
                     AnsiConsole.MarkupLineInterpolated($"[green]published[/] {blob} ({store.GetType().Name})");
                 }
                 return 0;

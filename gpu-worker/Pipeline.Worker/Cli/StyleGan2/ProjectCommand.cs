@@ -1,8 +1,13 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Engine;
 using Pipeline.Engine.IO;
 using Pipeline.Engine.Metrics;
 using Pipeline.Worker.Cli.Metrics;
+using Pipeline.Worker.Hosting;
+using Pipeline.Worker.Operations;
+using Pipeline.Worker.Operations.Inputs;
+using Pipeline.Worker.Operations.Projection;
 using TorchSharp;
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Engine.StyleGan2.Encoder;
@@ -11,7 +16,11 @@ using static TorchSharp.torch;
 
 namespace Pipeline.Worker.Cli.StyleGan2;
 
-/// <summary>`pipeline project`: find the latent (w or W+) and noise maps that reproduce each image (projector.py).</summary>
+/// <summary>
+/// `pipeline project`: find the latent (w or W+) and noise maps that reproduce each image (projector.py). Targets are
+/// prepared as projection jobs prepare them (<see cref="ProjectionInput"/>: EXIF orientation, face alignment,
+/// Pillow-exact resize), so a file gives the same target here and in a job.
+/// </summary>
 public sealed class ProjectCommand : ICliCommand
 {
     public Command Build()
@@ -29,11 +38,12 @@ public sealed class ProjectCommand : ICliCommand
         var noiseReg = new Option<double>("--noise-regularize") { Description = "Noise regularisation weight", DefaultValueFactory = _ => 1e5 };
         var batch = new Option<int>("--batch") { Description = "Images per optimisation (GPU pass)", DefaultValueFactory = _ => 8 };
         var seed = new Option<long>("--seed") { Description = "Seed of the random draws", DefaultValueFactory = _ => 0 };
+        var alignFace = new Option<bool>("--align-face") { Description = "Align the face first (FFHQ crop, Pipeline__Faces__* settings), as projection jobs do by default (ProjectionJob.AlignFace); --align-face false projects the whole image", DefaultValueFactory = _ => true };
         var outDir = Sg2Cli.OutDir("projection");
         var device = CliDevice.Option();
         var cmd = new Command("project", "Project images into a StyleGAN2 latent space; writes latents (.npy and a torch.save .pt), reconstructions and a loss plot.")
         {
-            images, ckpt, steps, init, encoderFile, lr, wPlus, mse, lpips, modelsDir, noiseReg, batch, seed, outDir, device,
+            images, ckpt, steps, init, encoderFile, lr, wPlus, mse, lpips, modelsDir, noiseReg, batch, seed, alignFace, outDir, device,
         };
         cmd.SetAction(async (p, ct) =>
         {
@@ -43,7 +53,15 @@ public sealed class ProjectCommand : ICliCommand
                 try { perceptual = (await MetricsCli.Store(p.GetValue(modelsDir)).LoadLpipsVggAsync(ct)).Model; }
                 catch (WeightsMissingException e) { return MetricsCli.Skipped(e); }
             }
-            return Sg2Cli.Run(() => Run(p, ct, perceptual));
+            return Sg2Cli.Run(() =>
+            {
+                try { return Run(p, ct, perceptual); }
+                catch (UnusableInputException e)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}{(p.GetValue(alignFace) ? " (--align-face false projects the whole image)" : "")}");
+                    return 2;
+                }
+            });
         });
         return cmd;
 
@@ -54,8 +72,11 @@ public sealed class ProjectCommand : ICliCommand
             var files = p.GetValue(images)!;
             var (g, _) = Sg2Cli.LoadGenerator(p.GetValue(ckpt)!, dev);
             g.SetFusedModulation(false); // same values; a batched shared-kernel conv backpropagates faster than a grouped one
-            int res = Math.Min(g.Config.Size, 256);
-            var targets = files.Select(f => Sg2Images.LoadTarget(f.FullName, res)).ToList(); // fail early on a bad file
+            int res = ProjectionInput.Resolution(g.Config.Size);
+            // Settings (Pipeline__Faces__*) bound as the worker binds them, once; every file fails early when it is unusable.
+            using var host = WorkerHost.CreateCliHost();
+            var faces = host.Services.GetRequiredService<FacePreparation>();
+            var targets = files.Select(f => LoadTarget(f, res, p.GetValue(alignFace), faces)).ToList();
             var encPath = p.GetValue(encoderFile)?.FullName ?? EncoderCheckpoint.PathFor(p.GetValue(ckpt)!.FullName);
             var start = ProjectionInits.Resolve(p.GetValue(init), File.Exists(encPath));
             StyleEncoder? encoder = null;
@@ -117,5 +138,17 @@ public sealed class ProjectCommand : ICliCommand
             AnsiConsole.MarkupLineInterpolated($"[green]{files.Length} projected[/] from the {(encoder is null ? "mean latent" : "encoder's W+")} in {opts.Steps} steps: latents *.npy and {Path.GetFileName(ptPath)}, reconstructions *-project.png, loss curve {plotPath}");
             return 0;
         }
+    }
+
+    /// <summary>A file's target as a projection job prepares it: [1, 3, R, R] in [-1, 1].</summary>
+    internal static Tensor LoadTarget(FileInfo file, int resolution, bool alignFace, FacePreparation faces)
+    {
+        if (!file.Exists) throw new FileNotFoundException($"image not found: {file.FullName}", file.FullName);
+        try
+        {
+            using var target = ProjectionInput.Prepare(File.ReadAllBytes(file.FullName), alignFace, resolution, faces, InputImages.LocalFiles).Target;
+            return target.unsqueeze(0);
+        }
+        catch (UnusableInputException e) { throw new UnusableInputException($"{file.Name}: {e.Message}", e); }
     }
 }

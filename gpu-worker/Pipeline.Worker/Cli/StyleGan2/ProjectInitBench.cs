@@ -6,8 +6,8 @@ using Pipeline.Engine;
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Engine.StyleGan2.Encoder;
 using Pipeline.Imaging.Synthetic;
-using Pipeline.Worker.Jobs.Shared;
-using Pipeline.Worker.Jobs.StyleGan2;
+using Pipeline.Worker.Operations.Inputs;
+using Pipeline.Worker.Operations.Projection;
 using Spectre.Console;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -112,7 +112,7 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
             if (res != g.Config.Size) held = nn.functional.interpolate(held, [res, res], mode: InterpolationMode.Area);
         }
         // The demo's uploads go through the job's preprocessing (resize + centre crop) as a projection job would.
-        Tensor Upload(byte[] png) => ProjectionHandler.Preprocess(InputImages.Decode(png), res).unsqueeze(0);
+        Tensor Upload(byte[] png) => ProjectionInput.Preprocess(InputImages.Decode(png), res).unsqueeze(0);
         var faces = cat(new[] { 2, 5, 0 }.Select(s => Upload(SyntheticFaces.DrawPng(s, FaceStyle.PhotoLike, 256))).ToArray(), 0);
         var scenes = cat(new[] { 11, 12 }.Select(s => Upload(SyntheticLandscapes.ImagePng(SyntheticLandscapes.Draw(s, 256, 256)))).ToArray(), 0);
         return [new("held-out generated", held), new("demo faces (alice, bob, carol)", faces.to(g.Device)), new("demo landscapes (valley, valley-twin)", scenes.to(g.Device))];

@@ -95,7 +95,7 @@ internal sealed class StyleGan2TrainingMetrics : IDisposable
             var ctx = new MetricContext
             {
                 ModelId = $"{_runId}@{trainer.Iteration}", Dataset = _dataset, Device = g.Device, Weights = MetricsCli.Store(null),
-                ReferenceStats = _fidReference, GeneratedImages = (n, batch) => Jobs.Metrics.MetricsJobHandler.Generated(g, 123, truncation: 1, randomizeNoise: false, n, batch, g.Device, default),
+                ReferenceStats = _fidReference, GeneratedImages = (n, batch) => Operations.Metrics.GeneratedImages.Stream(g, 123, truncation: 1, randomizeNoise: false, n, batch, g.Device, default),
             };
             // The loop is synchronous; the registry's sink is a no-op because the loop writes metric-<name>.jsonl itself.
             records.Add(_fid.EvaluateAsync(_fidName, ctx, new DelegateMetricSink((_, _, _) => Task.CompletedTask)).GetAwaiter().GetResult());

@@ -5,11 +5,13 @@ using Pipeline.Engine.Council;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Records;
 using Pipeline.Infra.Contracts;
-using Pipeline.Worker.Cli.Council;
 using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs.Metrics;
 using Pipeline.Worker.Jobs.Shared;
 using Pipeline.Worker.Metrics;
+using Pipeline.Worker.Operations.Imaging;
+using Pipeline.Worker.Operations.Inputs;
+using Pipeline.Worker.Operations.Translation;
 using TorchSharp;
 
 namespace Pipeline.Worker.Jobs.Council;
@@ -41,7 +43,8 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         using var model = await context.Models.GetFolderModelAsync(folder,
             m => CouncilTranslator.Load(m.LocalPath, new CouncilLoadOptions { Device = torch.device(device.Name) }), cancellationToken);
         var council = model.Model;
-        var prepared = faces.Prepare(InputImages.Decode(await context.ReadInputAsync(job.Input, cancellationToken)), job.CropFace);
+        // The one preparation `pipeline translate` uses too: decode + EXIF orientation, face alignment and crop.
+        var prepared = SelfieInput.Prepare(await context.ReadInputAsync(job.Input, cancellationToken), job.CropFace, faces);
         context.ReportProgress(0.2);
 
         var sw = Stopwatch.StartNew();
@@ -52,21 +55,21 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         lock (council) // modules are not re-entrant; one translation at a time per loaded council
         {
             using var scope = torch.NewDisposeScope();
-            using var t = council.Translate(new RgbImage(prepared.Image.Width, prepared.Image.Height, prepared.Image.Pixels), 0,
+            using var t = council.Translate(SelfieInput.ToEngine(prepared.Image), 0,
                 new TranslateOptions { NumStyles = job.Outputs, SeedBase = job.Seed, MemberSeed = unchecked((int)job.Seed), MaxBatch = context.MaxBatch });
             resized = t.Resized;
             record = t.Record;
             var images = t.Images();
             translated = images;
-            outputs = images.Select(Png.Encode).ToArray();
-            var sheet = CouncilImageIO.ContactSheet([[t.Resized, .. images]]);
-            outputs = [.. outputs, Png.Encode(sheet)];
+            outputs = images.Select(RgbPng.Encode).ToArray();
+            var sheet = CouncilContactSheet.Render([[t.Resized, .. images]]);
+            outputs = [.. outputs, RgbPng.Encode(sheet)];
         }
         var seconds = sw.Elapsed.TotalSeconds;
         for (int k = 0; k < job.Outputs; k++)
             await context.WriteOutputAsync($"output-{k}.png", outputs[k], "image/png", "output", cancellationToken);
         await context.WriteOutputAsync("contact_sheet.png", outputs[^1], "image/png", "contact-sheet", cancellationToken);
-        await context.WriteOutputAsync("input.png", Png.Encode(resized), "image/png", "model-input", cancellationToken);
+        await context.WriteOutputAsync("input.png", RgbPng.Encode(resized), "image/png", "model-input", cancellationToken);
         await context.WriteOutputAsync("face.json", FacePreparation.ToJson(prepared), "application/json", "face", cancellationToken);
         var memberFile = council.MemberFiles.Count > record.Member ? Path.GetFileName(council.MemberFiles[record.Member]) : null;
         await context.WriteOutputAsync("translation.json", JsonSerializer.SerializeToUtf8Bytes(new { record, memberFile, model = job.Model.Path }, Json), "application/json", "record", cancellationToken);

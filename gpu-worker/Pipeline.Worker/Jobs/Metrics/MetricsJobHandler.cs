@@ -8,6 +8,8 @@ using Pipeline.Infra.Storage;
 using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs.Shared;
 using Pipeline.Worker.Metrics;
+using Pipeline.Worker.Operations.Inputs;
+using Pipeline.Worker.Operations.Metrics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,7 +47,7 @@ public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore f
             ReferenceStats = reference?.Path,
             GeneratedImages = job.DatasetBatchId is { } batch
                 ? (n, b) => DatasetImages(context.Store, batch, n, b, cancellationToken)
-                : (n, b) => Generated(g, job.Seed, job.Truncation, randomizeNoise: true, n, b, dev, cancellationToken),
+                : (n, b) => GeneratedImages.Stream(g, job.Seed, job.Truncation, randomizeNoise: true, n, b, dev, cancellationToken),
             // Every use of the generator takes its lock, as in the other handlers: modules are not re-entrant and
             // a concurrent job of the same model may be running it.
             Generator = StyleGan2Metrics.ForPpl(g, gate: g),
@@ -69,55 +71,6 @@ public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore f
     {
         var absent = record.Status == "skipped" ? definition.Networks.Where(f => weights.Find(f) is null).Select(f => f.Title).ToList() : [];
         return absent.Count > 0 ? "skipped: " + string.Join(", ", absent.Select(t => $"no {t} weights")) : $"{record.Status}: {record.Reason}";
-    }
-
-    /// <summary>
-    /// Generated images in [0, 1] for feature extractors, z from a CPU generator seeded with <paramref name="seed"/>
-    /// (so a rerun sees the same images); also used by training's metric records.
-    /// </summary>
-    internal static async IAsyncEnumerable<Tensor> Generated(Pipeline.Engine.StyleGan2.Generator g, long seed, double truncation, bool randomizeNoise,
-        long count, int batch, Device dev, [EnumeratorCancellation] CancellationToken ct)
-    {
-        Tensor? mean = null;
-        if (truncation != 1)
-            lock (g)
-            {
-                using var scope = NewDisposeScope();
-                using var _ = no_grad();
-                mean = g.MeanLatent(StyleGan2.StyleGan2AugmentationHandler.Seeded(0, 4096, g.Config.StyleDim, dev)).MoveToOuterDisposeScope();
-            }
-        using var gen = new TorchSharp.torch.Generator(unchecked((ulong)seed));
-        try
-        {
-            for (long done = 0; done < count; done += batch)
-            {
-                ct.ThrowIfCancellationRequested();
-                int n = (int)Math.Min(batch, count - done);
-                // The consumer owns (and disposes) each yielded batch; everything else of the batch dies here.
-                yield return GenerateBatch(g, gen, n, truncation, mean, randomizeNoise, dev);
-                await Task.Yield();
-            }
-        }
-        finally
-        {
-            mean?.Dispose();
-        }
-    }
-
-    /// <summary>
-    /// One batch in [0, 1], synchronous so that its dispose scope and the model lock never span an await (a scope is
-    /// per thread: across an await another job's tensors would land in it).
-    /// </summary>
-    private static Tensor GenerateBatch(Pipeline.Engine.StyleGan2.Generator g, TorchSharp.torch.Generator gen, int n, double truncation, Tensor? mean, bool randomizeNoise, Device dev)
-    {
-        lock (g)
-        {
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var z = randn([n, g.Config.StyleDim], generator: gen).to(dev);
-            var image = g.Forward([z], new GenerateOptions { Truncation = truncation, TruncationLatent = mean, RandomizeNoise = randomizeNoise }).Image;
-            return ((image.clamp(-1, 1) + 1) / 2).detach().MoveToOuterDisposeScope();
-        }
     }
 
     private static async IAsyncEnumerable<Tensor> DatasetImages(IBlobStore store, string batchId, long max, int batch, [EnumeratorCancellation] CancellationToken ct)

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Pipeline.Engine.Pix2PixHD;
 using Pipeline.Infra.Contracts;
-using Pipeline.Worker.Cli.Pix2PixHD;
 using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs.Models;
+using Pipeline.Worker.Operations.Label2Img;
 using TorchSharp;
 
 namespace Pipeline.Worker.Jobs.Pix2PixHD;
@@ -32,9 +32,10 @@ public sealed class Pix2PixHdJobHandler(EngineDevice device) : IJobHandler
         LabelMapInfo info;
         try
         {
-            (labels, info) = LabelMaps.ReadLabels(await context.ReadInputAsync(job.Input, cancellationToken), translator.Options.LabelNc);
-            if (job.InstanceMap is not null)
-                instances = LabelMaps.ReadInstances(await context.ReadInputAsync(job.InstanceMap, cancellationToken), info);
+            // The maps as `pipeline label2img` reads them.
+            var labelBytes = await context.ReadInputAsync(job.Input, cancellationToken);
+            var instanceBytes = job.InstanceMap is null ? null : await context.ReadInputAsync(job.InstanceMap, cancellationToken);
+            (labels, instances, info) = Label2ImgInput.Read(labelBytes, instanceBytes, translator.Options.LabelNc);
         }
         catch (InvalidLabelMapException e)
         {
@@ -58,7 +59,7 @@ public sealed class Pix2PixHdJobHandler(EngineDevice device) : IJobHandler
                     LoadSize = job.Size,
                 });
                 (height, width) = (r.Image.shape[0], r.Image.shape[1]);
-                png = ImageFiles.EncodeImage(r.Image, jpeg: false);
+                png = Label2ImgInput.Encode(r.Image, jpeg: false);
             }
             await context.WriteOutputAsync($"output-{i}.png", png, "image/png", "translation", cancellationToken);
             context.ReportProgress(0.2 + 0.8 * (i + 1) / outputs);

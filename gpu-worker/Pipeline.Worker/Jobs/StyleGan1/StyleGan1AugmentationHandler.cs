@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using Pipeline.Engine.StyleGan1;
 using Pipeline.Infra.Contracts;
-using Pipeline.Worker.Cli.StyleGan1;
-using Pipeline.Worker.Cli.StyleGan2;
 using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs.Shared;
+using Pipeline.Worker.Operations.Imaging;
+using Pipeline.Worker.Operations.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -34,7 +34,7 @@ public sealed class StyleGan1AugmentationHandler(EngineDevice engineDevice) : IJ
         var g = model.Model;
 
         int step;
-        try { step = job.Size is { } size ? MixGridWriter.StepOf(size, g.Config.MaxStep) : StyleMixingGrid.DetectTrainedStep(g); }
+        try { step = job.Size is { } size ? StyleGan1Levels.StepOf(size, g.Config.MaxStep) : StyleMixingGrid.DetectTrainedStep(g); }
         catch (ArgumentException e) { throw new PermanentJobException(e.Message, e); }
         double psi = job.Operation == AugmentationOp.Sample ? 1 : job.Truncation;
         var seeds = Enumerable.Range(0, job.Count).Select(i => job.Seed + i).ToArray();
@@ -79,7 +79,7 @@ public sealed class StyleGan1AugmentationHandler(EngineDevice engineDevice) : IJ
         {
             var name = $"{i:D5}.png";
             var path = BlobLayout.DatasetItem(job.BatchId, name);
-            var png = Sg2Images.EncodePng(images[i]);
+            var png = GeneratorImages.EncodePng(images[i]);
             await context.WriteAsync(path, png, "image/png", "dataset-item", cancellationToken);
             var thumb = Thumbnails.PathOf(job.BatchId, i);
             await context.WriteAsync(thumb, Thumbnails.FromEncoded(png), "image/jpeg", "thumbnail", cancellationToken);

@@ -3,11 +3,12 @@ using System.Text.Json;
 using Pipeline.Engine.IO;
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Engine.StyleGan2.Encoder;
-using Pipeline.Imaging;
 using Pipeline.Infra.Contracts;
-using Pipeline.Worker.Cli.StyleGan2;
 using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs.Shared;
+using Pipeline.Worker.Operations.Imaging;
+using Pipeline.Worker.Operations.Inputs;
+using Pipeline.Worker.Operations.Projection;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -38,9 +39,9 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         if (encoder is not null) lock (encoder) encoder.to(torch.device(device.Name));
         int steps = job.Steps ?? ProjectionInits.DefaultSteps(encoder is null ? ProjectionInit.Mean : ProjectionInit.Encoder);
         var (perceptual, missing) = await lpips.GetAsync();
-        var prepared = faces.Prepare(InputImages.Decode(await context.ReadInputAsync(job.Input, cancellationToken)), job.AlignFace);
-        int resolution = Math.Min(g.Config.Size, 256);
-        var target = Preprocess(prepared.Image, resolution);
+        // The one preparation `pipeline project` uses too: decode + orientation, face alignment, Pillow-exact resize.
+        var (target, prepared) = ProjectionInput.Prepare(await context.ReadInputAsync(job.Input, cancellationToken), job.AlignFace,
+            ProjectionInput.Resolution(g.Config.Size), faces);
         var options = new ProjectorOptions
         {
             Steps = steps,
@@ -151,20 +152,8 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         {
             tmp.Delete(recursive: true);
         }
-        outputs.Add(("reconstruction.png", Sg2Images.EncodePng(share.Image), "image/png", "reconstruction"));
-        outputs.Add(("target.png", Sg2Images.EncodePng(target), "image/png", "model-input"));
+        outputs.Add(("reconstruction.png", GeneratorImages.EncodePng(share.Image), "image/png", "reconstruction"));
+        outputs.Add(("target.png", GeneratorImages.EncodePng(target), "image/png", "model-input"));
         return (outputs, mse, lp);
-    }
-
-    /// <summary>projector.py's transform: Resize(shorter side) then CenterCrop, ToTensor, Normalize(0.5): [3,R,R] in [-1,1].</summary>
-    internal static Tensor Preprocess(RgbImage image, int resolution)
-    {
-        // torchvision Resize(int): the shorter side becomes `resolution`, the longer one int(resolution * long / short).
-        int w = image.Width <= image.Height ? resolution : (int)(resolution * (long)image.Width / image.Height);
-        int h = image.Height <= image.Width ? resolution : (int)(resolution * (long)image.Height / image.Width);
-        var resized = Resampler.Resize(image, w, h, ResampleFilter.Bilinear);
-        int x0 = (w - resolution) / 2, y0 = (h - resolution) / 2;
-        var crop = resized.Crop(x0, y0, x0 + resolution, y0 + resolution);
-        return torch.tensor(crop.ToPlanar(), [3, resolution, resolution]);
     }
 }

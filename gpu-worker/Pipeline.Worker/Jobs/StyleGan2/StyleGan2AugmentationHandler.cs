@@ -2,9 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Infra.Contracts;
-using Pipeline.Worker.Cli.StyleGan2;
 using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs.Shared;
+using Pipeline.Worker.Operations.Imaging;
+using Pipeline.Worker.Operations.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -40,7 +41,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
                 g.to(dev);
                 using var _ = no_grad();
                 using var scope = NewDisposeScope();
-                var mean = job.Operation is AugmentationOp.Sample ? null : g.MeanLatent(Seeded(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
+                var mean = job.Operation is AugmentationOp.Sample ? null : g.MeanLatent(SeededLatents.Draw(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
                 double psi = job.Operation is AugmentationOp.Sample ? 1 : job.Truncation;
                 for (int start = 0; start < job.Count; start += context.MaxBatch)
                 {
@@ -48,7 +49,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
                     int n = Math.Min(context.MaxBatch, job.Count - start);
                     using var batchScope = NewDisposeScope();
                     var seeds = Enumerable.Range(start, n).Select(i => job.Seed + i).ToArray();
-                    var z = MoreLikeThis.FirstLatents(job, seeds, s => Seeded(s, 1, g.Config.StyleDim, dev));
+                    var z = MoreLikeThis.FirstLatents(job, seeds, s => SeededLatents.Draw(s, 1, g.Config.StyleDim, dev));
                     foreach (var (png, seed, attrs) in Render(g, job, z, seeds, mean, psi, dev))
                         images.Add((png, seed, attrs));
                     context.ReportProgress(0.9 * (start + n) / job.Count);
@@ -95,59 +96,52 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
             case AugmentationOp.Truncation:
             {
                 var img = g.Forward([z], opts).Image;
-                for (int i = 0; i < seeds.Length; i++) yield return (Sg2Images.EncodePng(img[i]), seeds[i], new(baseAttrs));
+                for (int i = 0; i < seeds.Length; i++) yield return (GeneratorImages.EncodePng(img[i]), seeds[i], new(baseAttrs));
                 break;
             }
             case AugmentationOp.StyleMixing:
             {
                 var partners = seeds.Select(s => s + job.Count).ToArray();
-                var z2 = cat(partners.Select(s => Seeded(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
+                var z2 = cat(partners.Select(s => SeededLatents.Draw(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
                 for (int i = 0; i < seeds.Length; i++)
                 {
                     int inject = job.MixingCrossover ?? new Random(unchecked((int)seeds[i])).Next(1, g.Config.NLatent);
                     if (inject < 1 || inject >= g.Config.NLatent) throw new PermanentJobException($"MixingCrossover must be 1..{g.Config.NLatent - 1} for this {g.Config.Size} px generator");
                     var img = g.Forward([z.narrow(0, i, 1), z2.narrow(0, i, 1)], opts with { InjectIndex = inject }).Image;
-                    yield return (Sg2Images.EncodePng(img[0]), seeds[i], new(baseAttrs) { ["mixSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["injectIndex"] = inject.ToString(CultureInfo.InvariantCulture) });
+                    yield return (GeneratorImages.EncodePng(img[0]), seeds[i], new(baseAttrs) { ["mixSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["injectIndex"] = inject.ToString(CultureInfo.InvariantCulture) });
                 }
                 break;
             }
             case AugmentationOp.SoatPanorama:
             {
                 var soat = new Soat(g);
-                var meanStyles = soat.MeanStyles(Seeded(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
+                var meanStyles = soat.MeanStyles(SeededLatents.Draw(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
                 int n = Math.Max(2, job.PanoramaLatents);
                 for (int i = 0; i < seeds.Length; i++)
                 {
-                    var zs = cat(Enumerable.Range(0, n).Select(k => Seeded(seeds[i] * 1000 + k, 1, g.Config.StyleDim, dev)).ToArray(), 0);
+                    var zs = cat(Enumerable.Range(0, n).Select(k => SeededLatents.Draw(seeds[i] * 1000 + k, 1, g.Config.StyleDim, dev)).ToArray(), 0);
                     var pano = soat.Panorama(zs, new PanoramaOptions(NumImages: n, Truncation: psi), meanStyles).Panorama;
-                    yield return (Sg2Images.EncodePng(pano[0]), seeds[i], new(baseAttrs) { ["panoramaLatents"] = n.ToString(CultureInfo.InvariantCulture), ["latentSeeds"] = $"{seeds[i]}*1000+k" });
+                    yield return (GeneratorImages.EncodePng(pano[0]), seeds[i], new(baseAttrs) { ["panoramaLatents"] = n.ToString(CultureInfo.InvariantCulture), ["latentSeeds"] = $"{seeds[i]}*1000+k" });
                 }
                 break;
             }
             case AugmentationOp.SoatBlend:
             {
                 var soat = new Soat(g);
-                var meanStyles = psi == 1 ? null : soat.MeanStyles(Seeded(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
+                var meanStyles = psi == 1 ? null : soat.MeanStyles(SeededLatents.Draw(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
                 var partners = seeds.Select(s => s + job.Count).ToArray();
-                var z2 = cat(partners.Select(s => Seeded(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
+                var z2 = cat(partners.Select(s => SeededLatents.Draw(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
                 var s1 = soat.GetStyles(z, truncation: psi, meanStyles: meanStyles);
                 var s2 = soat.GetStyles(z2, truncation: psi, meanStyles: meanStyles);
                 for (int i = 0; i < seeds.Length; i++)
                 {
                     var img = soat.Blend(Soat.IndexLayers(s1, i), Soat.IndexLayers(s2, i), BlendDirection.Horizontal);
-                    yield return (Sg2Images.EncodePng(img[0]), seeds[i], new(baseAttrs) { ["blendWithSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["direction"] = "horizontal" });
+                    yield return (GeneratorImages.EncodePng(img[0]), seeds[i], new(baseAttrs) { ["blendWithSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["direction"] = "horizontal" });
                 }
                 break;
             }
             default:
                 throw new PermanentJobException($"operation {job.Operation} is not supported for StyleGAN2");
         }
-    }
-
-    /// <summary>z rows from a CPU generator seeded per image: the same seed gives the same image on any device and batch.</summary>
-    internal static Tensor Seeded(long seed, int rows, int dim, Device dev)
-    {
-        using var gen = new TorchSharp.torch.Generator(unchecked((ulong)seed));
-        return randn([rows, dim], generator: gen).to(dev);
     }
 }

@@ -1,7 +1,7 @@
-namespace Pipeline.Worker.Jobs.Shared;
+namespace Pipeline.Worker.Operations.Imaging;
 
 /// <summary>PNG bytes of engine-side RGB buffers (encoded from pixels only, so no metadata is carried).</summary>
-public static class Png
+public static class RgbPng
 {
     public static byte[] Encode(Pipeline.Engine.Council.RgbImage image) =>
         image.Channels == 3

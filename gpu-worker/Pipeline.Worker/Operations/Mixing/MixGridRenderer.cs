@@ -5,13 +5,14 @@ using Pipeline.Engine.IO;
 using Pipeline.Engine.StyleGan1;
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Infra.Contracts;
-using Pipeline.Infra.Storage;
+using Pipeline.Worker.Operations.Imaging;
+using Pipeline.Worker.Operations.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Pipeline.Worker.Cli.StyleGan1;
+namespace Pipeline.Worker.Operations.Mixing;
 
-/// <summary>A style-mixing grid job: which checkpoint, which seeds, where to write.</summary>
+/// <summary>A style-mixing grid request (`pipeline mix`, the demo): which checkpoint, which seeds, where to write.</summary>
 public sealed record MixRequest
 {
     public required string ModelPath { get; init; }
@@ -35,11 +36,12 @@ public sealed record MixRequest
 }
 
 /// <summary>
-/// Renders a grid with the engine and writes grid PNG, per-image PNGs and the manifest (the worker's composition of
-/// <see cref="StyleMixingGrid"/> for StyleGAN v1 and <see cref="StyleMixingGrid2"/> for StyleGAN2 checkpoints; the
-/// family is detected from the checkpoint's keys).
+/// Renders a grid with the engine and writes grid PNG, per-image PNGs and the manifest to a local folder (the worker's
+/// composition of <see cref="StyleMixingGrid"/> for StyleGAN v1 and <see cref="StyleMixingGrid2"/> for StyleGAN2
+/// checkpoints; the family is detected from the checkpoint's keys). Publishing to the blob store is
+/// <see cref="MixGridPublisher"/>'s part.
 /// </summary>
-public static partial class MixGridWriter
+public static partial class MixGridRenderer
 {
     public static async Task<(MixManifest Manifest, string ManifestPath)> WriteAsync(MixRequest req, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
     {
@@ -70,7 +72,7 @@ public static partial class MixGridWriter
         var checkpoint = StyleGan1Checkpoint.FromTree(tree, req.ModelPath);
         using var g = checkpoint.CreateGenerator(useRunningAverage: true, device: device);
         int detected = StyleMixingGrid.DetectTrainedStep(g);
-        int step = req.Size is { } size ? StepOf(size, g.Config.MaxStep) : detected;
+        int step = req.Size is { } size ? StyleGan1Levels.StepOf(size, g.Config.MaxStep) : detected;
         var options = new StyleMixingGridOptions
         {
             RowSeeds = req.RowSeeds,
@@ -88,7 +90,7 @@ public static partial class MixGridWriter
             new MixModelInfo("stylegan1", Path.GetFileName(req.ModelPath), new FileInfo(req.ModelPath).Length, "", g.Config.CodeDim, g.Config.Levels, req.Size is null),
             new MixRangeInfo(req.Range.Name, lo, hi, Enumerable.Range(lo, hi - lo + 1).Select(i => 4 << i).ToArray()),
             options.NoiseSeed, MixManifest.NoiseSeeded, new MixMeanStyleInfo(req.MeanStyleSeed, options.MeanStyleChunks * options.MeanStyleChunkSize),
-            ImagePng.Encode);
+            GeneratorImages.EncodePng);
     }
 
     private static async Task<(MixManifest Manifest, string ManifestPath)> WriteFilesAsync(MixRequest req, Rendered rendered, CancellationToken ct)
@@ -120,7 +122,7 @@ public static partial class MixGridWriter
             tiles.Add(grid.RowImages[r..(r + 1)]);
             tiles.Add(grid.Cells[(r * cols)..((r + 1) * cols)]);
         }
-        var gridImage = ImagePng.Tile(cat(tiles, 0), rows + 1, cols + 1, pad);
+        var gridImage = GeneratorImages.Tile(cat(tiles, 0), rows + 1, cols + 1, pad);
         var gridPath = Path.Combine(dir, stem + ".png");
         Save(gridImage, gridPath);
 
@@ -174,36 +176,6 @@ public static partial class MixGridWriter
         File.WriteAllText(tmp, JsonSerializer.Serialize(manifest, MixManifest.Json));
         File.Move(tmp, manifestPath, overwrite: true);
         return (manifest, manifestPath);
-    }
-
-    /// <summary>
-    /// Uploads a written grid to datasets/&lt;batchId&gt;/ (images first, the manifest last so it marks completion);
-    /// the manifest's relative paths stay valid there. Returns the manifest's blob path.
-    /// </summary>
-    public static async Task<string> PublishAsync(IBlobStore store, string batchId, MixManifest manifest, string manifestPath, CancellationToken ct)
-    {
-        var dir = Path.GetDirectoryName(manifestPath)!;
-        var images = new[] { manifest.Grid.Image }
-            .Concat(manifest.RowSources.Select(x => x.Image))
-            .Concat(manifest.ColumnSources.Select(x => x.Image))
-            .Concat(manifest.Cells.Select(x => x.Image));
-        foreach (var rel in images)
-        {
-            var bytes = await File.ReadAllBytesAsync(Path.Combine(dir, rel), ct);
-            await store.PutBytesAsync(BlobLayout.DatasetItem(batchId, rel), bytes, new BlobPutOptions { ContentType = "image/png" }, ct);
-        }
-        var blob = BlobLayout.DatasetItem(batchId, Path.GetFileName(manifestPath));
-        await store.PutBytesAsync(blob, await File.ReadAllBytesAsync(manifestPath, ct), new BlobPutOptions { ContentType = "application/json" }, ct);
-        return blob;
-    }
-
-    /// <summary>size = 4 * 2^step, checked against the generator's levels.</summary>
-    public static int StepOf(int size, int maxStep)
-    {
-        int step = (int)Math.Round(Math.Log2(size)) - 2;
-        if (size < 4 || (4 << Math.Max(step, 0)) != size || step > maxStep)
-            throw new ArgumentException($"--size {size} is not a generator resolution: use a power of two from 4 to {4 << maxStep}");
-        return step;
     }
 
     private static async Task<string> Sha256Async(string path, CancellationToken ct)

@@ -1,16 +1,16 @@
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Infra.Contracts;
-using Pipeline.Worker.Cli.StyleGan2;
+using Pipeline.Worker.Operations.Imaging;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Pipeline.Worker.Cli.StyleGan1;
+namespace Pipeline.Worker.Operations.Mixing;
 
-public static partial class MixGridWriter
+public static partial class MixGridRenderer
 {
     /// <summary>
     /// A StyleGAN2 checkpoint (g_ema, else g): the same grid over the generator's W+ rows, a row's level being the
-    /// resolution it modulates (<see cref="StyleMixingGrid2.LatentLevel"/>). PNGs use the StyleGAN2 CLI's encoder.
+    /// resolution it modulates (<see cref="StyleMixingGrid2.LatentLevel"/>). PNGs use the one generator-image encoder.
     /// </summary>
     private static Rendered RenderStyleGan2(object? tree, MixRequest req, Device device, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
     {
@@ -40,7 +40,7 @@ public static partial class MixGridWriter
                 new MixModelInfo("stylegan2", Path.GetFileName(req.ModelPath), new FileInfo(req.ModelPath).Length, "", g.Config.StyleDim, step + 1, TrainedStepDetected: false),
                 new MixRangeInfo(req.Range.Name, lo, hi, Enumerable.Range(lo, hi - lo + 1).Select(i => 4 << i).ToArray()) { LatentRows = latentRows },
                 NoiseSeed: -1, MixManifest.NoiseStoredBuffers, new MixMeanStyleInfo(options.MeanLatentSeed, options.MeanLatentSamples),
-                Sg2Images.EncodePng);
+                GeneratorImages.EncodePng);
         }
         finally
         {
