@@ -14,6 +14,7 @@ using Pipeline.Worker.Jobs;
 using Pipeline.Worker.Jobs.Council;
 using Pipeline.Worker.Jobs.Shared;
 using static TorchSharp.torch;
+using Pipeline.Worker.Operations.Inputs;
 
 namespace Pipeline.Worker.Tests.Council;
 

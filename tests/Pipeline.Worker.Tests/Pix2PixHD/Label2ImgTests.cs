@@ -9,6 +9,7 @@ using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs;
 using Pipeline.Worker.Jobs.Pix2PixHD;
 using static TorchSharp.torch;
+using Pipeline.Worker.Operations.Label2Img;
 
 namespace Pipeline.Worker.Tests.Pix2PixHD;
 
@@ -159,7 +160,7 @@ public sealed class Label2ImgTests : IDisposable
         AssertMatchesReference(dir, written!.Value.Bytes);
 
         // An RGB upload (e.g. a colourised label visualisation) is refused for good, with the reason.
-        var rgb = ImageFiles.EncodeImage(zeros([4, 4, 3], ScalarType.Byte), jpeg: false);
+        var rgb = Label2ImgInput.Encode(zeros([4, 4, 3], ScalarType.Byte), jpeg: false);
         await store.PutBytesAsync("uploads/rgb.png", rgb, new BlobPutOptions());
         var bad = job with { Input = new BlobRef("uploads/rgb.png"), InstanceMap = null };
         var e = await Assert.ThrowsAsync<PermanentJobException>(() => handler.RunAsync(new JobContext(JobEnvelope.Create(bad, "test"), store, models, 1, 1), CancellationToken.None));

@@ -1,4 +1,5 @@
 using Pipeline.Engine.StyleGan2;
+using Pipeline.Worker.Operations.Metrics;
 using Pipeline.Worker.Jobs.Metrics;
 using static TorchSharp.torch;
 using Generator = Pipeline.Engine.StyleGan2.Generator;
@@ -24,7 +25,7 @@ public sealed class MetricsGeneratedImagesTests
         long added = await LiveTensors.AddedAsync(async () =>
         {
             // truncation != 1: the truncation mean is made too, and must go with the enumeration
-            await foreach (var batch in MetricsJobHandler.Generated(g, seed: 3, truncation: 0.7, randomizeNoise: true, count: 10, batch: 4, CPU, ct))
+            await foreach (var batch in GeneratedImages.Stream(g, seed: 3, truncation: 0.7, randomizeNoise: true, count: 10, batch: 4, CPU, ct))
                 using (batch)
                 {
                     Assert.Equal(new long[] { batches < 2 ? 4 : 2, 3, 16, 16 }, batch.shape);
@@ -47,7 +48,7 @@ public sealed class MetricsGeneratedImagesTests
         held.Wait(ct);
         var first = Task.Run(async () =>
         {
-            await using var e = MetricsJobHandler.Generated(g, 3, 1, true, 2, 2, CPU, ct).GetAsyncEnumerator(ct);
+            await using var e = GeneratedImages.Stream(g, 3, 1, true, 2, 2, CPU, ct).GetAsyncEnumerator(ct);
             Assert.True(await e.MoveNextAsync());
             e.Current.Dispose();
         }, ct);

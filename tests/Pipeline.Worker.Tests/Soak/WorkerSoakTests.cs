@@ -15,6 +15,7 @@ using Pipeline.Worker.Jobs.Shared;
 using Pipeline.Worker.Jobs.StyleGan1;
 using Pipeline.Worker.Jobs.StyleGan2;
 using Pipeline.Worker.Tests.StyleGan2;
+using Pipeline.Worker.Operations.Inputs;
 
 namespace Pipeline.Worker.Tests.Soak;
 

@@ -4,6 +4,7 @@ using Pipeline.Engine.StyleGan1;
 using Pipeline.Tests;
 using Pipeline.Worker.Cli.StyleGan1;
 using SkiaSharp;
+using Pipeline.Worker.Operations.Mixing;
 
 namespace Pipeline.Worker.Tests.StyleGan1;
 
@@ -46,7 +47,7 @@ public sealed class MixCommandTests : IDisposable
             Device = "cpu",
             BatchSize = 4,
         };
-        var (manifest, path) = await MixGridWriter.WriteAsync(request, null, TestContext.Current.CancellationToken);
+        var (manifest, path) = await MixGridRenderer.WriteAsync(request, null, TestContext.Current.CancellationToken);
 
         var json = JsonSerializer.Deserialize<MixManifest>(await File.ReadAllTextAsync(path, TestContext.Current.CancellationToken), MixManifest.Json)!;
         Assert.Equal(MixManifest.KindName, json.Kind);
@@ -75,7 +76,7 @@ public sealed class MixCommandTests : IDisposable
 
         // Published to storage, every path in the manifest resolves next to the manifest blob.
         var store = new Pipeline.Infra.Storage.FileSystemBlobStore(new Pipeline.Infra.Storage.FileSystemBlobStoreOptions { Root = Path.Combine(outDir, "store") });
-        var blob = await MixGridWriter.PublishAsync(store, "gallery-batch", manifest, path, TestContext.Current.CancellationToken);
+        var blob = await MixGridPublisher.PublishAsync(store, "gallery-batch", manifest, path, TestContext.Current.CancellationToken);
         Assert.Equal("datasets/gallery-batch/mix-coarse.json", blob);
         foreach (var rel in json.Cells.Select(c => c.Image).Append(json.Grid.Image))
             Assert.NotNull(await store.GetPropertiesAsync("datasets/gallery-batch/" + rel, TestContext.Current.CancellationToken));

@@ -8,6 +8,7 @@ using Pipeline.Worker.Jobs.StyleGan1;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
+using Pipeline.Worker.Operations.Imaging;
 
 namespace Pipeline.Worker.Tests.StyleGan1;
 
@@ -74,7 +75,7 @@ public sealed class StyleGan1AugmentationHandlerTests : IDisposable
                 new StyleGan1ForwardOptions { Step = 2, Noise = g.RandomNoise(1, 2, gen), MixingRange = new MixingRange(2, g.Config.MaxStep) });
             var png = (await _store.GetBytesAsync(item.Path, ct))!.Value.Bytes;
             using var actual = SKBitmap.Decode(png);
-            using var want = SKBitmap.Decode(Cli.StyleGan2.Sg2Images.EncodePng(expected));
+            using var want = SKBitmap.Decode(GeneratorImages.EncodePng(expected));
             Assert.Equal((16, 16), (actual.Width, actual.Height));
             for (int y = 0; y < 16; y++)
                 for (int x = 0; x < 16; x++)

@@ -9,6 +9,7 @@ using Pipeline.Worker.Jobs.StyleGan1;
 using Pipeline.Worker.Tests.Jobs;
 using TorchSharp;
 using static TorchSharp.torch;
+using Pipeline.Worker.Operations.Imaging;
 
 namespace Pipeline.Worker.Tests.StyleGan1;
 
@@ -67,7 +68,7 @@ public sealed class StyleGan1MoreLikeThisTests : IDisposable
         var image = mixSeed is { } m
             ? g.Forward([z, StyleMixingGrid.SeedLatent(m, g.Config.CodeDim)], options with { MixingRange = new MixingRange(crossover, g.Config.MaxStep) })
             : g.Forward([z], options);
-        return Sg2Images.EncodePng(image);
+        return GeneratorImages.EncodePng(image);
     }
 
     private static void AssertClose(byte[] want, byte[] got, string what)

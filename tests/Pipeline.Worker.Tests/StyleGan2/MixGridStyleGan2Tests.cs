@@ -9,6 +9,8 @@ using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 using Generator = Pipeline.Engine.StyleGan2.Generator;
+using Pipeline.Worker.Operations.Imaging;
+using Pipeline.Worker.Operations.Mixing;
 
 namespace Pipeline.Worker.Tests.StyleGan2;
 
@@ -124,7 +126,7 @@ public sealed class MixGridStyleGan2Tests : IDisposable
         foreach (var (image, rect, tensor) in tiles)
         {
             var bytes = await File.ReadAllBytesAsync(Path.Combine(outDir, image), TestContext.Current.CancellationToken);
-            Assert.Equal(Sg2Images.EncodePng(tensor), bytes);
+            Assert.Equal(GeneratorImages.EncodePng(tensor), bytes);
             using var tile = SKBitmap.Decode(bytes);
             Assert.Equal((32, 32), (tile.Width, tile.Height));
             for (int y = 0; y < 32; y++)
@@ -134,7 +136,7 @@ public sealed class MixGridStyleGan2Tests : IDisposable
 
         // Published like v1: everything under datasets/<batchId>/, manifest last.
         var store = new Pipeline.Infra.Storage.FileSystemBlobStore(new Pipeline.Infra.Storage.FileSystemBlobStoreOptions { Root = Path.Combine(_dir, "store") });
-        var blob = await MixGridWriter.PublishAsync(store, "sg2-grid", m, Path.Combine(outDir, "mix-middle.json"), TestContext.Current.CancellationToken);
+        var blob = await MixGridPublisher.PublishAsync(store, "sg2-grid", m, Path.Combine(outDir, "mix-middle.json"), TestContext.Current.CancellationToken);
         Assert.Equal("datasets/sg2-grid/mix-middle.json", blob);
         foreach (var rel in m.Cells.Select(c => c.Image).Append(m.Grid.Image))
             Assert.NotNull(await store.GetPropertiesAsync("datasets/sg2-grid/" + rel, TestContext.Current.CancellationToken));

@@ -13,6 +13,9 @@ using Pipeline.Worker.Jobs.StyleGan2;
 using TorchSharp;
 using static TorchSharp.torch;
 using Generator = Pipeline.Engine.StyleGan2.Generator;
+using Pipeline.Worker.Operations.Inputs;
+using Pipeline.Worker.Operations.Projection;
+using Pipeline.Worker.Operations.Imaging;
 
 namespace Pipeline.Worker.Tests.StyleGan2;
 
@@ -107,12 +110,12 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         var png = Path.Combine(gen, "seed0001.png");
         var encOut = Path.Combine(_store.Root, "enc");
         // --steps 0 keeps the start: the saved latent must equal the encoder's W+ of the loaded image.
-        Assert.Equal(0, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "encoder", "--steps", "0", "--out", encOut, "--device", "cpu"]).Invoke());
+        Assert.Equal(0, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "encoder", "--steps", "0", "--align-face", "false", "--out", encOut, "--device", "cpu"]).Invoke());
         var latent = Npy.Load(Path.Combine(encOut, "seed0001-latent.npy"));
-        var expected = ProjectionInits.Encode(_encoder, Sg2Images.LoadTarget(png, 32))[0];
+        var expected = ProjectionInits.Encode(_encoder, ProjectionInput.Preprocess(InputImages.Decode(File.ReadAllBytes(png), limits: InputImages.LocalFiles), 32).unsqueeze(0))[0];
         Assert.True(latent.allclose(expected, rtol: 0, atol: 1e-5));
         var meanOut = Path.Combine(_store.Root, "mean");
-        Assert.Equal(0, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "mean", "--steps", "0", "--out", meanOut, "--device", "cpu"]).Invoke());
+        Assert.Equal(0, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "mean", "--steps", "0", "--align-face", "false", "--out", meanOut, "--device", "cpu"]).Invoke());
         Assert.Equal([16L], Npy.Load(Path.Combine(meanOut, "seed0001-latent.npy")).shape); // w, not W+, without --w-plus
         Assert.Equal(1, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "encoder", "--encoder", Path.Combine(_store.Root, "none.pt"), "--out", meanOut, "--device", "cpu"]).Invoke());
     }
@@ -146,10 +149,61 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         var (metrics, report, latent, png) = await RunJobAsync(null, 1);
         Assert.Equal(1, metrics["encoder_init"]);
         Assert.Equal("encoder", report.GetProperty("init").GetString());
-        var target = ProjectionHandler.Preprocess(InputImages.Decode(png), 32).unsqueeze(0);
+        var target = ProjectionInput.Preprocess(InputImages.Decode(png), 32).unsqueeze(0);
         var expected = ProjectionInits.Encode(_encoder, target)[0];
         Assert.Equal(expected.shape, latent.shape);
         Assert.True(latent.allclose(expected, rtol: 0, atol: 1e-5), "the job did not start from the encoder's W+ of its input");
+    }
+
+    /// <summary>
+    /// Same input, same answer (#20): one non-square file larger than the model (PNG, a JPEG, and a JPEG whose EXIF
+    /// says "rotate 90°") projected by a job and by `pipeline project`. Both prepare it through ProjectionInput, so the
+    /// job's target.png holds the CLI's target exactly and both start from the same encoder W+.
+    /// </summary>
+    [Theory]
+    [InlineData("png", 0)]
+    [InlineData("jpeg", 0)]
+    [InlineData("jpeg", 6)]
+    public async Task JobAndProjectCommandPrepareTheSameFileIdentically(string format, int exifOrientation)
+    {
+        await PublishAsync(withEncoder: true);
+        var ct = TestContext.Current.CancellationToken;
+        var stored = Pipeline.Imaging.Tests.Synth.Smooth(200, 120, seed: 3); // 5:3, bigger than the 32 px model
+        var bytes = format == "png" ? stored.EncodePng() : stored.EncodeJpeg(92);
+        if (exifOrientation != 0) bytes = Pipeline.Imaging.Tests.Synth.WithExifOrientation(bytes, exifOrientation);
+        var file = Path.Combine(_store.Root, $"target.{format}");
+        await File.WriteAllBytesAsync(file, bytes, ct);
+
+        // The job: AlignFace off (a gradient has no face), one step (projector.py's lr is 0 at t = 0: the start is kept).
+        var props = await _store.Store.PutBytesAsync("uploads/target", bytes, cancellationToken: ct);
+        var job = new ProjectionJob { Model = new BlobRef("models/g32.pt"), Input = new BlobRef("uploads/target", props.ETag), Init = "encoder", Steps = 1, AlignFace = false, Seed = 3 };
+        var cpu = new EngineDevice("cpu");
+        var handler = new ProjectionHandler(cpu, new ProjectionBatcher { Window = TimeSpan.FromMilliseconds(10), MaxBatch = 1 }, new PerceptualLossProvider(cpu, FeatureNetworkLocation.Store()), new FacePreparation(new PipelineSettings()));
+        var context = new JobContext(JobEnvelope.Create(job, "test"), _store.Store, _store.Models, 1, 1);
+        await handler.RunAsync(context, ct);
+        var jobTargetPng = (await _store.Store.GetBytesAsync(BlobLayout.Result(context.JobId, "target.png"), ct))!.Value.Bytes;
+        var jobNpy = Path.Combine(_store.Root, $"job-{format}-{exifOrientation}.npy");
+        await File.WriteAllBytesAsync(jobNpy, (await _store.Store.GetBytesAsync(BlobLayout.Result(context.JobId, "latent.npy"), ct))!.Value.Bytes, ct);
+
+        // The CLI: its target preparation, and a zero-step projection of the same file.
+        using var cliTarget = ProjectCommand.LoadTarget(new FileInfo(file), 32, alignFace: false, new FacePreparation(new PipelineSettings()));
+        Assert.Equal([1L, 3, 32, 32], cliTarget.shape);
+        Assert.Equal(jobTargetPng, GeneratorImages.EncodePng(cliTarget));
+        // The tensor itself: bit-identical to the operation's preparation of the uploaded bytes.
+        using var prepared = ProjectionInput.Prepare(bytes, false, 32, new FacePreparation(new PipelineSettings())).Target;
+        Assert.True(cliTarget[0].equal(prepared).item<bool>(), "the CLI's target differs from the job's preparation");
+        var outDir = Path.Combine(_store.Root, $"cli-{format}-{exifOrientation}");
+        Assert.Equal(0, new ProjectCommand().Build().Parse([file, "--ckpt", _ckpt, "--init", "encoder", "--steps", "0", "--align-face", "false", "--out", outDir, "--device", "cpu"]).Invoke());
+        var cliLatent = Npy.Load(Path.Combine(outDir, "target-latent.npy"));
+        var jobLatent = Npy.Load(jobNpy);
+        Assert.Equal(jobLatent.shape, cliLatent.shape);
+        Assert.True(cliLatent.allclose(jobLatent, rtol: 0, atol: 1e-5), "the same file started from different latents in the job and in `pipeline project`");
+        if (exifOrientation == 6)
+        {
+            // Orientation was applied (as the upload decoder does): the target is the centre of the upright, portrait image.
+            using var unrotated = ProjectionInput.Preprocess(stored, 32);
+            Assert.False(prepared.allclose(unrotated, rtol: 0, atol: 0.1));
+        }
     }
 
     [Fact]

@@ -10,6 +10,7 @@ using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 using Generator = Pipeline.Engine.StyleGan2.Generator;
+using Pipeline.Worker.Operations.Imaging;
 
 namespace Pipeline.Worker.Tests.StyleGan2;
 
@@ -47,7 +48,7 @@ public sealed class StyleGan2AugmentationHandlerTests : IDisposable
             Assert.Equal(10 + i, item.Seed);
             Assert.Equal("3", item.Attributes!["injectIndex"]);
             var expected = g.Forward([Sg2Cli.SeedZ(10 + i, 8), Sg2Cli.SeedZ(12 + i, 8)], new GenerateOptions { RandomizeNoise = false, InjectIndex = 3 }).Image;
-            using var want = SKBitmap.Decode(Sg2Images.EncodePng(expected.clamp(-1, 1)));
+            using var want = SKBitmap.Decode(GeneratorImages.EncodePng(expected.clamp(-1, 1)));
             using var got = SKBitmap.Decode((await _tiny.Store.GetBytesAsync(item.Path, ct))!.Value.Bytes);
             Assert.Equal((want.Width, want.Height), (got.Width, got.Height));
             // The two PNG writers may round differently by one level.

@@ -55,7 +55,7 @@ public sealed class StyleGan2CliTests : IDisposable
         Assert.Equal(0, Invoke(new GenerateCommand().Build(), "--ckpt", _ckpt, "--seeds", "1,2", "--out", gen, "--device", "cpu"));
         var outDir = Path.Combine(_dir, "proj");
         Assert.Equal(0, Invoke(new ProjectCommand().Build(), Path.Combine(gen, "seed0001.png"), Path.Combine(gen, "seed0002.png"),
-            "--ckpt", _ckpt, "--steps", "3", "--w-plus", "--out", outDir, "--device", "cpu"));
+            "--ckpt", _ckpt, "--steps", "3", "--w-plus", "--align-face", "false", "--out", outDir, "--device", "cpu"));
         var latent = Npy.Load(Path.Combine(outDir, "seed0001-latent.npy"));
         Assert.Equal([6L, 8], latent.shape); // W+: n_latent rows of style_dim
         Assert.True(File.Exists(Path.Combine(outDir, "seed0002-project.png")));

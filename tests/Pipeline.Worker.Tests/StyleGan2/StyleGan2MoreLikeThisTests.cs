@@ -9,6 +9,7 @@ using Pipeline.Worker.Jobs.StyleGan2;
 using Pipeline.Worker.Tests.Jobs;
 using static TorchSharp.torch;
 using Generator = Pipeline.Engine.StyleGan2.Generator;
+using Pipeline.Worker.Operations.Imaging;
 
 namespace Pipeline.Worker.Tests.StyleGan2;
 
@@ -94,7 +95,7 @@ public sealed class StyleGan2MoreLikeThisTests : IDisposable
             Assert.Equal((33 + i).ToString(System.Globalization.CultureInfo.InvariantCulture), like.Manifest.Items[i].Attributes!["mixSeed"]);
             var expected = g.Forward([Sg2Cli.SeedZ(31, 8), Sg2Cli.SeedZ(33 + i, 8)], new GenerateOptions { RandomizeNoise = false, InjectIndex = 3 }).Image;
             // Batched vs single forward may differ in the last float bit, hence one level.
-            var (want, _, _) = DatasetBatches.Pixels(Sg2Images.EncodePng(expected));
+            var (want, _, _) = DatasetBatches.Pixels(GeneratorImages.EncodePng(expected));
             var (got, _, _) = DatasetBatches.Pixels(like.Pngs[i]);
             Assert.True(want.Zip(got).All(p => Math.Abs(p.First - p.Second) <= 1), $"image {i} is not (z(31), z({33 + i})) mixed at 3");
         }
