@@ -115,7 +115,8 @@ public sealed class CouncilTranslationHandlerTests : IDisposable
     {
         await UploadFixtureAsync();
         await _store.PutBytesAsync("uploads/selfie.png", new byte[] { 1, 2, 3, 4 });
-        var e = await Assert.ThrowsAsync<PermanentJobException>(() => RunAsync("models/one", 2, 0));
+        // The shared input preparation rejects it; the job runner dead-letters that at once (JobRunnerTests).
+        var e = await Assert.ThrowsAsync<Operations.UnusableInputException>(() => RunAsync("models/one", 2, 0));
         Assert.False(string.IsNullOrWhiteSpace(e.Message));
     }
 

@@ -141,12 +141,15 @@ public sealed class JobRunnerTests : IAsyncDisposable
         Assert.Contains("storage hiccup", status.Message);
     }
 
-    [Fact]
-    public async Task PermanentFailureIsDeadLetteredAtOnce()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PermanentFailureIsDeadLetteredAtOnce(bool unusableInput)
     {
         var env = NewJob();
         await _queue.SendAsync(JobMessages.ToMessage(env));
-        var handler = new ScriptedHandler((_, _) => throw new PermanentJobException("model is incompatible"));
+        // An operation's rejected input (shared with the CLI, so not a job exception) is as permanent as a handler's own.
+        var handler = new ScriptedHandler((_, _) => throw (unusableInput ? new Operations.UnusableInputException("model is incompatible") : new PermanentJobException("model is incompatible")));
         var processor = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { MaxMessages = 1, ReceiveWait = TimeSpan.FromSeconds(1) });
         await processor.RunAsync(Runner(handler).HandleAsync, CancellationToken.None);
 

@@ -117,7 +117,7 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         var meanOut = Path.Combine(_store.Root, "mean");
         Assert.Equal(0, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "mean", "--steps", "0", "--align-face", "false", "--out", meanOut, "--device", "cpu"]).Invoke());
         Assert.Equal([16L], Npy.Load(Path.Combine(meanOut, "seed0001-latent.npy")).shape); // w, not W+, without --w-plus
-        Assert.Equal(1, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "encoder", "--encoder", Path.Combine(_store.Root, "none.pt"), "--out", meanOut, "--device", "cpu"]).Invoke());
+        Assert.Equal(1, new ProjectCommand().Build().Parse([png, "--ckpt", _ckpt, "--init", "encoder", "--encoder", Path.Combine(_store.Root, "none.pt"), "--align-face", "false", "--out", meanOut, "--device", "cpu"]).Invoke());
     }
     /// <summary>Runs one projection job through <see cref="ProjectionHandler"/> as the job runner does; returns metrics, report and latent.</summary>
     private async Task<(IReadOnlyDictionary<string, double> Metrics, JsonElement Report, Tensor Latent, byte[] Png)> RunJobAsync(string? init, int? steps)
@@ -191,7 +191,7 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         Assert.Equal(jobTargetPng, GeneratorImages.EncodePng(cliTarget));
         // The tensor itself: bit-identical to the operation's preparation of the uploaded bytes.
         using var prepared = ProjectionInput.Prepare(bytes, false, 32, new FacePreparation(new PipelineSettings())).Target;
-        Assert.True(cliTarget[0].equal(prepared).item<bool>(), "the CLI's target differs from the job's preparation");
+        Assert.True(cliTarget[0].eq(prepared).all().item<bool>(), "the CLI's target differs from the job's preparation");
         var outDir = Path.Combine(_store.Root, $"cli-{format}-{exifOrientation}");
         Assert.Equal(0, new ProjectCommand().Build().Parse([file, "--ckpt", _ckpt, "--init", "encoder", "--steps", "0", "--align-face", "false", "--out", outDir, "--device", "cpu"]).Invoke());
         var cliLatent = Npy.Load(Path.Combine(outDir, "target-latent.npy"));
