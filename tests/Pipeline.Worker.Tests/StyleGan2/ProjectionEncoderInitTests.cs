@@ -206,6 +206,38 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Same input, same answer past the start (#20): a few optimisation steps from the mean latent with the same seed
+    /// give the same latent in a job and in `pipeline project` (same preparation, same per-image seeded draws, MSE loss).
+    /// </summary>
+    [Fact]
+    public async Task JobAndProjectCommandReachTheSameLatentWithTheSameSeed()
+    {
+        await PublishAsync(withEncoder: false);
+        var ct = TestContext.Current.CancellationToken;
+        var bytes = Pipeline.Imaging.Tests.Synth.Smooth(90, 140, seed: 8).EncodePng();
+        var file = Path.Combine(_store.Root, "tall.png");
+        await File.WriteAllBytesAsync(file, bytes, ct);
+        var props = await _store.Store.PutBytesAsync("uploads/tall.png", bytes, cancellationToken: ct);
+        var job = new ProjectionJob { Model = new BlobRef("models/g32.pt"), Input = new BlobRef("uploads/tall.png", props.ETag), Init = "mean", Steps = 3, AlignFace = false, Seed = 5 };
+        var cpu = new EngineDevice("cpu");
+        // No LPIPS weights: the job fits MSE with weight 1, as the CLI does by default.
+        var noWeights = new Pipeline.Engine.Metrics.FeatureNetworkStore(new Pipeline.Engine.Metrics.FeatureNetworkOptions { CacheDirectory = Path.Combine(_store.Root, "no-weights") });
+        var handler = new ProjectionHandler(cpu, new ProjectionBatcher { Window = TimeSpan.FromMilliseconds(10), MaxBatch = 1 }, new PerceptualLossProvider(cpu, noWeights), new FacePreparation(new PipelineSettings()));
+        var context = new JobContext(JobEnvelope.Create(job, "test"), _store.Store, _store.Models, 1, 1);
+        await handler.RunAsync(context, ct);
+        var jobNpy = Path.Combine(_store.Root, "job-steps.npy");
+        await File.WriteAllBytesAsync(jobNpy, (await _store.Store.GetBytesAsync(BlobLayout.Result(context.JobId, "latent.npy"), ct))!.Value.Bytes, ct);
+
+        var outDir = Path.Combine(_store.Root, "cli-steps");
+        Assert.Equal(0, new ProjectCommand().Build().Parse([file, "--ckpt", _ckpt, "--init", "mean", "--steps", "3", "--seed", "5", "--align-face", "false", "--out", outDir, "--device", "cpu"]).Invoke());
+        var cliLatent = Npy.Load(Path.Combine(outDir, "tall-latent.npy"));
+        var jobLatent = Npy.Load(jobNpy);
+        Assert.Equal(jobLatent.shape, cliLatent.shape);
+        var diff = (cliLatent - jobLatent).abs().max().item<float>();
+        Assert.True(diff < 1e-4, $"the same file, seed and options reached latents {diff} apart in the job and in `pipeline project`");
+    }
+
     [Fact]
     public async Task HandlerRunsTheEncodersDefaultStepsAndTheMeanStartWhenAsked()
     {

@@ -37,7 +37,7 @@ public sealed class ProjectCommand : ICliCommand
         var modelsDir = new Option<string?>("--models-dir") { Description = "Feature-network cache for --lpips (default $PIPELINE_MODELS or ~/.cache/pipeline/models)" };
         var noiseReg = new Option<double>("--noise-regularize") { Description = "Noise regularisation weight", DefaultValueFactory = _ => 1e5 };
         var batch = new Option<int>("--batch") { Description = "Images per optimisation (GPU pass)", DefaultValueFactory = _ => 8 };
-        var seed = new Option<long>("--seed") { Description = "Seed of the random draws", DefaultValueFactory = _ => 0 };
+        var seed = new Option<long>("--seed") { Description = "Seed of each image's random draws (noise maps, latent noise), as a projection job's Seed: the same file, seed and options give the job's result", DefaultValueFactory = _ => 0 };
         var alignFace = new Option<bool>("--align-face") { Description = "Align the face first (FFHQ crop, Pipeline__Faces__* settings), as projection jobs do by default (ProjectionJob.AlignFace); --align-face false projects the whole image", DefaultValueFactory = _ => true };
         var outDir = Sg2Cli.OutDir("projection");
         var device = CliDevice.Option();
@@ -98,7 +98,6 @@ public sealed class ProjectCommand : ICliCommand
             int bs = Math.Max(1, p.GetValue(batch));
             var tree = new OrderedDictionary<string, object?>();
             var curves = new List<LossPlot.Curve>();
-            var draws = new RandomProjectorDraws(p.GetValue(seed));
             CliProgress.Run(addTask =>
             {
                 for (int i0 = 0; i0 < files.Length; i0 += bs)
@@ -114,6 +113,8 @@ public sealed class ProjectCommand : ICliCommand
                         task.Set(s.Step + 1, show ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"loss {s.Loss():G4}") : null);
                     });
                     var batchTargets = cat(targets.Skip(i0).Take(bs).ToArray(), 0);
+                    // One seeded generator per image, as the job's batcher draws: batching changes nothing.
+                    using var draws = new SeededProjectorDraws(Enumerable.Repeat(p.GetValue(seed), chunk.Length).ToList());
                     var r = projector.Project(batchTargets, encoder is null ? null : ProjectionInits.Encode(encoder, batchTargets.to(dev)), draws, onStep, ct);
                     for (int k = 0; k < chunk.Length; k++)
                     {

@@ -3,6 +3,7 @@ using Pipeline.Engine.StyleGan2;
 using Pipeline.Engine.StyleGan2.Encoder;
 using static TorchSharp.torch;
 using Generator = Pipeline.Engine.StyleGan2.Generator;
+using Pipeline.Worker.Operations.Projection;
 using Request = Pipeline.Worker.Jobs.StyleGan2.ProjectionBatcher.Request;
 
 namespace Pipeline.Worker.Jobs.StyleGan2;
@@ -75,7 +76,7 @@ internal sealed class ProjectionBatchRun(ProjectionBatcher batcher, Generator g,
         using var scope = NewDisposeScope();
         // Only rows still waiting are stacked: a job answered as cancelled may already have freed its target.
         var rows = _waiting.ToList();
-        using var draws = new SeededDraws(rows.Select(r => r.Seed).ToList());
+        using var draws = new SeededProjectorDraws(rows.Select(r => r.Seed).ToList());
         var targets = stack(rows.Select(r => r.Target).ToArray(), 0).to(g.Device);
         var projector = new Projector(g, options with { Coupling = ProjectionCoupling.Independent }, perceptual);
         // The encoder's W+ start is computed under the generator's lock too: one encoder serves one model's jobs.

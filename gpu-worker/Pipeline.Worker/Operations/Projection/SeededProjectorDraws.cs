@@ -1,14 +1,15 @@
 using Pipeline.Engine.StyleGan2;
 using static TorchSharp.torch;
 
-namespace Pipeline.Worker.Jobs.StyleGan2;
+namespace Pipeline.Worker.Operations.Projection;
 
 /// <summary>
-/// Projection draws with one generator per image (seeded by its job), so an image's projection does not depend on
-/// which other uploads happened to share its batch. The latent statistics use a fixed model-level seed.
+/// Projection draws with one generator per image (seeded by its job, or by `pipeline project --seed`), so an image's
+/// projection does not depend on which other images happened to share its batch, and a file projected by a job and by
+/// the CLI with the same seed gets the same draws. The latent statistics use a fixed model-level seed.
 /// Disposable: the torch generators are native objects, one set per batch.
 /// </summary>
-internal sealed class SeededDraws(IReadOnlyList<long> seeds) : IProjectorDraws, IDisposable
+public sealed class SeededProjectorDraws(IReadOnlyList<long> seeds) : IProjectorDraws, IDisposable
 {
     private readonly TorchSharp.torch.Generator[] _gens = seeds.Select(s => new TorchSharp.torch.Generator((ulong)s)).ToArray();
 
