@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.Runtime.CompilerServices;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Ppl;
@@ -84,7 +85,7 @@ public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore f
             {
                 using var scope = NewDisposeScope();
                 using var _ = no_grad();
-                mean = g.MeanLatent(StyleGan2.StyleGan2AugmentationHandler.Seeded(0, 4096, g.Config.StyleDim, dev)).MoveToOuterDisposeScope();
+                mean = g.MeanLatent(SeededLatents.Z(0, 4096, g.Config.StyleDim, dev)).MoveToOuterDisposeScope();
             }
         using var gen = new TorchSharp.torch.Generator(unchecked((ulong)seed));
         try
