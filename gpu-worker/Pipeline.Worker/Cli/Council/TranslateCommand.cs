@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Pipeline.Engine.Council;
+using Pipeline.Imaging;
 using Spectre.Console;
 using TorchSharp;
 

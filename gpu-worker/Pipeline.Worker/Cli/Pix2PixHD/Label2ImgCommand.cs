@@ -3,6 +3,7 @@ using Pipeline.Engine;
 using System.CommandLine;
 using System.Diagnostics;
 using Pipeline.Engine.Pix2PixHD;
+using Pipeline.Imaging.Labels;
 using Spectre.Console;
 using TorchSharp;
 

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Pipeline.Imaging;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -8,7 +8,7 @@ namespace Pipeline.Worker.Cli.StyleGan2;
 /// <summary>PNG in/out for generator tensors ([-1, 1] NCHW RGB), contact sheets, and projector target loading.</summary>
 internal static class Sg2Images
 {
-    /// <summary>[3,H,W] or [1,3,H,W] in [-1,1] -> RGBA8888 PNG (save_image's clamp + (x+1)/2*255 rounding).</summary>
+    /// <summary>[3,H,W] or [1,3,H,W] in [-1,1] -> RGB PNG (save_image's clamp + (x+1)/2*255 rounding).</summary>
     public static void SavePng(Tensor image, string path)
     {
         var png = EncodePng(image);
@@ -24,13 +24,7 @@ internal static class Sg2Images
         using var scope = NewDisposeScope();
         var hwc = ((image.detach().to(float32).cpu().clamp(-1, 1) + 1) * 127.5 + 0.5).floor().clamp(0, 255).to(ScalarType.Byte).permute(1, 2, 0);
         int h = (int)hwc.shape[0], w = (int)hwc.shape[1];
-        var rgba = cat([hwc, full([h, w, 1], 255, dtype: ScalarType.Byte)], 2).contiguous();
-        var bytes = rgba.data<byte>().ToArray();
-        using var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul));
-        Marshal.Copy(bytes, 0, bmp.GetPixels(), bytes.Length);
-        using var img = SKImage.FromBitmap(bmp);
-        using var data = img.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
+        return new RgbImage(w, h, hwc.contiguous().data<byte>().ToArray()).EncodePng();
     }
 
     /// <summary>Tiles [N,3,H,W] into a grid with <paramref name="columns"/> columns and a 2-px dark border.</summary>
@@ -62,7 +56,7 @@ internal static class Sg2Images
     public static Tensor LoadTarget(byte[] encoded, int size, string what)
     {
         var path = what;
-        using var src = SKBitmap.Decode(encoded) ?? throw new InvalidDataException($"{path} is not a decodable image (PNG, JPEG, WebP, ...)");
+        using var src = ImageDecoder.DecodeFile(encoded, path).ToSKBitmap();
         double scale = (double)size / Math.Min(src.Width, src.Height);
         int rw = Math.Max(size, (int)Math.Round(src.Width * scale)), rh = Math.Max(size, (int)Math.Round(src.Height * scale));
         using var resized = src.Resize(new SKImageInfo(rw, rh, SKColorType.Rgba8888, SKAlphaType.Unpremul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear))
