@@ -112,6 +112,20 @@ public sealed class RgbImage
         return bitmap;
     }
 
+    /// <summary>RGB from RGBA ignoring alpha, as PIL's convert("RGB") does.</summary>
+    public static RgbImage FromRgbaDroppingAlpha(ReadOnlySpan<byte> rgba, int width, int height)
+    {
+        var img = new RgbImage(width, height);
+        var dst = img.Pixels;
+        for (int i = 0, j = 0; j < dst.Length; i += 4, j += 3)
+        {
+            dst[j] = rgba[i];
+            dst[j + 1] = rgba[i + 1];
+            dst[j + 2] = rgba[i + 2];
+        }
+        return img;
+    }
+
     /// <summary>
     /// RGB from unpremultiplied RGBA, compositing over white so transparent regions do not leak arbitrary colour.
     /// </summary>

@@ -1,3 +1,4 @@
+using Pipeline.Imaging;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Council;
@@ -144,7 +145,7 @@ public sealed class CouncilTranslator : IDisposable
     }
 
     /// <summary>Resize (shorter side) + center crop to S×S, bit-exact with PIL.</summary>
-    public RgbImage Preprocess(RgbImage image) => PilResize.ResizeAndCenterCrop(image, Size, Size, Size);
+    public RgbImage Preprocess(RgbImage image) => TorchvisionTransforms.ResizeAndCenterCrop(image, Size, Size, Size);
 
     /// <summary>The member image <paramref name="imageIndex"/> is given when none is fixed (recorded, reproducible).</summary>
     public int PickMember(int imageIndex, TranslateOptions o)

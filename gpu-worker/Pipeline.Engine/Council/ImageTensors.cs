@@ -1,3 +1,4 @@
+using Pipeline.Imaging;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Council;
@@ -18,9 +19,8 @@ public static class ImageTensors
     /// <summary>ToTensor + Normalize(0.5, 0.5): (1, C, H, W) float32 in [-1, 1], on <paramref name="device"/>.</summary>
     public static Tensor ToInput(RgbImage image, Device? device = null)
     {
-        image.Validate();
         using var scope = NewDisposeScope();
-        var t = tensor(image.Pixels, [image.Height, image.Width, image.Channels], ScalarType.Byte)
+        var t = tensor(image.Pixels, [image.Height, image.Width, 3], ScalarType.Byte)
             .permute(2, 0, 1).unsqueeze(0).to(ScalarType.Float32).div(255f).sub(0.5f).div(0.5f);
         return scope.MoveToOuter(device is null ? t.contiguous() : t.to(device).contiguous());
     }
@@ -44,15 +44,15 @@ public static class ImageTensors
         return scope.MoveToOuter(v.to(ScalarType.Byte).permute(0, 2, 3, 1).contiguous());
     }
 
-    /// <summary>(N, H, W, C) uint8 tensor → N images (copied to the host).</summary>
+    /// <summary>(N, H, W, 3) uint8 tensor → N RGB images (copied to the host).</summary>
     public static RgbImage[] ToImages(Tensor bytesNhwc)
     {
-        if (bytesNhwc.dtype != ScalarType.Byte || bytesNhwc.dim() != 4)
-            throw new ArgumentException($"expected an (N, H, W, C) uint8 tensor, got {bytesNhwc.dtype} [{string.Join(", ", bytesNhwc.shape)}]");
+        if (bytesNhwc.dtype != ScalarType.Byte || bytesNhwc.dim() != 4 || bytesNhwc.shape[3] != 3)
+            throw new ArgumentException($"expected an (N, H, W, 3) uint8 tensor, got {bytesNhwc.dtype} [{string.Join(", ", bytesNhwc.shape)}]");
         using var cpu = bytesNhwc.cpu().contiguous();
         var all = cpu.data<byte>().ToArray();
         int n = (int)cpu.shape[0], h = (int)cpu.shape[1], w = (int)cpu.shape[2], c = (int)cpu.shape[3];
         int size = h * w * c;
-        return Enumerable.Range(0, n).Select(i => new RgbImage(w, h, all.AsSpan(i * size, size).ToArray(), c)).ToArray();
+        return Enumerable.Range(0, n).Select(i => new RgbImage(w, h, all.AsSpan(i * size, size).ToArray())).ToArray();
     }
 }

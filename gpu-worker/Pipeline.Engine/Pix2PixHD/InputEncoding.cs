@@ -1,3 +1,4 @@
+using Pipeline.Imaging.Labels;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Pix2PixHD;

@@ -1,3 +1,5 @@
+using Pipeline.Imaging;
+using Pipeline.Imaging.Labels;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Pix2PixHD;
@@ -37,55 +39,55 @@ public static class Preprocess
         return new TransformPlan(rw, rh, cx, cy, cs, sizeBase, mode == "none");
     }
 
-    /// <summary>Applies the plan to one map: <paramref name="nearest"/> for label/instance ids, bicubic (8-bit only) for photos.</summary>
-    public static Raster<T> Apply<T>(Raster<T> r, TransformPlan plan, Func<Raster<T>, int, int, Raster<T>> resize)
+    /// <summary>Applies the plan to a label or instance map: NEAREST, so ids are never blended.</summary>
+    public static IdMap Apply(IdMap map, TransformPlan plan) =>
+        Apply(map, plan, m => (m.Width, m.Height), Resampler.Nearest,
+            (m, x, y, size) => new IdMap(size, size, CropPadded(m.Ids, m.Width, m.Height, 1, x, y, size)));
+
+    /// <summary>Applies the plan to a photo: Pillow's BICUBIC.</summary>
+    public static RgbImage Apply(RgbImage photo, TransformPlan plan) =>
+        Apply(photo, plan, p => (p.Width, p.Height), (p, w, h) => Resampler.Resize(p, w, h, ResampleFilter.Bicubic),
+            (p, x, y, size) => new RgbImage(size, size, CropPadded(p.Pixels, p.Width, p.Height, 3, x, y, size)));
+
+    private static T Apply<T>(T r, TransformPlan plan, Func<T, (int W, int H)> sizeOf, Func<T, int, int, T> resize, Func<T, int, int, int, T> crop)
     {
-        if (plan.ResizeW is int rw && plan.ResizeH is int rh && (rw != r.Width || rh != r.Height)) r = resize(r, rw, rh);
-        if (plan.CropSize is int size && (r.Width > size || r.Height > size)) r = Crop(r, plan.CropX!.Value, plan.CropY!.Value, size);
+        var (w0, h0) = sizeOf(r);
+        if (plan.ResizeW is int rw && plan.ResizeH is int rh && (rw != w0 || rh != h0)) r = resize(r, rw, rh);
+        var (w1, h1) = sizeOf(r);
+        if (plan.CropSize is int size && (w1 > size || h1 > size)) r = crop(r, plan.CropX!.Value, plan.CropY!.Value, size);
         if (plan.MakeMultiple)
         {
-            int h = (int)(Math.Round(r.Height / (double)plan.SizeBase, MidpointRounding.ToEven) * plan.SizeBase);
-            int w = (int)(Math.Round(r.Width / (double)plan.SizeBase, MidpointRounding.ToEven) * plan.SizeBase);
-            if (h != r.Height || w != r.Width) r = resize(r, w, h);
+            var (w2, h2) = sizeOf(r);
+            int h = (int)(Math.Round(h2 / (double)plan.SizeBase, MidpointRounding.ToEven) * plan.SizeBase);
+            int w = (int)(Math.Round(w2 / (double)plan.SizeBase, MidpointRounding.ToEven) * plan.SizeBase);
+            if (h != h2 || w != w2) r = resize(r, w, h);
         }
         return r;
     }
 
-    public static Raster<T> NearestResize<T>(Raster<T> r, int w, int h) => new(w, h, Resampling.Nearest(r.Planes, r.Width, r.Height, w, h));
-
-    public static Raster<byte> BicubicResize(Raster<byte> r, int w, int h) => new(w, h, Resampling.Bicubic(r.Planes, r.Width, r.Height, w, h));
-
-    /// <summary>PIL crop: a size x size window at (x, y); parts outside the image are zero.</summary>
-    public static Raster<T> Crop<T>(Raster<T> r, int x0, int y0, int size)
+    /// <summary>PIL crop of interleaved samples: a size x size window at (x0, y0); parts outside the image are zero.</summary>
+    private static T[] CropPadded<T>(T[] src, int width, int height, int channels, int x0, int y0, int size)
     {
-        var planes = new T[r.Channels][];
-        for (int c = 0; c < r.Channels; c++)
-        {
-            var dst = planes[c] = new T[size * size];
-            for (int y = 0; y < size; y++)
-                for (int x = 0; x < size; x++)
-                {
-                    int sx = x0 + x, sy = y0 + y;
-                    if (sx >= 0 && sy >= 0 && sx < r.Width && sy < r.Height) dst[y * size + x] = r.Planes[c][sy * r.Width + sx];
-                }
-        }
-        return new Raster<T>(size, size, planes);
+        var dst = new T[size * size * channels];
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+            {
+                int sx = x0 + x, sy = y0 + y;
+                if (sx >= 0 && sy >= 0 && sx < width && sy < height)
+                    Array.Copy(src, (sy * width + sx) * channels, dst, (y * size + x) * channels, channels);
+            }
+        return dst;
     }
 
     /// <summary>Class or instance ids as a float32 tensor [1, 1, H, W] (what the data loader yields, batched).</summary>
-    public static Tensor IdsToTensor(Raster<int> r)
-    {
-        if (r.Channels != 1) throw new InvalidLabelMapException(LabelMapRejection.NotSingleChannel, $"an id map must have one channel, this one has {r.Channels}");
-        return tensor(r.Planes[0].Select(v => (float)v).ToArray(), [1, 1, r.Height, r.Width]);
-    }
+    public static Tensor IdsToTensor(IdMap r) => tensor(r.Ids.Select(v => (float)v).ToArray(), [1, 1, r.Height, r.Width]);
 
-    /// <summary>ToTensor + Normalize(0.5, 0.5): 8-bit planes -> [1, C, H, W] in [-1, 1], bit-identical to torchvision.</summary>
-    public static Tensor PhotoToTensor(Raster<byte> r)
+    /// <summary>ToTensor + Normalize(0.5, 0.5): an RGB photo -> [1, 3, H, W] in [-1, 1], bit-identical to torchvision.</summary>
+    public static Tensor PhotoToTensor(RgbImage r)
     {
         using var scope = NewDisposeScope();
-        var flat = r.Planes.SelectMany(p => p).ToArray();
-        var t = tensor(flat, [1, r.Channels, r.Height, r.Width]).to(ScalarType.Float32).div(255f);
-        return scope.MoveToOuter(t.sub(0.5f).div(0.5f));
+        var t = tensor(r.Pixels, [r.Height, r.Width, 3]).permute(2, 0, 1).unsqueeze(0).to(ScalarType.Float32).div(255f);
+        return scope.MoveToOuter(t.sub(0.5f).div(0.5f).contiguous());
     }
 
     /// <summary>

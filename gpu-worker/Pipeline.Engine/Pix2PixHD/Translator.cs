@@ -1,19 +1,21 @@
+using Pipeline.Imaging;
+using Pipeline.Imaging.Labels;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Pix2PixHD;
 
 /// <summary>One label-map translation: the maps as decoded (before the test-time transform) and how to pick styles.</summary>
-public sealed record Label2ImageRequest(Raster<int>? Labels)
+public sealed record Label2ImageRequest(IdMap? Labels)
 {
     /// <summary>For image-to-image models (label_nc 0): the 8-bit input image used in place of a label map.</summary>
-    public Raster<byte>? InputImage { get; init; }
+    public RgbImage? InputImage { get; init; }
 
     /// <summary>Instance ids; when null and the model uses instance maps, the label map serves as its own instance map.</summary>
-    public Raster<int>? Instances { get; init; }
+    public IdMap? Instances { get; init; }
 
     /// <summary>Real photo (8-bit RGB), needed only with <see cref="UseEncodedImage"/>.</summary>
-    public Raster<byte>? Photo { get; init; }
+    public RgbImage? Photo { get; init; }
 
     /// <summary>Crop position for the crop modes; null draws it like the reference, from <see cref="Seed"/>.</summary>
     public (int X, int Y)? CropPosition { get; init; }
@@ -135,16 +137,16 @@ public sealed class Translator : IDisposable
         int width = input?.Width ?? labels!.Width, height = input?.Height ?? labels!.Height;
         var plan = Preprocess.Plan(request.LoadSize is int ls ? Options with { LoadSize = ls } : Options, width, height, Generator.SizeBase, request.CropPosition, rng);
         var label = input is null
-            ? Preprocess.IdsToTensor(Preprocess.Apply(labels!, plan, Preprocess.NearestResize))
-            : Preprocess.PhotoToTensor(Preprocess.Apply(input, plan, Preprocess.BicubicResize));
+            ? Preprocess.IdsToTensor(Preprocess.Apply(labels!, plan))
+            : Preprocess.PhotoToTensor(Preprocess.Apply(input, plan));
         Tensor? inst = null;
         if (!Options.NoInstance || Options.UsesFeatures)
         {
-            var instRaster = request.Instances ?? labels
+            var instMap = request.Instances ?? labels
                 ?? throw new ArgumentException("this image-to-image model uses instance maps: set Instances", nameof(request));
-            if (instRaster.Width != width || instRaster.Height != height)
-                throw new InvalidLabelMapException(LabelMapRejection.SizeMismatch, $"instance map is {instRaster.Width}x{instRaster.Height} but the input is {width}x{height}");
-            inst = Preprocess.IdsToTensor(Preprocess.Apply(instRaster, plan, Preprocess.NearestResize));
+            if (instMap.Width != width || instMap.Height != height)
+                throw new InvalidLabelMapException(LabelMapRejection.SizeMismatch, $"instance map is {instMap.Width}x{instMap.Height} but the input is {width}x{height}");
+            inst = Preprocess.IdsToTensor(Preprocess.Apply(instMap, plan));
         }
         Tensor? photo = null;
         if (request.UseEncodedImage)
@@ -152,7 +154,7 @@ public sealed class Translator : IDisposable
             var p = request.Photo ?? throw new ArgumentException("use_encoded_image needs the real photo", nameof(request));
             if (p.Width != width || p.Height != height)
                 throw new ArgumentException($"photo is {p.Width}x{p.Height} but the input is {width}x{height}", nameof(request));
-            photo = Preprocess.PhotoToTensor(Preprocess.Apply(p, plan, Preprocess.BicubicResize));
+            photo = Preprocess.PhotoToTensor(Preprocess.Apply(p, plan));
         }
         var generated = Generate(label, inst, photo, request.Chooser ?? ((_, _, k) => rng.Next(k)), request.UseEncodedImage);
         var image = Preprocess.ToImage(generated[0].cpu());

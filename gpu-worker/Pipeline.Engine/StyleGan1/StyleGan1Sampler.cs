@@ -28,7 +28,7 @@ public sealed record StyleGan1SampleOptions
 
     /// <summary>
     /// Explicit first latents z [Seeds.Count, CodeDim] (e.g. neighbours of one base latent); row j replaces the z of
-    /// Seeds[j], which still seeds image j's noise. Null derives z from the seeds (<see cref="StyleMixingGrid.SeedLatent"/>).
+    /// Seeds[j], which still seeds image j's noise. Null derives z from the seeds (<see cref="SeededLatents"/>).
     /// </summary>
     public Tensor? Latents { get; init; }
 }
@@ -54,7 +54,7 @@ public static class StyleGan1Sampler
             var w = g.Map(z.to(device));
             return mean is null ? w : StyledGenerator.Truncate(w, mean, o.Truncation);
         }
-        Tensor SeedLatents(IEnumerable<long> seeds) => cat(seeds.Select(s => StyleMixingGrid.SeedLatent(s, g.Config.CodeDim)).ToArray(), 0);
+        Tensor SeedLatents(IEnumerable<long> seeds) => SeededLatents.Z(seeds, g.Config.CodeDim);
         var outs = new List<Tensor>();
         for (int start = 0; start < o.Seeds.Count; start += Math.Max(1, o.BatchSize))
         {

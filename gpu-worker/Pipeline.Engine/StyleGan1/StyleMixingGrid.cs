@@ -59,13 +59,6 @@ public sealed class StyleMixingGridResult : IDisposable
 /// <summary>Style-mixing grids from seeds, batched on the generator's device.</summary>
 public static class StyleMixingGrid
 {
-    /// <summary>The z of a seed: randn(1, D) from a CPU generator, so a seed means the same image on every device.</summary>
-    public static Tensor SeedLatent(long seed, int codeDim)
-    {
-        using var gen = new torch.Generator((ulong)seed);
-        return randn(1, codeDim, generator: gen);
-    }
-
     public static StyleMixingGridResult Render(StyledGenerator g, StyleMixingGridOptions o, IProgress<(int Done, int Total)>? progress = null, CancellationToken ct = default)
     {
         if (o.RowSeeds.Count == 0 || o.ColumnSeeds.Count == 0) throw new ArgumentException("a grid needs at least one row seed and one column seed");
@@ -82,7 +75,7 @@ public static class StyleMixingGrid
         Tensor? mean = o.Truncation == 1 ? null : MeanStyle(g, o, device);
         Tensor Styles(IReadOnlyList<long> seeds)
         {
-            var w = g.Map(cat(seeds.Select(s => SeedLatent(s, g.Config.CodeDim)).ToArray(), 0).to(device));
+            var w = g.Map(cat(seeds.Select(s => SeededLatents.Z(s, g.Config.CodeDim)).ToArray(), 0).to(device));
             return mean is null ? w : StyledGenerator.Truncate(w, mean, o.Truncation);
         }
         var wa = Styles(o.RowSeeds);

@@ -36,8 +36,7 @@ public sealed partial class Soat
     /// <summary>Draws the notebook's z (numpy RandomState is not reproduced: torch's generator with the seed).</summary>
     public Tensor PanoramaLatents(int numImages, long seed)
     {
-        using var gen = new torch.Generator((ulong)seed, CPU);
-        return randn([numImages, G.Config.StyleDim], generator: gen).to(G.Device);
+        return SeededLatents.Z(seed, numImages, G.Config.StyleDim, G.Device);
     }
 
     /// <summary>

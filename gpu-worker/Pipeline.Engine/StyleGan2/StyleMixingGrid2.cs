@@ -57,18 +57,10 @@ public static class StyleMixingGrid2
         return rows;
     }
 
-    /// <summary>The z of a seed: randn(1, D) from a CPU generator, so a seed means the same image on every device and batch.</summary>
-    public static Tensor SeedLatent(long seed, int styleDim)
-    {
-        using var gen = new torch.Generator(unchecked((ulong)seed));
-        return randn([1, styleDim], generator: gen);
-    }
-
     /// <summary>mean_latent over <see cref="StyleMixingGrid2Options.MeanLatentSamples"/> seeded z ([1, D], on the generator's device).</summary>
     public static Tensor MeanLatent(Generator g, long seed, int samples)
     {
-        using var gen = new torch.Generator(unchecked((ulong)seed));
-        return g.MeanLatent(randn([samples, g.Config.StyleDim], generator: gen).to(g.Device));
+        return g.MeanLatent(SeededLatents.Z(seed, samples, g.Config.StyleDim, g.Device));
     }
 
     public static StyleMixingGridResult Render(Generator g, StyleMixingGrid2Options o, IProgress<(int Done, int Total)>? progress = null, CancellationToken ct = default)
@@ -88,7 +80,7 @@ public static class StyleMixingGrid2
         Tensor? mean = o.Truncation == 1 ? null : MeanLatent(g, o.MeanLatentSeed, o.MeanLatentSamples);
         Tensor Latents(IReadOnlyList<long> seeds)
         {
-            var w = g.Map(cat(seeds.Select(s => SeedLatent(s, d)).ToArray(), 0).to(device));
+            var w = g.Map(cat(seeds.Select(s => SeededLatents.Z(s, d)).ToArray(), 0).to(device));
             return mean is null ? w : mean + o.Truncation * (w - mean);
         }
         var wa = Latents(o.RowSeeds);

@@ -12,6 +12,21 @@ public sealed record DecodeLimits
     public int MinSide { get; init; } = 64;
 
     public static DecodeLimits Default { get; } = new();
+
+    /// <summary>
+    /// Limits for the pipeline's own and local files (<see cref="ImageDecoder.DecodeFile(string, RgbConversion, int?)"/>): no
+    /// minimum side (test models make tiny images), a bomb guard of 64 MP and 32768 px per side, 512 MB of bytes.
+    /// </summary>
+    public static DecodeLimits LocalFiles { get; } = new() { MaxBytes = 512L * 1024 * 1024, MaxPixels = 64L * 1024 * 1024, MaxSide = 32_768, MinSide = 1 };
+}
+
+/// <summary>How decoded RGBA becomes RGB.</summary>
+public enum RgbConversion
+{
+    /// <summary>EXIF orientation applied, transparency composited over white (uploads, the worker's jobs).</summary>
+    UprightOverWhite,
+    /// <summary>As PIL's <c>Image.open(f).convert("RGB")</c>: stored orientation, alpha dropped (parity with Python references).</summary>
+    PilConvert,
 }
 
 /// <summary>Raster formats we accept, identified from content, never from the file name.</summary>

@@ -25,7 +25,14 @@ public static class ImageDecoder
     /// Decodes to an upright RGB image. With <paramref name="targetMaxSide"/>, JPEGs (DCT scaling) and WebPs are decoded scaled down to no less
     /// than twice the target, then reduced with our Lanczos3 so the long side is at most the target (never enlarged).
     /// </summary>
-    public static ImageResult<DecodedImage> Decode(ReadOnlySpan<byte> bytes, DecodeLimits? limits = null, int? targetMaxSide = null)
+    public static ImageResult<DecodedImage> Decode(ReadOnlySpan<byte> bytes, DecodeLimits? limits = null, int? targetMaxSide = null) =>
+        Decode(bytes, limits, targetMaxSide, RgbConversion.UprightOverWhite);
+
+    /// <summary>
+    /// Decodes to RGB with the chosen <paramref name="conversion"/> (<see cref="RgbConversion.PilConvert"/> for parity with a Python
+    /// reference that reads with PIL). <see cref="DecodedImage.Scale"/> relates to the upright header either way.
+    /// </summary>
+    public static ImageResult<DecodedImage> Decode(ReadOnlySpan<byte> bytes, DecodeLimits? limits, int? targetMaxSide, RgbConversion conversion)
     {
         limits ??= DecodeLimits.Default;
         if (targetMaxSide is <= 0) throw new ArgumentOutOfRangeException(nameof(targetMaxSide), "targetMaxSide must be positive.");
@@ -57,7 +64,9 @@ public static class ImageDecoder
         if (result != SKCodecResult.Success)
             return ImageResult<DecodedImage>.Reject(RejectionCodes.Corrupt, DescribeFailure(result, "decoding pixels"));
 
-        var image = Orientation.ToUpright(RgbImage.FromRgba(rgba, dw, dh), header.ExifOrientation);
+        var image = conversion == RgbConversion.PilConvert
+            ? RgbImage.FromRgbaDroppingAlpha(rgba, dw, dh)
+            : Orientation.ToUpright(RgbImage.FromRgba(rgba, dw, dh), header.ExifOrientation);
         if (targetMaxSide is int t && Math.Max(image.Width, image.Height) > t)
         {
             double f = (double)t / Math.Max(image.Width, image.Height);
@@ -70,6 +79,26 @@ public static class ImageDecoder
     /// <summary>Convenience for callers that prefer exceptions (the worker, on inputs the functions already validated).</summary>
     public static DecodedImage DecodeOrThrow(ReadOnlySpan<byte> bytes, DecodeLimits? limits = null, int? targetMaxSide = null) =>
         Decode(bytes, limits, targetMaxSide).GetValueOrThrow();
+
+    /// <summary>
+    /// The entry point for the pipeline's own and local files (CLI inputs, datasets, our own outputs), not uploads: the same
+    /// sniffing, header checks and full decode, but under <see cref="DecodeLimits.LocalFiles"/> (no upload minimum side,
+    /// no upload byte cap). Throws <see cref="InvalidDataException"/> naming <paramref name="name"/>.
+    /// </summary>
+    public static RgbImage DecodeFile(ReadOnlySpan<byte> bytes, string name, RgbConversion conversion = RgbConversion.UprightOverWhite, int? targetMaxSide = null)
+    {
+        var result = Decode(bytes, DecodeLimits.LocalFiles, targetMaxSide, conversion);
+        return result.Value?.Image ?? throw new InvalidDataException($"{name}: {result.Rejection!.Message}");
+    }
+
+    /// <summary><see cref="DecodeFile(ReadOnlySpan{byte}, string, RgbConversion, int?)"/> of a file on disk.</summary>
+    public static RgbImage DecodeFile(string path, RgbConversion conversion = RgbConversion.UprightOverWhite, int? targetMaxSide = null)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"image not found: {path}", path);
+        if (new FileInfo(path).Length > DecodeLimits.LocalFiles.MaxBytes)
+            throw new InvalidDataException($"{path}: larger than {DecodeLimits.LocalFiles.MaxBytes:N0} bytes");
+        return DecodeFile(File.ReadAllBytes(path), path, conversion, targetMaxSide);
+    }
 
     private static ImageRejection? Precheck(ReadOnlySpan<byte> bytes, DecodeLimits limits, out ImageFormat format)
     {

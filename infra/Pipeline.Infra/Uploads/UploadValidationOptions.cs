@@ -27,6 +27,11 @@ public sealed record UploadValidationOptions
     public string? SelfieReferenceFeatures { get; init; }
     /// <summary>pix2pixHD label-to-image model folder (latest_net_G.pth, opt.txt, ...); the bundled one translates synthetic-landscape label maps.</summary>
     public string LabelModel { get; init; } = "models/pix2pixhd/";
+    /// <summary>
+    /// Class count (label_nc) of <see cref="LabelModel"/>: when set, label-map uploads with class ids at or above it are
+    /// rejected at upload time (the worker checks against the model itself either way). Null: only the 8-bit range is checked.
+    /// </summary>
+    public int? LabelClasses { get; init; }
     /// <summary>Diverse Council outputs per selfie unless the upload asks otherwise.</summary>
     public int DefaultTranslationOutputs { get; init; } = 4;
     /// <summary>Most outputs an upload may ask for.</summary>

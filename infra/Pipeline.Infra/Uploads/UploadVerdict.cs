@@ -1,14 +1,38 @@
+using Pipeline.Imaging.Labels;
 using Pipeline.Infra.Contracts;
 
 namespace Pipeline.Infra.Uploads;
 
-/// <summary>Machine-readable rejection codes of upload validation (the image codes come from Pipeline.Imaging).</summary>
+/// <summary>Machine-readable rejection codes of upload validation (the image codes come from Pipeline.Imaging; the label-map ones map its LabelMapRejection).</summary>
 public static class UploadCodes
 {
     /// <summary>The blob name is unsafe (path traversal, control characters, too long).</summary>
     public const string BadName = "bad_name";
     /// <summary>Metadata asked for an unknown job or parameters out of range.</summary>
     public const string BadRequest = "bad_request";
+    /// <summary>A <c>labels/</c> upload that is not a PNG (label_map_not_png).</summary>
+    public const string LabelMapNotPng = "label_map_not_png";
+    /// <summary>A label map whose PNG is damaged or unsupported (interlaced, truncated).</summary>
+    public const string LabelMapMalformed = "label_map_malformed";
+    /// <summary>A label map with colour pixels instead of one class id each (RGB, gray + alpha).</summary>
+    public const string LabelMapNotSingleChannel = "label_map_not_single_channel";
+    /// <summary>A 16-bit (or other non-8-bit) label map.</summary>
+    public const string LabelMapBitDepth = "label_map_bit_depth";
+    /// <summary>A label map above the pixel or side limits.</summary>
+    public const string LabelMapTooLarge = "label_map_too_large";
+    /// <summary>A label map with class ids the model does not know.</summary>
+    public const string LabelMapIdOutOfRange = "label_map_id_out_of_range";
+
+    /// <summary>The code of a label-map rejection.</summary>
+    public static string LabelMap(LabelMapRejection reason) => reason switch
+    {
+        LabelMapRejection.NotPng => LabelMapNotPng,
+        LabelMapRejection.NotSingleChannel => LabelMapNotSingleChannel,
+        LabelMapRejection.UnsupportedBitDepth => LabelMapBitDepth,
+        LabelMapRejection.TooLarge => LabelMapTooLarge,
+        LabelMapRejection.IdOutOfRange => LabelMapIdOutOfRange,
+        _ => LabelMapMalformed,
+    };
 
     /// <summary>Maps a code to the stored contract's reason.</summary>
     public static RejectionReason ToReason(string code) => code switch
@@ -20,6 +44,9 @@ public static class UploadCodes
         Imaging.RejectionCodes.TooSmall => RejectionReason.BadDimensions,
         Imaging.RejectionCodes.NoFace or Imaging.RejectionCodes.MultipleFaces => RejectionReason.NoFace,
         BadName => RejectionReason.BadName,
+        LabelMapNotPng => RejectionReason.UnsupportedFormat,
+        LabelMapMalformed => RejectionReason.NotAnImage,
+        LabelMapTooLarge => RejectionReason.BadDimensions,
         _ => RejectionReason.BadRequest,
     };
 }

@@ -1,4 +1,5 @@
 using Pipeline.Engine.Council;
+using Pipeline.Imaging;
 using Pipeline.Tests;
 using static TorchSharp.torch;
 
@@ -163,10 +164,10 @@ public class CouncilConfigTests
         var px = new byte[w * h * 3];
         rng.NextBytes(px);
         var src = new RgbImage(w, h, px);
-        var full = PilResize.Bilinear(src, outW, outH);
+        var full = Resampler.Resize(src, outW, outH, ResampleFilter.Bilinear);
         int cw = Math.Max(1, outW / 2), ch = Math.Max(1, outH / 3);
-        var cropped = PilResize.CenterCrop(full, cw, ch);
-        var (top, left) = PilResize.CenterCropOffsets(outW, outH, cw, ch);
-        Assert.Equal(cropped.Pixels, PilResize.BilinearWindow(src, outW, outH, left, top, cw, ch).Pixels);
+        var cropped = TorchvisionTransforms.CenterCrop(full, cw, ch);
+        var (top, left) = TorchvisionTransforms.CenterCropOffsets(outW, outH, cw, ch);
+        Assert.Equal(cropped.Pixels, Resampler.ResizeWindow(src, outW, outH, left, top, cw, ch, ResampleFilter.Bilinear).Pixels);
     }
 }

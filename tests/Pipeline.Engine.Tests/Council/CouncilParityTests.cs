@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Pipeline.Engine.Council;
 using Pipeline.Tests;
-using SkiaSharp;
+using Pipeline.Imaging;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Tests.Council;
@@ -152,27 +152,14 @@ public partial class CouncilParityTests
         }
     }
 
-    private static Tensor ToHwc(RgbImage img) => tensor(img.Pixels, [img.Height, img.Width, img.Channels], ScalarType.Byte);
+    private static Tensor ToHwc(RgbImage img) => tensor(img.Pixels, [img.Height, img.Width, 3], ScalarType.Byte);
 }
 
-/// <summary>PNG/JPEG decoding for tests (SkiaSharp via Pipeline.Imaging), as PIL's convert("RGB").</summary>
+/// <summary>
+/// Fixture images through the pipeline's one decoder, as PIL's convert("RGB") (the preprocess parity test checks the
+/// pixels against the reference's input_u8).
+/// </summary>
 internal static class TestImages
 {
-    public static RgbImage DecodeRgb(string path)
-    {
-        using var codec = SKCodec.Create(path) ?? throw new InvalidDataException($"{path}: not a decodable image");
-        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        using var bmp = new SKBitmap(info);
-        var result = codec.GetPixels(info, bmp.GetPixels());
-        Assert.True(result == SKCodecResult.Success, $"{path}: decode failed ({result})");
-        var rgba = bmp.Bytes;
-        var rgb = new byte[info.Width * info.Height * 3];
-        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
-        {
-            rgb[i] = rgba[j];
-            rgb[i + 1] = rgba[j + 1];
-            rgb[i + 2] = rgba[j + 2];
-        }
-        return new RgbImage(info.Width, info.Height, rgb);
-    }
+    public static RgbImage DecodeRgb(string path) => ImageDecoder.DecodeFile(path, RgbConversion.PilConvert);
 }

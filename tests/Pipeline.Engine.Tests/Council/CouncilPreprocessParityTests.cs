@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Pipeline.Engine.Council;
+using Pipeline.Imaging;
 using Pipeline.Tests;
 using static TorchSharp.torch;
 
@@ -42,7 +43,7 @@ public partial class CouncilPreprocessParityTests
             var p = $"img{n}.";
             var img = TestImages.DecodeRgb(images[n]);
             fx.AssertClose(p + "input_u8", tensor(img.Pixels, [img.Height, img.Width, 3], ScalarType.Byte));
-            var resized = PilResize.ResizeAndCenterCrop(img, size, size, size);
+            var resized = TorchvisionTransforms.ResizeAndCenterCrop(img, size, size, size);
             fx.AssertClose(p + "resized_u8", tensor(resized.Pixels, [resized.Height, resized.Width, 3], ScalarType.Byte));
             var x = ImageTensors.ToInput(resized);
             fx.AssertClose(p + "x", x);

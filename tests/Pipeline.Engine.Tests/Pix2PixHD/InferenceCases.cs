@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Pipeline.Engine.Pix2PixHD;
+using Pipeline.Imaging;
+using Pipeline.Imaging.Labels;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Tests.Pix2PixHD;
@@ -17,7 +19,7 @@ internal static class InferenceCases
         var labels = o.LabelNc == 0 ? null : Decode(c, "label");
         var request = new Label2ImageRequest(labels)
         {
-            InputImage = o.LabelNc == 0 ? ReadRgb(c.PathOf("label.png")) : null,
+            InputImage = o.LabelNc == 0 ? PngSamples.Decode(File.ReadAllBytes(c.PathOf("label.png"))).ToRgb() : null,
             Instances = File.Exists(c.PathOf("inst.png")) ? Decode(c, "inst") : null,
             CropPosition = CropPosition(c),
             Chooser = RecordedChoices(c, out var asked, out var recorded),
@@ -32,7 +34,7 @@ internal static class InferenceCases
         if (recorded is not null) Assert.Equal(recorded.Order(), asked.Order());
         if (c.TensorNames.Contains("out.generated_encoded"))
         {
-            var photo = ReadRgb(c.PathOf("image.png"));
+            var photo = PngSamples.Decode(File.ReadAllBytes(c.PathOf("image.png"))).ToRgb();
             using var r = translator.Translate(request with { Photo = photo, UseEncodedImage = true });
             c.Check("out.generated_encoded", r.Generated);
         }
@@ -64,16 +66,9 @@ internal static class InferenceCases
         }
     }
 
-    private static Raster<byte> ReadRgb(string path)
+    private static IdMap Decode(ParityCase c, string kind)
     {
-        var png = Png.Decode(File.ReadAllBytes(path));
-        var planes = png.Planes.Length >= 3 ? png.Planes.Take(3) : Enumerable.Repeat(png.Planes[0], 3);
-        return new Raster<byte>(png.Width, png.Height, planes.Select(p => p.Select(v => (byte)v).ToArray()).ToArray());
-    }
-
-    private static Raster<int> Decode(ParityCase c, string kind)
-    {
-        var png = Png.Decode(File.ReadAllBytes(c.PathOf($"{kind}.png")));
+        var png = PngSamples.Decode(File.ReadAllBytes(c.PathOf($"{kind}.png")));
         Assert.True(png.IsSingleChannel, $"{kind}.png is not single-channel");
         if (c.Has($"in.{kind}_png"))
         {
@@ -81,7 +76,7 @@ internal static class InferenceCases
             var decoded = tensor(png.Planes[0].Select(v => (float)v).ToArray(), [png.Height, png.Width]);
             Assert.True(raw.eq(decoded).all().item<bool>(), $"{kind}.png decodes differently from in.{kind}_png");
         }
-        return new Raster<int>(png.Width, png.Height, png.Planes);
+        return new IdMap(png.Width, png.Height, png.Planes[0]);
     }
 
     private static (int, int)? CropPosition(ParityCase c)

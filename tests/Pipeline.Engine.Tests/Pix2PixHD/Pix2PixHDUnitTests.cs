@@ -1,4 +1,6 @@
 using Pipeline.Engine.Pix2PixHD;
+using Pipeline.Imaging;
+using Pipeline.Imaging.Labels;
 using Pipeline.Tests;
 using static TorchSharp.torch;
 
@@ -49,8 +51,7 @@ public sealed class Pix2PixHDUnitTests
         var g = new GlobalGenerator(o.NetGInputNc, 3, 4, 2, 1, NormKind.Instance);
         using var t = new Translator(o, g, GeneratorConfig.From(o), null, null);
         var rng = new Random(5);
-        var planes = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, 8 * 12).Select(_ => (byte)rng.Next(256)).ToArray()).ToArray();
-        var image = new Raster<byte>(12, 8, planes);
+        var image = new RgbImage(12, 8, Enumerable.Range(0, 8 * 12 * 3).Select(_ => (byte)rng.Next(256)).ToArray());
         using var r = t.Translate(new Label2ImageRequest(null) { InputImage = image });
         // 12x8 is a multiple of 2^2, so `none` leaves it; the input is the normalised image, no one-hot, no edge.
         var expectedInput = Preprocess.PhotoToTensor(image);

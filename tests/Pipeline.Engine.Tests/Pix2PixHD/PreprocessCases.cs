@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Pipeline.Engine.Pix2PixHD;
+using Pipeline.Imaging.Labels;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Tests.Pix2PixHD;
@@ -38,29 +39,29 @@ internal static class PreprocessCases
         var plan = Preprocess.Plan(o, rawW, rawH, sizeBase, crop ?? (0, 0));
 
         var photo = DecodeChecked(c, id, "image", rawW, rawH);
-        var photoRaster = new Raster<byte>(rawW, rawH, photo.Planes.Select(p => p.Select(v => (byte)v).ToArray()).ToArray());
+        var photoRgb = photo.ToRgb();
         if (labelNc == 0)
         {
             // label_nc 0: the label input is an RGB photo ("A" image), loaded with the photo transform.
-            c.Check($"out.{id}.label", Preprocess.PhotoToTensor(Preprocess.Apply(photoRaster, plan, Preprocess.BicubicResize))[0]);
+            c.Check($"out.{id}.label", Preprocess.PhotoToTensor(Preprocess.Apply(photoRgb, plan))[0]);
         }
         else
         {
             var label = DecodeChecked(c, id, "label", rawW, rawH);
-            c.Check($"out.{id}.label", Preprocess.IdsToTensor(Preprocess.Apply(new Raster<int>(rawW, rawH, label.Planes), plan, Preprocess.NearestResize))[0]);
+            c.Check($"out.{id}.label", Preprocess.IdsToTensor(Preprocess.Apply(new IdMap(rawW, rawH, label.Planes[0]), plan))[0]);
         }
         if (c.TensorNames.Contains($"out.{id}.inst"))
         {
             var inst = DecodeChecked(c, id, "inst", rawW, rawH);
-            c.Check($"out.{id}.inst", Preprocess.IdsToTensor(Preprocess.Apply(new Raster<int>(rawW, rawH, inst.Planes), plan, Preprocess.NearestResize))[0]);
+            c.Check($"out.{id}.inst", Preprocess.IdsToTensor(Preprocess.Apply(new IdMap(rawW, rawH, inst.Planes[0]), plan))[0]);
         }
-        c.CheckIfPresent($"out.{id}.image", Preprocess.PhotoToTensor(Preprocess.Apply(photoRaster, plan, Preprocess.BicubicResize))[0]);
+        c.CheckIfPresent($"out.{id}.image", Preprocess.PhotoToTensor(Preprocess.Apply(photoRgb, plan))[0]);
     }
 
-    /// <summary>Decodes caseN_kind.png with the engine's PNG reader and checks it against the raw pixels the reference read.</summary>
+    /// <summary>Decodes caseN_kind.png with the exact PNG reader (Pipeline.Imaging.Labels) and checks it against the raw pixels the reference read.</summary>
     private static PngImage DecodeChecked(ParityCase c, string id, string kind, int w, int h)
     {
-        var png = Png.Decode(File.ReadAllBytes(c.PathOf($"{id}_{kind}.png")));
+        var png = PngSamples.Decode(File.ReadAllBytes(c.PathOf($"{id}_{kind}.png")));
         Assert.Equal((w, h), (png.Width, png.Height));
         var raw = c[$"in.{id}.{kind}_png"];
         var decoded = tensor(png.Planes.SelectMany(p => p).Select(v => (float)v).ToArray(), [png.Planes.Length, h, w]);

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using Pipeline.Engine.StyleGan1;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -18,7 +19,7 @@ public sealed class StyleGan1SamplerLatentsTests
         return g;
     }
 
-    private static Tensor SeedLatents(params long[] seeds) => cat(seeds.Select(s => StyleMixingGrid.SeedLatent(s, 8)).ToArray(), 0);
+    private static Tensor SeedLatents(params long[] seeds) => cat(seeds.Select(s => SeededLatents.Z(s, 8)).ToArray(), 0);
 
     [Fact]
     public void LatentsOfTheSeedsGiveTheSameImagesAsNoLatents()
@@ -42,7 +43,7 @@ public sealed class StyleGan1SamplerLatentsTests
         for (int i = 0; i < 2; i++)
         {
             using var gen = new torch.Generator((ulong)(3 + i + 0x5EED));
-            var expected = g.Forward(StyleMixingGrid.SeedLatent(20, 8), new StyleGan1ForwardOptions { Step = 2, Noise = g.RandomNoise(1, 2, gen) });
+            var expected = g.Forward(SeededLatents.Z(20, 8), new StyleGan1ForwardOptions { Step = 2, Noise = g.RandomNoise(1, 2, gen) });
             Assert.True((expected - images[i..(i + 1)]).abs().max().item<float>() < 1e-4, $"image {i} is not z(20) with the noise of seed {3 + i}");
         }
         Assert.True((images[0] - images[1]).abs().max().item<float>() > 1e-4, "noise did not follow the seeds");

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using Pipeline.Engine.StyleGan1;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -64,12 +65,12 @@ public sealed class StyleMixingTests
         for (int i = 0; i < grid.CellInfo.Count; i++)
         {
             var c = grid.CellInfo[i];
-            var expected = g.Forward([StyleMixingGrid.SeedLatent(c.RowSeed, 8), StyleMixingGrid.SeedLatent(c.ColumnSeed, 8)], opt);
+            var expected = g.Forward([SeededLatents.Z(c.RowSeed, 8), SeededLatents.Z(c.ColumnSeed, 8)], opt);
             AssertClose(expected, grid.Cells[i..(i + 1)]);
         }
-        var row1 = g.Forward(StyleMixingGrid.SeedLatent(6, 8), opt with { MixingRange = null });
+        var row1 = g.Forward(SeededLatents.Z(6, 8), opt with { MixingRange = null });
         AssertClose(row1, grid.RowImages[1..2]);
-        var col2 = g.Forward(StyleMixingGrid.SeedLatent(9, 8), opt with { MixingRange = null });
+        var col2 = g.Forward(SeededLatents.Z(9, 8), opt with { MixingRange = null });
         AssertClose(col2, grid.ColumnImages[2..3]);
         // The middle range really mixes: a cell differs from both of its sources.
         Assert.True((grid.Cells[5] - grid.RowImages[1]).abs().max().item<float>() > 1e-3);
@@ -88,7 +89,7 @@ public sealed class StyleMixingTests
         AssertClose(batched[2..3], single);
         using var _ = no_grad();
         using var gen = new torch.Generator(12 + 0x5EED);
-        var expected = g.Forward(StyleMixingGrid.SeedLatent(12, 8), new StyleGan1ForwardOptions { Step = 2, Noise = g.RandomNoise(1, 2, gen), MeanStyle = mean, StyleWeight = 0.5 });
+        var expected = g.Forward(SeededLatents.Z(12, 8), new StyleGan1ForwardOptions { Step = 2, Noise = g.RandomNoise(1, 2, gen), MeanStyle = mean, StyleWeight = 0.5 });
         AssertClose(expected, single);
         Assert.True((batched[0] - batched[1]).abs().max().item<float>() > 1e-3, "different seeds gave the same image");
     }

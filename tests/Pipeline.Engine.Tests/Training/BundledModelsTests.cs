@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Pipeline.Engine.Council;
 using Pipeline.Engine.StyleGan2;
+using Pipeline.Imaging;
 using Pipeline.Tests;
 using static TorchSharp.torch;
 

@@ -142,6 +142,9 @@ public sealed class ValidateUploadTests
         { "bmp", "selfies/old.bmp", "unsupported_format" },
         { "unknown-job", "selfies/ok.jpg", "bad_request" },
         { "outputs-out-of-range", "selfies/ok2.jpg", "bad_request" },
+        // labels/ uploads are label maps (Pipeline.Imaging.Labels): one class id per pixel, in a PNG.
+        { "label-map-in-colour", "labels/colour.png", "label_map_not_single_channel" },
+        { "label-map-as-jpeg", "labels/photo.jpg", "label_map_not_png" },
     };
 
     [Theory, MemberData(nameof(BadUploads))]
@@ -203,6 +206,8 @@ public sealed class ValidateUploadTests
                 return (bmp, null, null);
             case "unknown-job": return (jpeg, new Dictionary<string, string> { ["job"] = "mine-bitcoin" }, null);
             case "outputs-out-of-range": return (jpeg, new Dictionary<string, string> { ["outputs"] = "99" }, null);
+            case "label-map-in-colour": return (png, null, null);
+            case "label-map-as-jpeg": return (jpeg, null, null);
             default: throw new ArgumentException($"unknown bad-upload kind {kind}");
         }
     }

@@ -5,6 +5,7 @@ using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Fid;
 using Pipeline.Engine.Metrics.Kid;
 using Pipeline.Engine.Metrics.Records;
+using Pipeline.Imaging;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
 using Pipeline.Tests;

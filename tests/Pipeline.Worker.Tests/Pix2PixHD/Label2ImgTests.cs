@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Pipeline.Engine.IO;
 using Pipeline.Engine.Pix2PixHD;
+using Pipeline.Imaging.Labels;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
 using Pipeline.Tests;
@@ -44,7 +45,7 @@ public sealed class Label2ImgTests : IDisposable
     private static void AssertMatchesReference(string dir, byte[] png)
     {
         var expected = SafeTensors.Load(Path.Combine(dir, "io.safetensors"))["out.image_uint8"];
-        var img = Png.Decode(png);
+        var img = PngSamples.Decode(png);
         var got = tensor(Enumerable.Range(0, img.Width * img.Height).SelectMany(i => img.Planes.Take(3).Select(p => (float)p[i])).ToArray(), [img.Height, img.Width, 3]);
         Assert.Equal(expected.shape, got.shape);
         double worst = (got - expected).abs().max().item<float>();

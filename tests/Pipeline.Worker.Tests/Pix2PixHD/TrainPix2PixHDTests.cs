@@ -1,5 +1,6 @@
 using Pipeline.Engine.Pix2PixHD;
 using Pipeline.Engine.Training;
+using Pipeline.Imaging.Labels;
 using Pipeline.Imaging.Synthetic;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
@@ -59,17 +60,17 @@ public sealed class TrainPix2PixHDTests : IDisposable
         await File.WriteAllBytesAsync(labels, SyntheticLandscapes.LabelPng(SyntheticLandscapes.Draw(7, 32, 32)));
         var output = Path.Combine(_tmp, "out.png");
         Assert.Equal(0, await new Label2ImgCommand().Build().Parse([labels, "--model", run, "--device", "cpu", "-o", output]).InvokeAsync());
-        var png = Png.Decode(await File.ReadAllBytesAsync(output));
+        var png = PngSamples.Decode(await File.ReadAllBytesAsync(output));
         Assert.Equal((16, 16), (png.Width, png.Height)); // scale_width to the training size, as opt.txt says
     }
 
     /// <summary>Mean RGB per class id of a translated map (classes present only).</summary>
-    private static Dictionary<int, double[]> ClassMeans(Raster<int> labels, byte[] hwc)
+    private static Dictionary<int, double[]> ClassMeans(IdMap labels, byte[] hwc)
     {
         var sums = new Dictionary<int, (double[] Sum, int N)>();
         for (int i = 0; i < labels.Width * labels.Height; i++)
         {
-            int id = labels.Planes[0][i];
+            int id = labels.Ids[i];
             if (!sums.TryGetValue(id, out var s)) s = (new double[3], 0);
             for (int c = 0; c < 3; c++) s.Sum[c] += hwc[i * 3 + c];
             sums[id] = (s.Sum, s.N + 1);
@@ -123,7 +124,7 @@ public sealed class TrainPix2PixHDTests : IDisposable
         Assert.Equal(1, metrics["outputs"]);
         var written = await store.GetBytesAsync(BlobLayout.Result(env.JobId, "output-0.png"));
         Assert.NotNull(written);
-        var png = Png.Decode(written!.Value.Bytes);
+        var png = PngSamples.Decode(written!.Value.Bytes);
         Assert.True(png.Planes.Length >= 3, "an RGB image");
         // The 128 px map is rescaled to the width the model was trained at (opt.txt: scale_width, loadSize).
         var opt = OptionsParser.FromOptTxt(File.ReadAllText(Path.Combine(BundledModels.Pix2PixHD, "opt.txt")));

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using Pipeline.Worker.Hosting;
 using Pipeline.Engine.StyleGan1;
 using Pipeline.Infra.Contracts;
@@ -71,7 +72,7 @@ public sealed class StyleGan1AugmentationHandlerTests : IDisposable
             Assert.Equal(40 + i, item.Seed);
             Assert.Equal((43 + i).ToString(System.Globalization.CultureInfo.InvariantCulture), item.Attributes!["mixSeed"]);
             using var gen = new torch.Generator((ulong)(item.Seed + 0x5EED));
-            var expected = g.Forward([StyleMixingGrid.SeedLatent(item.Seed, g.Config.CodeDim), StyleMixingGrid.SeedLatent(item.Seed + 3, g.Config.CodeDim)],
+            var expected = g.Forward([SeededLatents.Z(item.Seed, g.Config.CodeDim), SeededLatents.Z(item.Seed + 3, g.Config.CodeDim)],
                 new StyleGan1ForwardOptions { Step = 2, Noise = g.RandomNoise(1, 2, gen), MixingRange = new MixingRange(2, g.Config.MaxStep) });
             var png = (await _store.GetBytesAsync(item.Path, ct))!.Value.Bytes;
             using var actual = SKBitmap.Decode(png);

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using Pipeline.Worker.Hosting;
 using Pipeline.Engine.StyleGan1;
 using Pipeline.Infra.Contracts;
@@ -63,10 +64,10 @@ public sealed class StyleGan1MoreLikeThisTests : IDisposable
     {
         using var _ = no_grad();
         using var gen = new torch.Generator((ulong)(imageSeed + 0x5EED));
-        var z = StyleMixingGrid.SeedLatent(latentSeed, g.Config.CodeDim);
+        var z = SeededLatents.Z(latentSeed, g.Config.CodeDim);
         var options = new StyleGan1ForwardOptions { Step = 2, Noise = g.RandomNoise(1, 2, gen) };
         var image = mixSeed is { } m
-            ? g.Forward([z, StyleMixingGrid.SeedLatent(m, g.Config.CodeDim)], options with { MixingRange = new MixingRange(crossover, g.Config.MaxStep) })
+            ? g.Forward([z, SeededLatents.Z(m, g.Config.CodeDim)], options with { MixingRange = new MixingRange(crossover, g.Config.MaxStep) })
             : g.Forward([z], options);
         return GeneratorImages.EncodePng(image);
     }

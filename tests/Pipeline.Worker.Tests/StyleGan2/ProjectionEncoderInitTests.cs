@@ -245,12 +245,15 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         var (metrics, report, latent, _) = await RunJobAsync(null, null);
         Assert.Equal(100, metrics["steps"]); // the encoder's default length, not projector.py's 1000
         Assert.Equal(100, report.GetProperty("steps").GetInt32());
+        // The encoder start's own schedule (ProjectionInits): lower peak lr and no latent noise, unless the job sets them.
+        Assert.Equal((0.03, 0.0), (report.GetProperty("lr").GetDouble(), report.GetProperty("latentNoise").GetDouble()));
         Assert.Equal([(long)_g.Config.NLatent, 16], latent.shape);
         Assert.True(double.IsFinite(metrics["mse"]));
 
         var (meanMetrics, meanReport, meanLatent, _) = await RunJobAsync("mean", 2);
         Assert.Equal(0, meanMetrics["encoder_init"]);
         Assert.Equal("mean", meanReport.GetProperty("init").GetString());
+        Assert.Equal((0.1, 0.05), (meanReport.GetProperty("lr").GetDouble(), meanReport.GetProperty("latentNoise").GetDouble())); // projector.py's
         Assert.Equal([16L], meanLatent.shape); // w: the job did not ask for W+ and nothing implied it
     }
     [Fact]

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using Pipeline.Engine.IO;
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Infra.Contracts;
@@ -47,7 +48,7 @@ public sealed class StyleGan2AugmentationHandlerTests : IDisposable
             var item = manifest.Items[i];
             Assert.Equal(10 + i, item.Seed);
             Assert.Equal("3", item.Attributes!["injectIndex"]);
-            var expected = g.Forward([Sg2Cli.SeedZ(10 + i, 8), Sg2Cli.SeedZ(12 + i, 8)], new GenerateOptions { RandomizeNoise = false, InjectIndex = 3 }).Image;
+            var expected = g.Forward([SeededLatents.Z(10 + i, 8), SeededLatents.Z(12 + i, 8)], new GenerateOptions { RandomizeNoise = false, InjectIndex = 3 }).Image;
             using var want = SKBitmap.Decode(GeneratorImages.EncodePng(expected.clamp(-1, 1)));
             using var got = SKBitmap.Decode((await _tiny.Store.GetBytesAsync(item.Path, ct))!.Value.Bytes);
             Assert.Equal((want.Width, want.Height), (got.Width, got.Height));

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using Pipeline.Engine.IO;
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Infra.Contracts;
@@ -93,7 +94,7 @@ public sealed class StyleGan2MoreLikeThisTests : IDisposable
         for (int i = 0; i < 3; i++)
         {
             Assert.Equal((33 + i).ToString(System.Globalization.CultureInfo.InvariantCulture), like.Manifest.Items[i].Attributes!["mixSeed"]);
-            var expected = g.Forward([Sg2Cli.SeedZ(31, 8), Sg2Cli.SeedZ(33 + i, 8)], new GenerateOptions { RandomizeNoise = false, InjectIndex = 3 }).Image;
+            var expected = g.Forward([SeededLatents.Z(31, 8), SeededLatents.Z(33 + i, 8)], new GenerateOptions { RandomizeNoise = false, InjectIndex = 3 }).Image;
             // Batched vs single forward may differ in the last float bit, hence one level.
             var (want, _, _) = DatasetBatches.Pixels(GeneratorImages.EncodePng(expected));
             var (got, _, _) = DatasetBatches.Pixels(like.Pngs[i]);

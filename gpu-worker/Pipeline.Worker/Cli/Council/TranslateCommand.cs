@@ -8,6 +8,7 @@ using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Operations;
 using Pipeline.Worker.Operations.Inputs;
 using Pipeline.Worker.Operations.Translation;
+using Pipeline.Imaging;
 using Spectre.Console;
 using TorchSharp;
 
@@ -92,7 +93,7 @@ public sealed class TranslateCommand : ICliCommand
                         {
                             var prepared = SelfieInput.Prepare(File.ReadAllBytes(file), a.CropFace, faces, InputImages.LocalFiles);
                             using var scope = torch.NewDisposeScope();
-                            using var t = council.Translate(SelfieInput.ToEngine(prepared.Image), n, options);
+                            using var t = council.Translate(prepared.Image, n, options);
                             var folder = Path.Combine(a.OutDir, $"{n:D4}_{Path.GetFileNameWithoutExtension(file)}");
                             Directory.CreateDirectory(folder);
                             CouncilImageIO.WritePng(t.Resized, Path.Combine(folder, "input.png"));

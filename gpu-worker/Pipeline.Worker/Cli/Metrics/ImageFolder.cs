@@ -1,4 +1,4 @@
-using SkiaSharp;
+using Pipeline.Imaging;
 using static TorchSharp.torch;
 
 namespace Pipeline.Worker.Cli.Metrics;
@@ -17,22 +17,11 @@ internal static class ImageFolder
         return files;
     }
 
-    /// <summary>uint8 HWC RGB (alpha dropped, like PIL's convert("RGB") for opaque images).</summary>
+    /// <summary>uint8 HWC RGB through the pipeline's one decoder, as pytorch-fid reads it (PIL's convert("RGB")).</summary>
     public static Tensor LoadU8(string path)
     {
-        using var bmp = SKBitmap.Decode(path) ?? throw new InvalidDataException($"{path}: not a decodable image");
-        using var rgba = bmp.ColorType == SKColorType.Rgba8888 && bmp.AlphaType != SKAlphaType.Premul ? null : bmp.Copy(SKColorType.Rgba8888);
-        var src = rgba ?? bmp;
-        var px = src.Bytes;
-        int w = src.Width, h = src.Height;
-        var rgb = new byte[w * h * 3];
-        for (int i = 0, j = 0; i < w * h; i++, j += 4)
-        {
-            rgb[3 * i] = px[j];
-            rgb[3 * i + 1] = px[j + 1];
-            rgb[3 * i + 2] = px[j + 2];
-        }
-        return tensor(rgb, [h, w, 3]);
+        var img = ImageDecoder.DecodeFile(path, RgbConversion.PilConvert);
+        return tensor(img.Pixels, [img.Height, img.Width, 3]);
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Pipeline.Engine.Pix2PixHD;
 using Pipeline.Worker.Operations.Label2Img;
+using Pipeline.Imaging.Labels;
 using Spectre.Console;
 using TorchSharp;
 

@@ -34,7 +34,7 @@ public sealed class BlendCommand : ICliCommand
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var mean = soat.MeanStyles(p.GetValue(meanSamples));
-            var z = cat([Sg2Cli.SeedZ(p.GetValue(seedA), g.Config.StyleDim), Sg2Cli.SeedZ(p.GetValue(seedB), g.Config.StyleDim)], 0).to(dev);
+            var z = cat([SeededLatents.Z(p.GetValue(seedA), g.Config.StyleDim), SeededLatents.Z(p.GetValue(seedB), g.Config.StyleDim)], 0).to(dev);
             var styles = soat.GetStyles(z, truncation: p.GetValue(trunc), meanStyles: mean);
             var (a, b) = (Soat.IndexLayers(styles, 0), Soat.IndexLayers(styles, 1));
             Tensor blended;

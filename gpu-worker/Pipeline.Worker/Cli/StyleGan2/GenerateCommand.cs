@@ -50,12 +50,12 @@ public sealed class GenerateCommand : ICliCommand
                     using var scope = NewDisposeScope();
                     using var _ = no_grad();
                     var chunk = seedList.Skip(i0).Take(bs).ToList();
-                    var z = cat(chunk.Select(sd => Sg2Cli.SeedZ(sd, g.Config.StyleDim)).ToArray(), 0).to(dev);
+                    var z = cat(chunk.Select(sd => SeededLatents.Z(sd, g.Config.StyleDim)).ToArray(), 0).to(dev);
                     var opts = new GenerateOptions { Truncation = psi, TruncationLatent = tl, RandomizeNoise = p.GetValue(randomNoise), MixingRandom = rng };
                     Tensor img;
                     if (mixList is { Count: > 0 })
                     {
-                        var z2 = cat(chunk.Select((_, k) => Sg2Cli.SeedZ(mixList[(i0 + k) % mixList.Count], g.Config.StyleDim)).ToArray(), 0).to(dev);
+                        var z2 = cat(chunk.Select((_, k) => SeededLatents.Z(mixList[(i0 + k) % mixList.Count], g.Config.StyleDim)).ToArray(), 0).to(dev);
                         img = g.Forward([z, z2], opts with { InjectIndex = p.GetValue(inject) }).Image;
                     }
                     else img = g.Forward([z], opts).Image;

@@ -23,7 +23,7 @@ namespace Pipeline.Worker.Cli.StyleGan2;
 /// </summary>
 public sealed class ProjectInitBenchTarget : IBenchTarget
 {
-    private sealed record Row(string Init, int Steps, string Set, int Images, double Mse, double? Perceptual, double Seconds, string Device);
+    private sealed record Row(string Init, int Steps, string Set, int Images, double Mse, double? Perceptual, double Seconds, string Device, double? Lr = null, double? Noise = null);
 
     public Command Build()
     {
@@ -32,14 +32,15 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
         var inits = new Option<string>("--inits") { Description = "Comma list of starts to run: mean, encoder", DefaultValueFactory = _ => "mean,encoder" };
         var stepList = new Option<string>("--steps") { Description = "Comma list of k", DefaultValueFactory = _ => "0,25,50,100,250,1000" };
         var count = new Option<int>("--count") { Description = "Held-out generated images", DefaultValueFactory = _ => 50 };
-        var seed0 = new Option<long>("--seed0") { Description = "First held-out seed (z = Sg2Cli.SeedZ(seed); training draws z from torch's global stream)", DefaultValueFactory = _ => 1_000_000 };
-        var lr = new Option<double>("--lr") { Description = "Peak learning rate (both starts)", DefaultValueFactory = _ => 0.1 };
+        var seed0 = new Option<long>("--seed0") { Description = "First held-out seed (z = SeededLatents.Z(seed); training draws z from torch's global stream)", DefaultValueFactory = _ => 1_000_000 };
+        var lr = new Option<double?>("--lr") { Description = "Peak learning rate (default: each start's own, see ProjectionInits)" };
+        var noise = new Option<double?>("--noise") { Description = "Latent noise strength at t = 0 (default: each start's own, see ProjectionInits)" };
         var results = new Option<FileInfo>("--results") { Description = "JSON-lines file the rows are appended to (and the table read from)", DefaultValueFactory = _ => new FileInfo("bench-project-init.jsonl") };
         var modelsDir = new Option<string?>("--models-dir") { Description = "Feature-network cache for the perceptual distance (LPIPS-VGG, else VGG16-feature L2)" };
         var device = CliDevice.Option();
         var cmd = new Command("project-init", "Projection from the mean latent vs from the encoder: MSE after k steps and the time to reach 1000-step mean-init quality.")
         {
-            ckpt, encoderFile, inits, stepList, count, seed0, lr, results, modelsDir, device,
+            ckpt, encoderFile, inits, stepList, count, seed0, lr, noise, results, modelsDir, device,
         };
         cmd.SetAction(async (p, ct) =>
         {
@@ -67,7 +68,7 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
                         ct.ThrowIfCancellationRequested();
                         using var scope = NewDisposeScope();
                         var clock = Stopwatch.StartNew();
-                        var opts = new ProjectorOptions { Steps = k, Lr = p.GetValue(lr), WPlus = true, MseWeight = 1, Coupling = ProjectionCoupling.Independent };
+                        var opts = new ProjectorOptions { Steps = k, Lr = p.GetValue(lr) ?? ProjectionInits.DefaultLr(init), Noise = p.GetValue(noise) ?? ProjectionInits.DefaultNoise(init), WPlus = true, MseWeight = 1, Coupling = ProjectionCoupling.Independent };
                         var start = encoder is null ? null : ProjectionInits.Encode(encoder, all);
                         var r = new Projector(g, opts).Project(all, start, new RandomProjectorDraws(0), null, ct);
                         var perImage = (r.Image.clamp(-1, 1) - all).square().mean([1, 2, 3]).cpu().to(float64).data<double>().ToArray();
@@ -80,7 +81,7 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
                         foreach (var s in sets)
                         {
                             var row = new Row(initName, k, s.Name, s.Count, perImage.Skip(offset).Take(s.Count).Average(),
-                                perceptualPerImage?.Skip(offset).Take(s.Count).Average(), seconds * s.Count / all.shape[0], dev.ToString());
+                                perceptualPerImage?.Skip(offset).Take(s.Count).Average(), seconds * s.Count / all.shape[0], dev.ToString(), opts.Lr, opts.Noise);
                             offset += s.Count;
                             log.WriteLine(JsonSerializer.Serialize(row));
                         }
@@ -106,7 +107,7 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
         Tensor held;
         using (no_grad())
         {
-            var z = cat(Enumerable.Range(0, count).Select(i => Sg2Cli.SeedZ(seed0 + i, g.Config.StyleDim)).ToArray(), 0).to(g.Device);
+            var z = cat(Enumerable.Range(0, count).Select(i => SeededLatents.Z(seed0 + i, g.Config.StyleDim)).ToArray(), 0).to(g.Device);
             var img = g.Forward([z], new GenerateOptions { RandomizeNoise = false }).Image.clamp(-1, 1);
             held = ((img + 1) * 127.5).round() / 127.5 - 1;
             if (res != g.Config.Size) held = nn.functional.interpolate(held, [res, res], mode: InterpolationMode.Area);
@@ -117,6 +118,10 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
         var scenes = cat(new[] { 11, 12 }.Select(s => Upload(SyntheticLandscapes.ImagePng(SyntheticLandscapes.Draw(s, 256, 256)))).ToArray(), 0);
         return [new("held-out generated", held), new("demo faces (alice, bob, carol)", faces.to(g.Device)), new("demo landscapes (valley, valley-twin)", scenes.to(g.Device))];
     }
+
+    /// <summary>The start and the schedule its rows ran with (older rows recorded neither).</summary>
+    private static string Label(Row r) => r.Lr is { } lr
+        ? string.Create(CultureInfo.InvariantCulture, $"{r.Init} (lr {lr:G3}, noise {r.Noise:G3})") : r.Init;
 
     private static string Table(List<Row> rows, string perceptualName)
     {
@@ -131,7 +136,7 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
             sb.AppendLine("| init | " + string.Join(" | ", ks.Select(k => $"k={k}")) + " |");
             sb.AppendLine("| --- |" + string.Concat(ks.Select(_ => " --- |")));
             foreach (var init in initsHere)
-                sb.AppendLine($"| {init} | " + string.Join(" | ", ks.Select(k => last.FirstOrDefault(r => r.Set == set && r.Init == init && r.Steps == k) is { } r
+                sb.AppendLine($"| {Label(last.Last(r => r.Set == set && r.Init == init))} | " + string.Join(" | ", ks.Select(k => last.FirstOrDefault(r => r.Set == set && r.Init == init && r.Steps == k) is { } r
                     ? string.Create(CultureInfo.InvariantCulture, $"{r.Mse:F5}{(r.Perceptual is { } pd ? $" / {pd:F4}" : "")} ({r.Seconds:F0} s)") : "–")) + " |");
             var goal = last.FirstOrDefault(r => r.Set == set && r.Init == "mean" && r.Steps == 1000);
             if (goal is null) continue;

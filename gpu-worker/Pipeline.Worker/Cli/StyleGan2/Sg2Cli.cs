@@ -52,9 +52,6 @@ internal static class Sg2Cli
         return ckpt.TruncationLatent?.to(g.Device) ?? g.MeanLatent(n);
     }
 
-    /// <summary>z for a seed: torch's CPU generator seeded with it, so a seed always gives the same image on any device (the draw jobs make).</summary>
-    public static Tensor SeedZ(long seed, int dim) => Operations.Sampling.SeededLatents.Draw(seed, 1, dim, CPU);
-
     /// <summary>"1,2,5-8" -> 1 2 5 6 7 8.</summary>
     public static List<long> ParseSeeds(string text)
     {

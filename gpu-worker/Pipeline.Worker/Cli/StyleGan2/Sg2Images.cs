@@ -7,7 +7,7 @@ namespace Pipeline.Worker.Cli.StyleGan2;
 /// <summary>PNG files of generator tensors ([-1, 1] NCHW RGB) and contact sheets for the StyleGAN2 commands (encoding: <see cref="GeneratorImages"/>).</summary>
 internal static class Sg2Images
 {
-    /// <summary>[3,H,W] or [1,3,H,W] in [-1,1] -> RGBA8888 PNG (save_image's clamp + (x+1)/2*255 rounding).</summary>
+    /// <summary>[3,H,W] or [1,3,H,W] in [-1,1] -> RGB PNG (save_image's clamp + (x+1)/2*255 rounding).</summary>
     public static void SavePng(Tensor image, string path)
     {
         var png = GeneratorImages.EncodePng(image);

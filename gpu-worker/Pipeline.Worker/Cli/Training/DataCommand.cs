@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using Pipeline.Engine.Council;
+using Pipeline.Imaging;
 using Pipeline.Worker.Cli.Council;
 using Pipeline.Worker.Cli.StyleGan2;
 using Spectre.Console;

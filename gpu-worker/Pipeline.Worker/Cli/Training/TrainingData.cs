@@ -1,6 +1,6 @@
 using System.Globalization;
-using Pipeline.Engine.Council;
 using Pipeline.Engine.Training;
+using Pipeline.Imaging;
 using Pipeline.Imaging.Synthetic;
 using Pipeline.Worker.Cli.Council;
 using SkiaSharp;
@@ -52,7 +52,7 @@ internal static class TrainingData
         using var bmp = SyntheticFaces.Draw(seed, kind == SyntheticKind.FacesPhoto ? FaceStyle.PhotoLike : FaceStyle.AnimeLike, drawSize);
         var rgb = ToRgb(bmp);
         if (drawSize == size) return rgb;
-        return PilResize.Bilinear(new RgbImage(drawSize, drawSize, rgb), size, size).Pixels;
+        return Resampler.Resize(new RgbImage(drawSize, drawSize, rgb), size, size, ResampleFilter.Bilinear).Pixels;
     }
 
     /// <summary>
@@ -136,7 +136,7 @@ internal static class TrainingData
             var task = ctx.AddTask($"decoding {files.Count} images", maxValue: files.Count);
             Parallel.For(0, files.Count, i =>
             {
-                try { images[i] = PilResize.ResizeAndCenterCrop(CouncilImageIO.Decode(files[i]), size, size, size).Pixels; }
+                try { images[i] = TorchvisionTransforms.ResizeAndCenterCrop(CouncilImageIO.Decode(files[i]), size, size, size).Pixels; }
                 catch (InvalidDataException e) { lock (failed) failed.Add(e.Message); }
                 task.Increment(1);
             });

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Pipeline.Engine.Council;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Records;
+using Pipeline.Imaging;
 using Pipeline.Infra.Contracts;
 using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs.Metrics;
@@ -55,7 +56,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         lock (council) // modules are not re-entrant; one translation at a time per loaded council
         {
             using var scope = torch.NewDisposeScope();
-            using var t = council.Translate(SelfieInput.ToEngine(prepared.Image), 0,
+            using var t = council.Translate(prepared.Image, 0,
                 new TranslateOptions { NumStyles = job.Outputs, SeedBase = job.Seed, MemberSeed = unchecked((int)job.Seed), MaxBatch = context.MaxBatch });
             resized = t.Resized;
             record = t.Record;

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.Runtime.CompilerServices;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Ppl;

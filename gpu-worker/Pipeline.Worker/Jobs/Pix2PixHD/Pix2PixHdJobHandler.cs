@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Pipeline.Engine.Pix2PixHD;
+using Pipeline.Imaging.Labels;
 using Pipeline.Infra.Contracts;
 using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs.Models;
@@ -27,8 +28,8 @@ public sealed class Pix2PixHdJobHandler(EngineDevice device) : IJobHandler
         var translator = model.Model;
         context.ReportProgress(0.1);
 
-        Raster<int> labels;
-        Raster<int>? instances = null;
+        IdMap labels;
+        IdMap? instances = null;
         LabelMapInfo info;
         try
         {

@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.Diagnostics;
 using System.Globalization;
 using Pipeline.Engine.StyleGan1;
@@ -58,7 +59,7 @@ public sealed class StyleGan1AugmentationHandler(EngineDevice engineDevice) : IJ
             mean = g.GetMeanStyle(gen, chunks, 1024, device);
         }
         // Only "more like this" needs explicit latents; otherwise the sampler derives z from the seeds as before.
-        using var latents = job.BaseSeed is null ? null : MoreLikeThis.FirstLatents(job, seeds, s => StyleMixingGrid.SeedLatent(s, g.Config.CodeDim));
+        using var latents = job.BaseSeed is null ? null : MoreLikeThis.FirstLatents(job, seeds, s => SeededLatents.Z(s, g.Config.CodeDim));
         var sw = Stopwatch.StartNew();
         using var images = StyleGan1Sampler.Sample(g, new StyleGan1SampleOptions
         {

@@ -37,7 +37,8 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         using var encoderLease = await LoadEncoderAsync(context.Models, job, cancellationToken);
         var encoder = encoderLease?.Model;
         if (encoder is not null) lock (encoder) encoder.to(torch.device(device.Name));
-        int steps = job.Steps ?? ProjectionInits.DefaultSteps(encoder is null ? ProjectionInit.Mean : ProjectionInit.Encoder);
+        var start = encoder is null ? ProjectionInit.Mean : ProjectionInit.Encoder;
+        int steps = job.Steps ?? ProjectionInits.DefaultSteps(start);
         var (perceptual, missing) = await lpips.GetAsync();
         // The one preparation `pipeline project` uses too: decode + orientation, face alignment, Pillow-exact resize.
         var (target, prepared) = ProjectionInput.Prepare(await context.ReadInputAsync(job.Input, cancellationToken), job.AlignFace,
@@ -45,8 +46,8 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         var options = new ProjectorOptions
         {
             Steps = steps,
-            Lr = job.LearningRate,
-            Noise = job.Noise,
+            Lr = job.LearningRate ?? ProjectionInits.DefaultLr(start),
+            Noise = job.Noise ?? ProjectionInits.DefaultNoise(start),
             NoiseRamp = job.NoiseRamp,
             NoiseRegularize = job.NoiseRegularize,
             // The encoder predicts one w per layer, so its start is only meaningful (and kept) in W+.
@@ -89,6 +90,8 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
             mse,
             init = encoder is null ? "mean" : "encoder",
             steps,
+            lr = options.Lr,
+            latentNoise = options.Noise,
             lpips = lp,
             lpipsUnavailable = missing,
             likelyGenerated = lp is null ? (bool?)null : lp < GeneratedLpipsThreshold,

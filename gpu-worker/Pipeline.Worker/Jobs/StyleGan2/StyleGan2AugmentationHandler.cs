@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.Diagnostics;
 using System.Globalization;
 using Pipeline.Engine.StyleGan2;
@@ -41,7 +42,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
                 g.to(dev);
                 using var _ = no_grad();
                 using var scope = NewDisposeScope();
-                var mean = job.Operation is AugmentationOp.Sample ? null : g.MeanLatent(SeededLatents.Draw(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
+                var mean = job.Operation is AugmentationOp.Sample ? null : g.MeanLatent(SeededLatents.Z(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
                 double psi = job.Operation is AugmentationOp.Sample ? 1 : job.Truncation;
                 for (int start = 0; start < job.Count; start += context.MaxBatch)
                 {
@@ -49,7 +50,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
                     int n = Math.Min(context.MaxBatch, job.Count - start);
                     using var batchScope = NewDisposeScope();
                     var seeds = Enumerable.Range(start, n).Select(i => job.Seed + i).ToArray();
-                    var z = MoreLikeThis.FirstLatents(job, seeds, s => SeededLatents.Draw(s, 1, g.Config.StyleDim, dev));
+                    var z = MoreLikeThis.FirstLatents(job, seeds, s => SeededLatents.Z(s, 1, g.Config.StyleDim, dev));
                     foreach (var (png, seed, attrs) in Render(g, job, z, seeds, mean, psi, dev))
                         images.Add((png, seed, attrs));
                     context.ReportProgress(0.9 * (start + n) / job.Count);
@@ -102,7 +103,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
             case AugmentationOp.StyleMixing:
             {
                 var partners = seeds.Select(s => s + job.Count).ToArray();
-                var z2 = cat(partners.Select(s => SeededLatents.Draw(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
+                var z2 = cat(partners.Select(s => SeededLatents.Z(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
                 for (int i = 0; i < seeds.Length; i++)
                 {
                     int inject = job.MixingCrossover ?? new Random(unchecked((int)seeds[i])).Next(1, g.Config.NLatent);
@@ -115,11 +116,11 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
             case AugmentationOp.SoatPanorama:
             {
                 var soat = new Soat(g);
-                var meanStyles = soat.MeanStyles(SeededLatents.Draw(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
+                var meanStyles = soat.MeanStyles(SeededLatents.Z(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
                 int n = Math.Max(2, job.PanoramaLatents);
                 for (int i = 0; i < seeds.Length; i++)
                 {
-                    var zs = cat(Enumerable.Range(0, n).Select(k => SeededLatents.Draw(seeds[i] * 1000 + k, 1, g.Config.StyleDim, dev)).ToArray(), 0);
+                    var zs = cat(Enumerable.Range(0, n).Select(k => SeededLatents.Z(seeds[i] * 1000 + k, 1, g.Config.StyleDim, dev)).ToArray(), 0);
                     var pano = soat.Panorama(zs, new PanoramaOptions(NumImages: n, Truncation: psi), meanStyles).Panorama;
                     yield return (GeneratorImages.EncodePng(pano[0]), seeds[i], new(baseAttrs) { ["panoramaLatents"] = n.ToString(CultureInfo.InvariantCulture), ["latentSeeds"] = $"{seeds[i]}*1000+k" });
                 }
@@ -128,9 +129,9 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
             case AugmentationOp.SoatBlend:
             {
                 var soat = new Soat(g);
-                var meanStyles = psi == 1 ? null : soat.MeanStyles(SeededLatents.Draw(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
+                var meanStyles = psi == 1 ? null : soat.MeanStyles(SeededLatents.Z(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
                 var partners = seeds.Select(s => s + job.Count).ToArray();
-                var z2 = cat(partners.Select(s => SeededLatents.Draw(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
+                var z2 = cat(partners.Select(s => SeededLatents.Z(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
                 var s1 = soat.GetStyles(z, truncation: psi, meanStyles: meanStyles);
                 var s2 = soat.GetStyles(z2, truncation: psi, meanStyles: meanStyles);
                 for (int i = 0; i < seeds.Length; i++)

@@ -1,5 +1,4 @@
-using System.Runtime.InteropServices;
-using SkiaSharp;
+using Pipeline.Imaging;
 using static TorchSharp.torch;
 
 namespace Pipeline.Worker.Operations.Imaging;
@@ -7,20 +6,14 @@ namespace Pipeline.Worker.Operations.Imaging;
 /// <summary>Generator output ([-1, 1] RGB tensors) to PNG bytes, and grids of them: the one encoder of jobs and CLI.</summary>
 public static class GeneratorImages
 {
-    /// <summary>[3,H,W] or [1,3,H,W] in [-1,1] -> RGBA8888 PNG (save_image's clamp + (x+1)/2*255 rounding).</summary>
+    /// <summary>[3,H,W] or [1,3,H,W] in [-1,1] -> RGB PNG through the imaging library's one encoder (save_image's clamp + (x+1)/2*255 rounding).</summary>
     public static byte[] EncodePng(Tensor image)
     {
         if (image.dim() == 4) image = image[0];
         using var scope = NewDisposeScope();
         var hwc = ((image.detach().to(float32).cpu().clamp(-1, 1) + 1) * 127.5 + 0.5).floor().clamp(0, 255).to(ScalarType.Byte).permute(1, 2, 0);
         int h = (int)hwc.shape[0], w = (int)hwc.shape[1];
-        var rgba = cat([hwc, full([h, w, 1], 255, dtype: ScalarType.Byte)], 2).contiguous();
-        var bytes = rgba.data<byte>().ToArray();
-        using var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul));
-        Marshal.Copy(bytes, 0, bmp.GetPixels(), bytes.Length);
-        using var img = SKImage.FromBitmap(bmp);
-        using var data = img.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
+        return new RgbImage(w, h, hwc.contiguous().data<byte>().ToArray()).EncodePng();
     }
 
     /// <summary>

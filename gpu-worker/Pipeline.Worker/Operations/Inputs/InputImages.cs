@@ -9,10 +9,10 @@ namespace Pipeline.Worker.Operations.Inputs;
 public static class InputImages
 {
     /// <summary>
-    /// Limits for files a CLI user names on their own machine: the upload limits except the 64 px minimum side, so
-    /// small generated images (test models, thumbnails) can be used. Decoding itself is identical.
+    /// Limits for files a CLI user names on their own machine (<see cref="DecodeLimits.LocalFiles"/>: no upload minimum
+    /// side or byte cap), so small generated images can be used. Decoding itself is identical.
     /// </summary>
-    public static DecodeLimits LocalFiles { get; } = DecodeLimits.Default with { MinSide = 1 };
+    public static DecodeLimits LocalFiles => DecodeLimits.LocalFiles;
 
     /// <param name="limits">Null: the upload limits (<see cref="DecodeLimits.Default"/>), what jobs use.</param>
     public static RgbImage Decode(byte[] bytes, int targetMaxSide = 2048, DecodeLimits? limits = null)

@@ -1,4 +1,4 @@
-using Pipeline.Engine.Pix2PixHD;
+using Pipeline.Imaging.Labels;
 using static TorchSharp.torch;
 
 namespace Pipeline.Worker.Operations.Label2Img;
@@ -11,7 +11,7 @@ namespace Pipeline.Worker.Operations.Label2Img;
 public static class Label2ImgInput
 {
     /// <summary>Validated maps. Throws <see cref="InvalidLabelMapException"/> for a map the model cannot use.</summary>
-    public sealed record Maps(Raster<int> Labels, Raster<int>? Instances, LabelMapInfo Info);
+    public sealed record Maps(IdMap Labels, IdMap? Instances, LabelMapInfo Info);
 
     public static Maps Read(byte[] labels, byte[]? instances, int labelNc)
     {

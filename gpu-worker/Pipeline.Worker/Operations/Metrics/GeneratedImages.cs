@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using Pipeline.Engine.StyleGan2;
-using Pipeline.Worker.Operations.Sampling;
+using Pipeline.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,7 +22,7 @@ public static class GeneratedImages
             {
                 using var scope = NewDisposeScope();
                 using var _ = no_grad();
-                mean = g.MeanLatent(SeededLatents.Draw(0, 4096, g.Config.StyleDim, dev)).MoveToOuterDisposeScope();
+                mean = g.MeanLatent(SeededLatents.Z(0, 4096, g.Config.StyleDim, dev)).MoveToOuterDisposeScope();
             }
         using var gen = new TorchSharp.torch.Generator(unchecked((ulong)seed));
         try

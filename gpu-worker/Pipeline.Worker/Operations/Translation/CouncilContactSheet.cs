@@ -1,4 +1,4 @@
-using Pipeline.Engine.Council;
+using Pipeline.Imaging;
 
 namespace Pipeline.Worker.Operations.Translation;
 

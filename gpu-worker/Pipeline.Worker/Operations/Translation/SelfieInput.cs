@@ -14,6 +14,4 @@ public static class SelfieInput
     public static FacePreparation.Outcome Prepare(byte[] encoded, bool cropFace, FacePreparation faces, DecodeLimits? limits = null) =>
         faces.Prepare(InputImages.Decode(encoded, limits: limits), cropFace);
 
-    /// <summary>The engine's view of the prepared pixels (the same bytes, no copy).</summary>
-    public static Pipeline.Engine.Council.RgbImage ToEngine(RgbImage image) => new(image.Width, image.Height, image.Pixels);
 }

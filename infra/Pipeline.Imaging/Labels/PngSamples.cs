@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace Pipeline.Engine.Pix2PixHD;
+namespace Pipeline.Imaging.Labels;
 
 /// <summary>The sample layout of a PNG (IHDR color type).</summary>
 public enum PngColor { Gray = 0, Rgb = 2, Palette = 3, GrayAlpha = 4, Rgba = 6 }
@@ -11,13 +11,29 @@ public sealed record PngImage(int Width, int Height, int BitDepth, PngColor Colo
 {
     /// <summary>True for images whose pixels are one number each (grayscale or palette indices): what label/instance maps are.</summary>
     public bool IsSingleChannel => Color is PngColor.Gray or PngColor.Palette;
+
+    /// <summary>
+    /// The stored 8-bit samples as RGB, exactly (gray repeated, alpha dropped, as PIL's convert("RGB")); for parity
+    /// checks against references that read PNG photos with PIL. Palette and 16-bit images are refused.
+    /// </summary>
+    public RgbImage ToRgb()
+    {
+        if (BitDepth != 8 || Color == PngColor.Palette)
+            throw new InvalidDataException($"expected an 8-bit gray or RGB PNG, got {BitDepth}-bit {Color}");
+        var planes = Planes.Length >= 3 ? Planes : [Planes[0], Planes[0], Planes[0]];
+        var rgb = new RgbImage(Width, Height);
+        for (int i = 0; i < Width * Height; i++)
+            for (int ch = 0; ch < 3; ch++) rgb.Pixels[i * 3 + ch] = (byte)planes[ch][i];
+        return rgb;
+    }
 }
 
 /// <summary>
-/// A small, exact PNG decoder for label and instance maps (non-interlaced). Imaging libraries convert 16-bit gray
-/// to 8 bits and palettes to colours, which destroys instance ids and class ids; this keeps the stored numbers.
+/// A small, exact PNG decoder for label and instance maps (non-interlaced), torch-free so that upload validation and
+/// the worker read maps the same way. Imaging libraries (Skia, <see cref="ImageDecoder"/>) convert 16-bit gray to
+/// 8 bits and palettes to colours, which destroys instance ids and class ids; this keeps the stored numbers.
 /// </summary>
-public static class Png
+public static class PngSamples
 {
     private static readonly byte[] Signature = [137, 80, 78, 71, 13, 10, 26, 10];
 

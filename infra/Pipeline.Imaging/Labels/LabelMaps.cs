@@ -1,4 +1,4 @@
-namespace Pipeline.Engine.Pix2PixHD;
+namespace Pipeline.Imaging.Labels;
 
 /// <summary>Why a label or instance map was refused; stable names for stored rejection reasons.</summary>
 public enum LabelMapRejection
@@ -22,14 +22,14 @@ public sealed class InvalidLabelMapException(LabelMapRejection reason, string me
 public sealed record LabelMapInfo(int Width, int Height, int BitDepth, int MaxId, int DistinctIds);
 
 /// <summary>
-/// Validation of uploaded maps, on bytes (no imaging library, no torch), usable by the upload function and the worker:
+/// Validation of uploaded maps, on bytes (no Skia, no torch), used by upload validation (<c>labels/</c> uploads) and the worker:
 /// a label map is a single-channel 8-bit (grayscale or palette-index) PNG whose values are below the model's label count;
 /// an instance map is a single-channel PNG (8 or 16 bit) of the label map's size.
 /// </summary>
 public static class LabelMaps
 {
     /// <summary>Decodes and validates a label map; throws <see cref="InvalidLabelMapException"/> with the reason otherwise.</summary>
-    public static (Raster<int> Map, LabelMapInfo Info) ReadLabels(byte[] png, int labelCount, long maxPixels = Png.MaxPixels)
+    public static (IdMap Map, LabelMapInfo Info) ReadLabels(byte[] png, int labelCount, long maxPixels = PngSamples.MaxPixels)
     {
         if (labelCount <= 0) throw new ArgumentOutOfRangeException(nameof(labelCount), "the model's label count must be positive");
         var img = DecodeSingleChannel(png, "label map", maxPixels);
@@ -50,27 +50,27 @@ public static class LabelMaps
             throw new InvalidLabelMapException(LabelMapRejection.IdOutOfRange,
                 $"label map has {bad} pixel(s) with class ids up to {max}, but the model knows only ids 0..{labelCount - 1}");
         }
-        return (new Raster<int>(img.Width, img.Height, img.Planes), new LabelMapInfo(img.Width, img.Height, img.BitDepth, max, seen.Count(s => s)));
+        return (new IdMap(img.Width, img.Height, img.Planes[0]), new LabelMapInfo(img.Width, img.Height, img.BitDepth, max, seen.Count(s => s)));
     }
 
     /// <summary>Decodes and validates an instance map, which must match the label map's size when one is given.</summary>
-    public static Raster<int> ReadInstances(byte[] png, LabelMapInfo? labels = null, long maxPixels = Png.MaxPixels)
+    public static IdMap ReadInstances(byte[] png, LabelMapInfo? labels = null, long maxPixels = PngSamples.MaxPixels)
     {
         var img = DecodeSingleChannel(png, "instance map", maxPixels);
         if (labels is not null && (img.Width != labels.Width || img.Height != labels.Height))
             throw new InvalidLabelMapException(LabelMapRejection.SizeMismatch,
                 $"instance map is {img.Width}x{img.Height} but the label map is {labels.Width}x{labels.Height}");
-        return new Raster<int>(img.Width, img.Height, img.Planes);
+        return new IdMap(img.Width, img.Height, img.Planes[0]);
     }
 
     private static PngImage DecodeSingleChannel(byte[] png, string what, long maxPixels)
     {
-        if (!Png.HasSignature(png))
+        if (!PngSamples.HasSignature(png))
             throw new InvalidLabelMapException(LabelMapRejection.NotPng, $"{what} is not a PNG file; upload the map as a single-channel PNG");
-        var size = Png.ReadSize(png);
+        var size = PngSamples.ReadSize(png);
         if ((long)size.Width * size.Height > maxPixels)
             throw new InvalidLabelMapException(LabelMapRejection.TooLarge, $"{what} is {size.Width}x{size.Height}, above the limit of {maxPixels} pixels");
-        var img = Png.Decode(png);
+        var img = PngSamples.Decode(png);
         if (!img.IsSingleChannel)
             throw new InvalidLabelMapException(LabelMapRejection.NotSingleChannel,
                 $"{what} is a {img.Color} PNG; it must be single-channel (grayscale or palette indices), one class id per pixel");
