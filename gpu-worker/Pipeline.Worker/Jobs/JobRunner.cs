@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Indexes;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
 using EngineMetricRecord = Pipeline.Engine.Metrics.Records.MetricRecord;
@@ -89,6 +90,7 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
                 if (!await store.TryCreateAsync(resultPath, JobJson.ToUtf8(result), "application/json", cancellationToken: cancellationToken))
                     logger.LogWarning("Job {JobId}: another delivery committed its result first; keeping that one", envelope.JobId);
                 await WriteStatusAsync(envelope, JobState.Succeeded, message.DeliveryCount, context.Note, resultPath, cancellationToken);
+                await IndexAsync(envelope, context.Outputs.Select(o => o.Path).Append(resultPath), cancellationToken);
                 await WriteJobMetricAsync(envelope, metrics, sw.Elapsed, started - message.EnqueuedTime, cancellationToken);
                 WorkerTelemetry.JobDuration.Record(sw.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("kind", envelope.Kind.ToString()));
                 WorkerTelemetry.Jobs.Add(1, new("kind", envelope.Kind.ToString()), new("outcome", "succeeded"));
@@ -143,6 +145,17 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+        }
+    }
+
+    // The gallery index (what the gallery and dashboard read instead of listing storage): the batch manifest or grid the
+    // job wrote and its result document. The documents are the record of truth: an index write that fails is logged.
+    private async Task IndexAsync(JobEnvelope envelope, IEnumerable<string> paths, CancellationToken cancellationToken)
+    {
+        try { await GalleryIndex.RecordAsync(store, paths, cancellationToken); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("Job {JobId}: gallery index not updated ({Error})", envelope.JobId, e.Message);
         }
     }
 

@@ -194,6 +194,7 @@ public static partial class MixGridWriter
         }
         var blob = BlobLayout.DatasetItem(batchId, Path.GetFileName(manifestPath));
         await store.PutBytesAsync(blob, await File.ReadAllBytesAsync(manifestPath, ct), new BlobPutOptions { ContentType = "application/json" }, ct);
+        await Pipeline.Infra.Indexes.GalleryIndex.RecordAsync(store, [blob], ct);
         return blob;
     }
 
