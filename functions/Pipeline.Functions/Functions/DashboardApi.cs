@@ -130,18 +130,18 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, CachedBlobRead
     private static double? SettingNumber(MetricRecord r, string name) =>
         r.Settings is { } s && s.TryGetValue(name, out var e) && e.ValueKind == System.Text.Json.JsonValueKind.Number && e.TryGetDouble(out var d) ? d : null;
 
+    // Counts of the most recently updated jobs by state and kind, from the job-state index (one conditional GET); storage
+    // no publisher or worker has indexed yet is counted from the newest status documents, as before the index.
     private async Task<(Dictionary<string, int> Counts, Dictionary<string, int> ByKind)> JobStatesAsync(CancellationToken cancellationToken)
     {
-        var recent = new List<BlobProperties>();
-        await foreach (var b in store.ListAsync(BlobLayout.Status + "/", cancellationToken)) recent.Add(b);
+        IReadOnlyList<JobStatus>? states = null;
+        try { states = (await reader.GetJsonAsync<FeedPage<JobStatus>>(JobStateIndex.HeadPath, cancellationToken))?.Entries; }
+        catch (System.Text.Json.JsonException) { } // an unreadable index falls back to the scan
+        states ??= await JobStateIndex.ScanAsync(store, cancellationToken);
         var counts = Enum.GetValues<JobState>().ToDictionary(s => s.ToString().ToLowerInvariant(), _ => 0);
         var byKind = new Dictionary<string, int>();
-        foreach (var b in recent.OrderByDescending(b => b.LastModified).Take(MaxStatusDocuments))
+        foreach (var s in states.OrderByDescending(s => s.UpdatedAt).Take(MaxStatusDocuments))
         {
-            JobStatus? s;
-            try { s = await store.GetJsonAsync<JobStatus>(b.Path, cancellationToken); }
-            catch (System.Text.Json.JsonException) { continue; }
-            if (s is null) continue;
             counts[s.State.ToString().ToLowerInvariant()]++;
             var kind = s.Kind.ToString().ToLowerInvariant();
             byKind[kind] = byKind.GetValueOrDefault(kind) + 1;

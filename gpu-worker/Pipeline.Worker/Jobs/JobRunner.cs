@@ -162,8 +162,9 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
     internal static bool IsOutOfMemory(Exception e) =>
         e.Message.Contains("CUDA out of memory", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("CUBLAS_STATUS_ALLOC_FAILED", StringComparison.Ordinal);
 
-    private Task WriteStatusAsync(JobEnvelope envelope, JobState state, int attempt, string? message, string? resultPath, CancellationToken cancellationToken, double? progress = null) =>
-        store.PutJsonAsync(BlobLayout.StatusDocument(envelope.JobId), new JobStatus
+    private async Task WriteStatusAsync(JobEnvelope envelope, JobState state, int attempt, string? message, string? resultPath, CancellationToken cancellationToken, double? progress = null)
+    {
+        var status = new JobStatus
         {
             JobId = envelope.JobId,
             Kind = envelope.Kind,
@@ -173,7 +174,15 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
             Message = message,
             ResultPath = resultPath,
             Progress = state == JobState.Succeeded ? 1 : progress,
-        }, cancellationToken: cancellationToken);
+        };
+        await store.PutJsonAsync(BlobLayout.StatusDocument(envelope.JobId), status, cancellationToken: cancellationToken);
+        if (progress is not null) return; // progress ticks leave the dashboard's job-state index alone
+        try { await JobStateIndex.RecordAsync(store, [status], cancellationToken); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("Job {JobId}: job-state index not updated ({Error})", envelope.JobId, e.Message);
+        }
+    }
 
     // Per-job records use the engine's metric schema, so FID/PPL and job metrics share one reader (the dashboard).
     private Task WriteJobMetricAsync(JobEnvelope envelope, IReadOnlyDictionary<string, double> metrics, TimeSpan duration, TimeSpan queueWait, CancellationToken cancellationToken)

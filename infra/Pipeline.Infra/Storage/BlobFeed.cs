@@ -15,18 +15,21 @@ public sealed record FeedPage<T>
 
 /// <summary>
 /// A bounded, newest-first list of small JSON entries kept in blobs, so a reader learns about the latest N things with
-/// one read whatever the history: a head blob holds at most <c>capacity</c> entries; when it overflows, the oldest
-/// entries move into archive pages (create-only, uniquely named, linked newest to oldest through <see cref="FeedPage{T}.Older"/>).
+/// one read whatever the history: a head blob holds the newest <c>capacity</c> entries (plus at most a page more); when
+/// it overflows, the oldest entries move into archive pages of <c>pageSize</c> (create-only, uniquely named, linked newest
+/// to oldest through <see cref="FeedPage{T}.Older"/>), or are dropped when <c>archive</c> is false (the documents they
+/// summarise stay in storage either way).
 /// Writers update the head with optimistic concurrency (read, merge, write If-Match / If-None-Match:*; retry on
 /// conflict), so concurrent workers never lose each other's entries. An entry whose key is already in the head
-/// replaces it (re-indexing is idempotent). A writer that loses the race leaves at most an unreferenced archive page.
+/// replaces it unless the one there is later (re-indexing is idempotent). A writer that loses the race leaves at most
+/// unreferenced archive pages.
 /// </summary>
-public sealed class BlobFeed<T>(IBlobStore store, string headPath, Func<T, string> key, Func<T, DateTimeOffset> time, int capacity, int pageSize = 500)
+public sealed class BlobFeed<T>(IBlobStore store, string headPath, Func<T, string> key, Func<T, DateTimeOffset> time, int capacity, int pageSize = 100, bool archive = true)
 {
     /// <summary>The head blob.</summary>
     public string HeadPath => headPath;
 
-    /// <summary>Most entries the head holds.</summary>
+    /// <summary>Entries the head keeps at least (when there are that many); it holds at most a page more.</summary>
     public int Capacity => capacity;
 
     /// <summary>Write attempts before a conflict is rethrown.</summary>
@@ -85,13 +88,23 @@ public sealed class BlobFeed<T>(IBlobStore store, string headPath, Func<T, strin
 
     private Task<string?> MergeAsync(List<T> entries, IReadOnlyCollection<T> added, string? older, out List<T> head, CancellationToken cancellationToken)
     {
-        var keys = added.Select(key).ToHashSet(StringComparer.Ordinal);
-        entries.RemoveAll(e => keys.Contains(key(e)));
-        entries.AddRange(added);
-        var sorted = entries.OrderByDescending(time).ThenBy(key, StringComparer.Ordinal).ToList();
-        head = sorted.Take(capacity).ToList();
-        if (sorted.Count <= capacity) return Task.FromResult(older);
-        return SpillAsync(sorted.Skip(capacity).ToList(), older, cancellationToken);
+        // By key, the later entry wins (an added one on a tie): a late writer's stale state cannot hide a newer one.
+        var byKey = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var e in entries) byKey[key(e)] = e;
+        foreach (var e in added)
+            if (!byKey.TryGetValue(key(e), out var existing) || time(e) >= time(existing)) byKey[key(e)] = e;
+        var sorted = byKey.Values.OrderByDescending(time).ThenBy(key, StringComparer.Ordinal).ToList();
+        // The head may run over capacity by up to a page, so a page is written once per pageSize additions, not on every one.
+        var slack = archive ? Math.Max(1, pageSize) : 0;
+        if (sorted.Count <= capacity + slack)
+        {
+            head = sorted;
+            return Task.FromResult(older);
+        }
+        var overflow = sorted.Skip(capacity).ToList();
+        var spilled = archive ? overflow.Count / slack * slack : overflow.Count;
+        head = sorted.Take(sorted.Count - spilled).ToList();
+        return archive ? SpillAsync(overflow.Skip(overflow.Count - spilled).ToList(), older, cancellationToken) : Task.FromResult(older);
     }
 
     // Oldest chunk first, so each page links to the one written before it and the head links to the newest.
