@@ -5,6 +5,7 @@ using Pipeline.Functions.Services;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Indexes;
 using Pipeline.Infra.Storage;
+using Pipeline.Metrics;
 
 namespace Pipeline.Functions;
 
@@ -98,8 +99,8 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, CachedBlobRead
                     kind = r.Metric[JobMetricPrefix.Length..],
                     t = r.Timestamp.ToUnixTimeSeconds(),
                     seconds = r.Value!.Value,
-                    queueSeconds = SettingNumber(r, "queue_wait_s"),
-                    jobId = r.Settings is { } s && s.TryGetValue("job_id", out var id) && id.ValueKind == System.Text.Json.JsonValueKind.String ? id.GetString() : null,
+                    queueSeconds = r.SettingNumber("queue_wait_s"),
+                    jobId = r.SettingString("job_id"),
                     model,
                 }));
             }
@@ -126,9 +127,6 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, CachedBlobRead
             // The most recent jobs, like the state counts: months of jobs would bury today's in one chart.
             durations.OrderByDescending(d => d.At).Take(MaxStatusDocuments).Select(d => d.Point).ToList());
     }
-
-    private static double? SettingNumber(MetricRecord r, string name) =>
-        r.Settings is { } s && s.TryGetValue(name, out var e) && e.ValueKind == System.Text.Json.JsonValueKind.Number && e.TryGetDouble(out var d) ? d : null;
 
     // Counts of the most recently updated jobs by state and kind, from the job-state index (one conditional GET); storage
     // no publisher or worker has indexed yet is counted from the newest status documents, as before the index.

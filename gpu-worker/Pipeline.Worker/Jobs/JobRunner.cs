@@ -4,7 +4,7 @@ using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Indexes;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
-using EngineMetricRecord = Pipeline.Engine.Metrics.Records.MetricRecord;
+using Pipeline.Metrics;
 
 namespace Pipeline.Worker.Jobs;
 
@@ -190,7 +190,7 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
         var settings = metrics.ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
         settings["job_id"] = envelope.JobId;
         if (queueWait > TimeSpan.Zero && queueWait < TimeSpan.FromDays(30)) settings["queue_wait_s"] = queueWait.TotalSeconds;
-        var record = new EngineMetricRecord
+        var record = new MetricRecord
         {
             Metric = "job_" + envelope.Kind.ToString().ToLowerInvariant(),
             Value = duration.TotalSeconds,
@@ -202,6 +202,6 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
             Device = options.Device,
             Timestamp = _time.GetUtcNow(),
         };
-        return new Pipeline.Worker.Metrics.BlobMetricSink(store).WriteLineAsync(record.StoragePath(), record.ToJsonLine(), cancellationToken);
+        return new Pipeline.Worker.Metrics.BlobMetricSink(store).WriteAsync(record, cancellationToken);
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
+using Pipeline.Metrics;
 
 namespace Pipeline.Infra.Indexes;
 

@@ -6,6 +6,7 @@ using Pipeline.Functions.Tests.Functions;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Indexes;
 using Pipeline.Infra.Storage;
+using Pipeline.Metrics;
 
 namespace Pipeline.Functions.Tests.Gallery;
 

@@ -3,6 +3,7 @@ using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
 using Pipeline.Worker.Jobs;
+using Pipeline.Metrics;
 
 namespace Pipeline.Worker.Tests.Jobs;
 
