@@ -97,7 +97,7 @@ public sealed class JobRunnerTests : IAsyncDisposable
         var record = Assert.Single(lines);
         Assert.Equal("ok", record.Status);
         Assert.Equal(2, record.Images);
-        Assert.Equal(env.JobId, record.Settings!["job_id"].GetString());
+        Assert.Equal(env.JobId, record.SettingString("job_id"));
         Assert.True(record.Value > 0);
         Assert.Equal(0, _queue.ActiveCount);
     }
