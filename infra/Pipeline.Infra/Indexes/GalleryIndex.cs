@@ -28,7 +28,7 @@ public sealed record GalleryEntry
 
 /// <summary>
 /// The gallery index: datasets/.index/gallery.json, a <see cref="BlobFeed{T}"/> of the newest
-/// <see cref="Capacity"/> <see cref="GalleryEntry"/> (older ones in archive pages beside it). The worker adds an entry
+/// <see cref="Capacity"/> batches, grids and results each (<see cref="GalleryEntry"/>; older ones in archive pages beside it). The worker adds an entry
 /// when it commits a job's result (and the batch manifest the job wrote) or publishes a mixing grid; the gallery and
 /// dashboard read the head only (one conditional GET). ".index" is not a batch id (ids cannot start with '.'),
 /// so the index never collides with a batch.
@@ -37,15 +37,18 @@ public static class GalleryIndex
 {
     /// <summary>The head blob.</summary>
     public const string HeadPath = BlobLayout.Datasets + "/.index/gallery.json";
-    /// <summary>Entries in the head: enough for the gallery's newest 200 batches, grids and results.</summary>
-    public const int Capacity = 600;
+    /// <summary>Entries of each kind (batches, grids, results) in the head: the gallery's newest 200 of each.</summary>
+    public const int Capacity = 200;
     /// <summary>Items of a batch kept in its entry (cover, panorama strip, dashboard tiles).</summary>
     public const int MaxItems = 25;
     /// <summary>Image outputs of a result kept in its entry.</summary>
     public const int MaxOutputs = 24;
 
     /// <summary>The feed over <paramref name="store"/>.</summary>
-    public static BlobFeed<GalleryEntry> Feed(IBlobStore store) => new(store, HeadPath, e => e.Path, e => e.At, Capacity);
+    public static BlobFeed<GalleryEntry> Feed(IBlobStore store) => new(store, HeadPath, e => e.Path, e => e.At, Capacity, group: KindOf);
+
+    /// <summary>An entry's kind: "batch", "grid" or "result".</summary>
+    public static string KindOf(GalleryEntry e) => e.Batch is not null ? "batch" : e.Grid is not null ? "grid" : "result";
 
     /// <summary>
     /// Adds the documents at <paramref name="paths"/> (read back from storage) to the index; when the index does not exist

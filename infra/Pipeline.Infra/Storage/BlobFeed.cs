@@ -18,13 +18,14 @@ public sealed record FeedPage<T>
 /// one read whatever the history: a head blob holds the newest <c>capacity</c> entries (plus at most a page more); when
 /// it overflows, the oldest entries move into archive pages of <c>pageSize</c> (create-only, uniquely named, linked newest
 /// to oldest through <see cref="FeedPage{T}.Older"/>), or are dropped when <c>archive</c> is false (the documents they
-/// summarise stay in storage either way).
+/// summarise stay in storage either way). With <c>group</c>, the head keeps the newest <c>capacity</c> of each group (a
+/// flood of one kind of entry cannot push the others out).
 /// Writers update the head with optimistic concurrency (read, merge, write If-Match / If-None-Match:*; retry on
 /// conflict), so concurrent workers never lose each other's entries. An entry whose key is already in the head
 /// replaces it unless the one there is later (re-indexing is idempotent). A writer that loses the race leaves at most
 /// unreferenced archive pages.
 /// </summary>
-public sealed class BlobFeed<T>(IBlobStore store, string headPath, Func<T, string> key, Func<T, DateTimeOffset> time, int capacity, int pageSize = 100, bool archive = true)
+public sealed class BlobFeed<T>(IBlobStore store, string headPath, Func<T, string> key, Func<T, DateTimeOffset> time, int capacity, int pageSize = 100, bool archive = true, Func<T, string>? group = null)
 {
     /// <summary>The head blob.</summary>
     public string HeadPath => headPath;
@@ -94,17 +95,20 @@ public sealed class BlobFeed<T>(IBlobStore store, string headPath, Func<T, strin
         foreach (var e in added)
             if (!byKey.TryGetValue(key(e), out var existing) || time(e) >= time(existing)) byKey[key(e)] = e;
         var sorted = byKey.Values.OrderByDescending(time).ThenBy(key, StringComparer.Ordinal).ToList();
+        // Beyond the newest `capacity` (of each group), newest first.
+        var overflow = (group is null ? sorted.Skip(capacity) : sorted.GroupBy(group).SelectMany(g => g.Skip(capacity)))
+            .OrderByDescending(time).ThenBy(key, StringComparer.Ordinal).ToList();
         // The head may run over capacity by up to a page, so a page is written once per pageSize additions, not on every one.
         var slack = archive ? Math.Max(1, pageSize) : 0;
-        if (sorted.Count <= capacity + slack)
+        if (overflow.Count <= slack)
         {
             head = sorted;
             return Task.FromResult(older);
         }
-        var overflow = sorted.Skip(capacity).ToList();
-        var spilled = archive ? overflow.Count / slack * slack : overflow.Count;
-        head = sorted.Take(sorted.Count - spilled).ToList();
-        return archive ? SpillAsync(overflow.Skip(overflow.Count - spilled).ToList(), older, cancellationToken) : Task.FromResult(older);
+        var spilled = overflow.Skip(overflow.Count - (archive ? overflow.Count / slack * slack : overflow.Count)).ToList();
+        var gone = spilled.Select(key).ToHashSet(StringComparer.Ordinal);
+        head = sorted.Where(e => !gone.Contains(key(e))).ToList();
+        return archive ? SpillAsync(spilled, older, cancellationToken) : Task.FromResult(older);
     }
 
     // Oldest chunk first, so each page links to the one written before it and the head links to the newest.

@@ -99,6 +99,14 @@ public sealed class JobRunnerTests : IAsyncDisposable
         Assert.Equal(2, record.Images);
         Assert.Equal(env.JobId, record.SettingString("job_id"));
         Assert.True(record.Value > 0);
+
+        // The indexes the gallery and dashboard read: the result, the job's last state, its metric record.
+        var gallery = await Pipeline.Infra.Indexes.GalleryIndex.Feed(_store).ReadHeadAsync();
+        Assert.Equal(BlobLayout.ResultDocument(env.JobId), Assert.Single(gallery!.Entries).Path);
+        var states = await Pipeline.Infra.Indexes.JobStateIndex.Feed(_store).ReadHeadAsync();
+        Assert.Equal(JobState.Succeeded, Assert.Single(states!.Entries, s => s.JobId == env.JobId).State);
+        var metrics = await Pipeline.Infra.Indexes.MetricIndex.Feed(_store).ReadHeadAsync();
+        Assert.Equal(record, Assert.Single(metrics!.Entries) with { Settings = record.Settings });
         Assert.Equal(0, _queue.ActiveCount);
     }
 
