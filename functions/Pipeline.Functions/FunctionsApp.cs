@@ -82,6 +82,8 @@ public static class FunctionsApp
         });
         services.AddSingleton(sp => new JobPublisher(sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IJobQueueProvider>().For, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<HttpAuth>();
+        // One ETag cache per process: the gallery and dashboard read their indexes through it (conditional GETs).
+        services.AddSingleton(sp => new CachedBlobReader(sp.GetRequiredService<IBlobStore>()));
         // The worker activates function classes itself (with this container); registering them lets the local host,
         // the demo and the tests resolve exactly the same instances' dependencies.
         foreach (var type in FunctionClasses) services.AddTransient(type);

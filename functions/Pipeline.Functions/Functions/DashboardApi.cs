@@ -3,7 +3,9 @@ using Microsoft.Extensions.Options;
 using Pipeline.Functions.Http;
 using Pipeline.Functions.Services;
 using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Indexes;
 using Pipeline.Infra.Storage;
+using Pipeline.Metrics;
 
 namespace Pipeline.Functions;
 
@@ -11,7 +13,7 @@ namespace Pipeline.Functions;
 /// The HTTP functions Metrics (GET api/metrics: FID/KID/PPL series per model, the quality evaluations that were skipped
 /// or failed with their reasons, job counts and durations, recent works) and Dashboard (the page and its assets).
 /// </summary>
-public sealed class DashboardApi(HttpAuth auth, IBlobStore store, ILinkSigner links, IOptions<SasOptions> sasOptions)
+public sealed class DashboardApi(HttpAuth auth, IBlobStore store, CachedBlobReader reader, ILinkSigner links, IOptions<SasOptions> sasOptions)
 {
     /// <summary>Function name of <see cref="MetricsAsync"/>.</summary>
     public const string Metrics = "Metrics";
@@ -85,43 +87,36 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, ILinkSigner li
         // that silently lacks a model would read as "never evaluated".
         var notEvaluated = new Dictionary<(string Metric, string Model, string Status, string Reason), (int Count, DateTimeOffset Latest)>();
         var durations = new List<(DateTimeOffset At, object Point)>();
-        await foreach (var blob in store.ListAsync(BlobLayout.Metrics + "/", cancellationToken))
+        foreach (var r in await MetricIndexRecordsAsync(cancellationToken))
         {
-            if (!blob.Path.EndsWith(".jsonl", StringComparison.Ordinal)) continue;
-            IReadOnlyList<MetricRecord> records;
-            try { records = await store.ReadJsonLinesAsync<MetricRecord>(blob.Path, cancellationToken); }
-            catch (System.Text.Json.JsonException) { continue; } // a half-written line must not take the dashboard down
-            foreach (var r in records)
+            var model = r.ModelId ?? "(unknown model)";
+            bool hasValue = r.Status == "ok" && r.Value is { } v && double.IsFinite(v);
+            if (r.Metric.StartsWith(JobMetricPrefix, StringComparison.Ordinal))
             {
-                var model = r.ModelId ?? "(unknown model)";
-                bool hasValue = r.Status == "ok" && r.Value is { } v && double.IsFinite(v);
-                if (r.Metric.StartsWith(JobMetricPrefix, StringComparison.Ordinal))
+                if (!hasValue) continue; // the worker writes job records only for finished jobs
+                durations.Add((r.Timestamp, new
                 {
-                    if (!hasValue) continue; // the worker writes job records only for finished jobs
-                    durations.Add((r.Timestamp, new
-                    {
-                        kind = r.Metric[JobMetricPrefix.Length..],
-                        t = r.Timestamp.ToUnixTimeSeconds(),
-                        seconds = r.Value!.Value,
-                        queueSeconds = SettingNumber(r, "queue_wait_s"),
-                        jobId = r.Settings is { } s && s.TryGetValue("job_id", out var id) && id.ValueKind == System.Text.Json.JsonValueKind.String ? id.GetString() : null,
-                        model,
-                    }));
-                }
-                else if (!IsQualityMetric(r.Metric)) continue;
-                else if (hasValue)
-                {
-                    var key = (r.Metric, model);
-                    if (!series.TryGetValue(key, out var points)) series[key] = points = [];
-                    points.Add(new { t = r.Timestamp.ToUnixTimeSeconds(), value = r.Value!.Value });
-                }
-                else
-                {
-                    var status = r.Status == "ok" ? "failed" : r.Status; // "ok" without a finite value is a broken evaluation
-                    var key = (r.Metric, model, status, r.Reason ?? (r.Status == "ok" ? "no finite value" : "no reason recorded"));
-                    var (count, latest) = notEvaluated.GetValueOrDefault(key);
-                    notEvaluated[key] = (count + 1, count == 0 || r.Timestamp > latest ? r.Timestamp : latest);
-                }
+                    kind = r.Metric[JobMetricPrefix.Length..],
+                    t = r.Timestamp.ToUnixTimeSeconds(),
+                    seconds = r.Value!.Value,
+                    queueSeconds = r.SettingNumber("queue_wait_s"),
+                    jobId = r.SettingString("job_id"),
+                    model,
+                }));
+            }
+            else if (!IsQualityMetric(r.Metric)) continue;
+            else if (hasValue)
+            {
+                var key = (r.Metric, model);
+                if (!series.TryGetValue(key, out var points)) series[key] = points = [];
+                points.Add(new { t = r.Timestamp.ToUnixTimeSeconds(), value = r.Value!.Value });
+            }
+            else
+            {
+                var status = r.Status == "ok" ? "failed" : r.Status; // "ok" without a finite value is a broken evaluation
+                var key = (r.Metric, model, status, r.Reason ?? (r.Status == "ok" ? "no finite value" : "no reason recorded"));
+                var (count, latest) = notEvaluated.GetValueOrDefault(key);
+                notEvaluated[key] = (count + 1, count == 0 || r.Timestamp > latest ? r.Timestamp : latest);
             }
         }
         return (
@@ -133,21 +128,18 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, ILinkSigner li
             durations.OrderByDescending(d => d.At).Take(MaxStatusDocuments).Select(d => d.Point).ToList());
     }
 
-    private static double? SettingNumber(MetricRecord r, string name) =>
-        r.Settings is { } s && s.TryGetValue(name, out var e) && e.ValueKind == System.Text.Json.JsonValueKind.Number && e.TryGetDouble(out var d) ? d : null;
-
+    // Counts of the most recently updated jobs by state and kind, from the job-state index (one conditional GET); storage
+    // no publisher or worker has indexed yet is counted from the newest status documents, as before the index.
     private async Task<(Dictionary<string, int> Counts, Dictionary<string, int> ByKind)> JobStatesAsync(CancellationToken cancellationToken)
     {
-        var recent = new List<BlobProperties>();
-        await foreach (var b in store.ListAsync(BlobLayout.Status + "/", cancellationToken)) recent.Add(b);
+        IReadOnlyList<JobStatus>? states = null;
+        try { states = (await reader.GetJsonAsync<FeedPage<JobStatus>>(JobStateIndex.HeadPath, cancellationToken))?.Entries; }
+        catch (System.Text.Json.JsonException) { } // an unreadable index falls back to the scan
+        states ??= await JobStateIndex.ScanAsync(store, cancellationToken);
         var counts = Enum.GetValues<JobState>().ToDictionary(s => s.ToString().ToLowerInvariant(), _ => 0);
         var byKind = new Dictionary<string, int>();
-        foreach (var b in recent.OrderByDescending(b => b.LastModified).Take(MaxStatusDocuments))
+        foreach (var s in states.OrderByDescending(s => s.UpdatedAt).Take(MaxStatusDocuments))
         {
-            JobStatus? s;
-            try { s = await store.GetJsonAsync<JobStatus>(b.Path, cancellationToken); }
-            catch (System.Text.Json.JsonException) { continue; }
-            if (s is null) continue;
             counts[s.State.ToString().ToLowerInvariant()]++;
             var kind = s.Kind.ToString().ToLowerInvariant();
             byKind[kind] = byKind.GetValueOrDefault(kind) + 1;
@@ -155,41 +147,33 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, ILinkSigner li
         return (counts, byKind);
     }
 
-    private async Task<List<JobResult>> RecentResultsAsync(int max, CancellationToken cancellationToken)
+    /// <summary>
+    /// The metric records: the metric index's head (<see cref="MetricIndex"/>, one conditional GET), or, where no worker
+    /// has indexed yet, every record under metrics/ (the scan the index replaces).
+    /// </summary>
+    private async Task<IReadOnlyList<MetricRecord>> MetricIndexRecordsAsync(CancellationToken cancellationToken)
     {
-        var docs = new List<BlobProperties>();
-        await foreach (var b in store.ListAsync(BlobLayout.Results + "/", cancellationToken))
-            if (b.Path.EndsWith("/" + BlobLayout.ResultFileName, StringComparison.Ordinal)) docs.Add(b);
-        var results = new List<JobResult>();
-        foreach (var d in docs.OrderByDescending(d => d.LastModified).Take(max))
+        try
         {
-            try
-            {
-                if (await store.GetJsonAsync<JobResult>(d.Path, cancellationToken) is { } r) results.Add(r);
-            }
-            catch (System.Text.Json.JsonException)
-            {
-                // skip unreadable documents
-            }
+            if (await reader.GetJsonAsync<FeedPage<MetricRecord>>(MetricIndex.HeadPath, cancellationToken) is { } head) return head.Entries;
         }
-        return results;
+        catch (System.Text.Json.JsonException)
+        {
+            // an unreadable index falls back to the scan
+        }
+        return await MetricIndex.ScanAsync(store, cancellationToken);
     }
 
     private async Task<List<object>> GalleryAsync(int size, CancellationToken cancellationToken)
     {
         var items = new List<object>();
         if (size == 0) return items;
-        // Generated works: augmentation batches (StyleGAN v1/v2 samples) and translation/projection outputs.
-        var manifests = new List<BlobProperties>();
-        await foreach (var b in store.ListAsync(BlobLayout.Datasets + "/", cancellationToken))
-            if (b.Path.EndsWith("/" + BlobLayout.ManifestFileName, StringComparison.Ordinal)) manifests.Add(b);
-        foreach (var m in manifests.OrderByDescending(m => m.LastModified))
+        // Generated works: augmentation batches (StyleGAN v1/v2 samples) and translation/projection outputs, from the
+        // gallery index (GalleryApi reads the same one).
+        var entries = await GalleryApi.IndexEntriesAsync(reader, store, MaxResultDocuments, cancellationToken);
+        foreach (var manifest in entries.Where(e => e.Batch is not null).OrderByDescending(e => e.At).Select(e => e.Batch!))
         {
             if (items.Count >= size) break;
-            DatasetManifest? manifest;
-            try { manifest = await store.GetJsonAsync<DatasetManifest>(m.Path, cancellationToken); }
-            catch (System.Text.Json.JsonException) { continue; }
-            if (manifest is null) continue;
             foreach (var item in manifest.Items.Take(Math.Max(1, size / 4)))
             {
                 if (items.Count >= size) break;
@@ -204,7 +188,7 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, ILinkSigner li
                 });
             }
         }
-        foreach (var r in await RecentResultsAsync(MaxResultDocuments, cancellationToken))
+        foreach (var r in entries.Where(e => e.Result is not null).OrderByDescending(e => e.At).Take(MaxResultDocuments).Select(e => e.Result!))
         {
             foreach (var o in r.Outputs.Where(o => o.ContentType.StartsWith("image/", StringComparison.Ordinal)))
             {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Pipeline.Functions.Http;
 using Pipeline.Functions.Services;
 using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Indexes;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
 
@@ -12,11 +13,11 @@ namespace Pipeline.Functions;
 
 /// <summary>
 /// Gallery (GET gallery, GET gallery/batches/{batchId}?offset&amp;limit, POST gallery/more): the generated works as the
-/// worker left them in storage. It reads manifests and result documents only (datasets/*/manifest.json,
-/// datasets/*/mix-*.json, results/*/result.json), never images, so the index stays cheap with hundreds of images;
-/// batch items come in pages with signed links to thumbnails.
+/// worker left them in storage. The index page reads the gallery index the worker maintains
+/// (<see cref="GalleryIndex"/>: one conditional GET, whatever the number of batches ever generated), never a listing;
+/// batch pages read their one manifest, with signed links to thumbnails.
 /// </summary>
-public sealed class GalleryApi(HttpAuth auth, IBlobStore store, ILinkSigner links, IOptions<SasOptions> sasOptions, JobPublisher publisher, TimeProvider time)
+public sealed class GalleryApi(HttpAuth auth, IBlobStore store, CachedBlobReader reader, ILinkSigner links, IOptions<SasOptions> sasOptions, JobPublisher publisher, TimeProvider time)
 {
     /// <summary>Function name of <see cref="GalleryAsync"/>.</summary>
     public const string Gallery = "Gallery";
@@ -49,22 +50,11 @@ public sealed class GalleryApi(HttpAuth auth, IBlobStore store, ILinkSigner link
 
     private async Task<object> IndexAsync(CancellationToken ct)
     {
-        var manifests = new List<BlobProperties>();
-        var grids = new List<BlobProperties>();
-        await foreach (var b in store.ListAsync(BlobLayout.Datasets + "/", ct))
-        {
-            var name = b.Path[(b.Path.LastIndexOf('/') + 1)..];
-            // Only files directly in a batch folder: datasets/<batchId>/<file>.
-            if (b.Path.Count(c => c == '/') != 2) continue;
-            if (name == BlobLayout.ManifestFileName) manifests.Add(b);
-            else if (name.StartsWith("mix-", StringComparison.Ordinal) && name.EndsWith(".json", StringComparison.Ordinal)) grids.Add(b);
-        }
-
+        var entries = await IndexEntriesAsync(reader, store, MaxCollections, ct);
         var collections = new List<object>();
-        foreach (var m in manifests.OrderByDescending(m => m.LastModified).Take(MaxCollections))
+        foreach (var e in entries.Where(e => e.Batch is not null).OrderByDescending(e => e.At).Take(MaxCollections))
         {
-            var manifest = await TryReadAsync<DatasetManifest>(m.Path, ct);
-            if (manifest is null || !IsBatchOf(m.Path, manifest.BatchId)) continue;
+            var manifest = e.Batch!;
             var first = manifest.Items.Count > 0 ? manifest.Items[0] : null;
             collections.Add(new
             {
@@ -73,7 +63,7 @@ public sealed class GalleryApi(HttpAuth auth, IBlobStore store, ILinkSigner link
                 model = manifest.Job.Model.Path,
                 family = DashboardApi.Family(manifest.Job.Family),
                 operation = manifest.Job.Operation.ToString(),
-                count = manifest.Items.Count,
+                count = e.Count,
                 createdAt = manifest.CreatedAt.ToUnixTimeSeconds(),
                 settings = JobSettings(manifest.Job),
                 cover = first is null ? null : await ThumbAsync(manifest.BatchId, first, ct),
@@ -85,34 +75,50 @@ public sealed class GalleryApi(HttpAuth auth, IBlobStore store, ILinkSigner link
         }
 
         // Newest batch first; within a batch coarse, middle, fine (the order a reader compares them in).
-        var newest = grids.GroupBy(g => g.Path[..g.Path.LastIndexOf('/')]).ToDictionary(b => b.Key, b => b.Max(g => g.LastModified));
+        var grids = entries.Where(e => e.Grid is not null).ToList();
+        var newest = grids.GroupBy(g => g.Path[..g.Path.LastIndexOf('/')]).ToDictionary(b => b.Key, b => b.Max(g => g.At));
         var gridList = new List<(DateTimeOffset Batch, int Lo, object Grid)>();
-        foreach (var g in grids.OrderByDescending(g => g.LastModified).Take(MaxCollections))
+        foreach (var g in grids.OrderByDescending(g => g.At).Take(MaxCollections))
         {
-            if (await GridAsync(g.Path, ct) is { } grid) gridList.Add((newest[g.Path[..g.Path.LastIndexOf('/')]], grid.Lo, grid.Json));
+            var grid = await GridAsync(g.Path, g.Grid!, ct);
+            gridList.Add((newest[g.Path[..g.Path.LastIndexOf('/')]], grid.Lo, grid.Json));
         }
-        return new { collections, grids = gridList.OrderByDescending(g => g.Batch).ThenBy(g => g.Lo).Select(g => g.Grid), results = await ResultCollectionsAsync(ct) };
+        return new { collections, grids = gridList.OrderByDescending(g => g.Batch).ThenBy(g => g.Lo).Select(g => g.Grid), results = await ResultCollectionsAsync(entries, ct) };
+    }
+
+    /// <summary>
+    /// What the gallery and the dashboard show: the gallery index's head (one conditional GET, no content when it is
+    /// unchanged since this process last read it). Storage that no worker has indexed yet (data written before the
+    /// index existed) is served from a scan of the newest <paramref name="maxPerKind"/> documents of each kind, as the
+    /// gallery always did, until a worker's next result seeds the index.
+    /// </summary>
+    internal static async Task<IReadOnlyList<GalleryEntry>> IndexEntriesAsync(CachedBlobReader reader, IBlobStore store, int maxPerKind, CancellationToken ct)
+    {
+        try
+        {
+            if (await reader.GetJsonAsync<FeedPage<GalleryEntry>>(GalleryIndex.HeadPath, ct) is { } head) return head.Entries;
+        }
+        catch (JsonException)
+        {
+            // an unreadable index falls back to the scan below
+        }
+        return await GalleryIndex.ScanAsync(store, maxPerKind, ct);
     }
 
     /// <summary>Largest number of images of one job result the index lists (a Council job draws a few outputs).</summary>
-    public const int MaxResultImages = 24;
+    public const int MaxResultImages = GalleryIndex.MaxOutputs;
 
     /// <summary>
-    /// Translation and projection results as collections of their own: one per finished job, read from
+    /// Translation and projection results as collections of their own: one per finished job, from its
     /// results/&lt;jobId&gt;/result.json (the document the worker writes last, so a listed job is complete). Their images
     /// are few, so they come inline, the job's outputs first and its model input last.
     /// </summary>
-    private async Task<List<object>> ResultCollectionsAsync(CancellationToken ct)
+    private async Task<List<object>> ResultCollectionsAsync(IReadOnlyList<GalleryEntry> entries, CancellationToken ct)
     {
-        var docs = new List<BlobProperties>();
-        await foreach (var b in store.ListAsync(BlobLayout.Results + "/", ct))
-            if (b.Path.Count(c => c == '/') == 2 && b.Path.EndsWith("/" + BlobLayout.ResultFileName, StringComparison.Ordinal)) docs.Add(b);
         var results = new List<object>();
-        foreach (var d in docs.OrderByDescending(d => d.LastModified).Take(MaxCollections))
+        foreach (var e in entries.Where(e => e.Result is { Job: TranslationJob or ProjectionJob }).OrderByDescending(e => e.At).Take(MaxCollections))
         {
-            var r = await TryReadAsync<JobResult>(d.Path, ct);
-            if (r is null || !BlobNames.IsSafeId(r.JobId, out _) || d.Path != BlobLayout.ResultDocument(r.JobId)) continue;
-            if (r.Job is not (TranslationJob or ProjectionJob)) continue;
+            var r = e.Result!;
             var images = new List<object>();
             foreach (var o in r.Outputs.Where(o => o.ContentType.StartsWith("image/", StringComparison.Ordinal)).OrderBy(o => RolePriority(o.Role)).Take(MaxResultImages))
                 images.Add(new { name = o.Path[(o.Path.LastIndexOf('/') + 1)..], role = o.Role, url = await SignInResultAsync(r.JobId, o.Path, ct) });
@@ -183,12 +189,8 @@ public sealed class GalleryApi(HttpAuth auth, IBlobStore store, ILinkSigner link
             ? (await links.SignAsync(path, sas.DefaultLifetime, ct))?.ToString()
             : null;
 
-    private async Task<(int Lo, object Json)?> GridAsync(string manifestPath, CancellationToken ct)
+    private async Task<(int Lo, object Json)> GridAsync(string manifestPath, MixManifest m, CancellationToken ct)
     {
-        MixManifest? m;
-        try { m = JsonSerializer.Deserialize<MixManifest>(await store.GetBytesAsync(manifestPath, ct) is { } b ? b.Bytes : [], MixManifest.Json); }
-        catch (JsonException) { return null; }
-        if (m is null || !MixManifest.IsGridKind(m.Kind)) return null;
         var folder = manifestPath[..(manifestPath.LastIndexOf('/') + 1)];
         var batchId = folder[(BlobLayout.Datasets.Length + 1)..^1];
         // Manifest paths are relative to its folder; anything that would leave the batch folder is not signed.
@@ -293,9 +295,6 @@ public sealed class GalleryApi(HttpAuth auth, IBlobStore store, ILinkSigner link
         try { return await store.GetJsonAsync<T>(path, ct); }
         catch (JsonException) { return null; }
     }
-
-    private static bool IsBatchOf(string manifestPath, string batchId) =>
-        BlobNames.IsSafeId(batchId, out _) && manifestPath == BlobLayout.DatasetManifest(batchId);
 
     private async Task<(string? url, bool thumbnail)?> ThumbOrNull(string batchId, DatasetItem item, CancellationToken ct)
     {

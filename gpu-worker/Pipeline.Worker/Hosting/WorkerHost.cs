@@ -79,6 +79,8 @@ public static class WorkerHost
         services.AddSingleton(new EngineDevice(device));
         // Feature-network weights (Inception, VGG16, LPIPS heads) from one place: $PIPELINE_MODELS or the user cache.
         services.TryAddSingleton(_ => FeatureNetworkLocation.Store());
+        // One metric registry per host (the metrics and translation handlers share it), not a process-wide static.
+        services.TryAddSingleton(_ => Pipeline.Engine.Metrics.Records.MetricRegistry.CreateDefault());
         foreach (var t in typeof(IJobHandler).Assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false } && typeof(IJobHandler).IsAssignableFrom(t) && t.IsPublic))
             services.AddSingleton(typeof(IJobHandler), t);
         return services;

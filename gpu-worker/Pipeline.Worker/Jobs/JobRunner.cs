@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Pipeline.Infra.Contracts;
+using Pipeline.Infra.Indexes;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
-using EngineMetricRecord = Pipeline.Engine.Metrics.Records.MetricRecord;
+using Pipeline.Metrics;
 
 namespace Pipeline.Worker.Jobs;
 
@@ -89,6 +90,7 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
                 if (!await store.TryCreateAsync(resultPath, JobJson.ToUtf8(result), "application/json", cancellationToken: cancellationToken))
                     logger.LogWarning("Job {JobId}: another delivery committed its result first; keeping that one", envelope.JobId);
                 await WriteStatusAsync(envelope, JobState.Succeeded, message.DeliveryCount, context.Note, resultPath, cancellationToken);
+                await IndexAsync(envelope, context.Outputs.Select(o => o.Path).Append(resultPath), cancellationToken);
                 await WriteJobMetricAsync(envelope, metrics, sw.Elapsed, started - message.EnqueuedTime, cancellationToken);
                 WorkerTelemetry.JobDuration.Record(sw.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("kind", envelope.Kind.ToString()));
                 WorkerTelemetry.Jobs.Add(1, new("kind", envelope.Kind.ToString()), new("outcome", "succeeded"));
@@ -146,11 +148,23 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
         }
     }
 
+    // The gallery index (what the gallery and dashboard read instead of listing storage): the batch manifest or grid the
+    // job wrote and its result document. The documents are the record of truth: an index write that fails is logged.
+    private async Task IndexAsync(JobEnvelope envelope, IEnumerable<string> paths, CancellationToken cancellationToken)
+    {
+        try { await GalleryIndex.RecordAsync(store, paths, cancellationToken); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("Job {JobId}: gallery index not updated ({Error})", envelope.JobId, e.Message);
+        }
+    }
+
     internal static bool IsOutOfMemory(Exception e) =>
         e.Message.Contains("CUDA out of memory", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("CUBLAS_STATUS_ALLOC_FAILED", StringComparison.Ordinal);
 
-    private Task WriteStatusAsync(JobEnvelope envelope, JobState state, int attempt, string? message, string? resultPath, CancellationToken cancellationToken, double? progress = null) =>
-        store.PutJsonAsync(BlobLayout.StatusDocument(envelope.JobId), new JobStatus
+    private async Task WriteStatusAsync(JobEnvelope envelope, JobState state, int attempt, string? message, string? resultPath, CancellationToken cancellationToken, double? progress = null)
+    {
+        var status = new JobStatus
         {
             JobId = envelope.JobId,
             Kind = envelope.Kind,
@@ -160,7 +174,15 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
             Message = message,
             ResultPath = resultPath,
             Progress = state == JobState.Succeeded ? 1 : progress,
-        }, cancellationToken: cancellationToken);
+        };
+        await store.PutJsonAsync(BlobLayout.StatusDocument(envelope.JobId), status, cancellationToken: cancellationToken);
+        if (progress is not null) return; // progress ticks leave the dashboard's job-state index alone
+        try { await JobStateIndex.RecordAsync(store, [status], cancellationToken); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("Job {JobId}: job-state index not updated ({Error})", envelope.JobId, e.Message);
+        }
+    }
 
     // Per-job records use the engine's metric schema, so FID/PPL and job metrics share one reader (the dashboard).
     private Task WriteJobMetricAsync(JobEnvelope envelope, IReadOnlyDictionary<string, double> metrics, TimeSpan duration, TimeSpan queueWait, CancellationToken cancellationToken)
@@ -168,7 +190,7 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
         var settings = metrics.ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
         settings["job_id"] = envelope.JobId;
         if (queueWait > TimeSpan.Zero && queueWait < TimeSpan.FromDays(30)) settings["queue_wait_s"] = queueWait.TotalSeconds;
-        var record = new EngineMetricRecord
+        var record = new MetricRecord
         {
             Metric = "job_" + envelope.Kind.ToString().ToLowerInvariant(),
             Value = duration.TotalSeconds,
@@ -180,6 +202,6 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
             Device = options.Device,
             Timestamp = _time.GetUtcNow(),
         };
-        return new Pipeline.Worker.Metrics.BlobMetricSink(store).WriteLineAsync(record.StoragePath(), record.ToJsonLine(), cancellationToken);
+        return new Pipeline.Worker.Metrics.BlobMetricSink(store).WriteAsync(record, cancellationToken);
     }
 }

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 namespace Pipeline.Infra.Contracts;
 
 /// <summary>Lifecycle of a job as written to status/&lt;jobId&gt;.json.</summary>
@@ -131,29 +129,4 @@ public sealed record DatasetManifest
     public required IReadOnlyList<DatasetItem> Items { get; init; }
     /// <summary>When written.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
-}
-
-/// <summary>
-/// One metric evaluation: one JSON line in its own blob metrics/&lt;metric&gt;/&lt;yyyy-MM-dd&gt;/&lt;HHmmssfff&gt;-&lt;run_id&gt;.jsonl
-/// (as NVlabs stylegan3 writes metric-*.jsonl, without appends). The engine writes the same schema
-/// (Pipeline.Engine.Metrics.Records.MetricRecord, snake_case); this is the reader the functions and dashboards use.
-/// Status is "ok" (Value set), "skipped" (e.g. feature-network weights missing; Reason says why) or "failed".
-/// </summary>
-public sealed record MetricRecord
-{
-    [JsonPropertyName("schema")] public int Schema { get; init; } = 1;
-    [JsonPropertyName("metric")] public required string Metric { get; init; }
-    [JsonPropertyName("value")] public double? Value { get; init; }
-    [JsonPropertyName("status")] public required string Status { get; init; }
-    [JsonPropertyName("reason")] public string? Reason { get; init; }
-    [JsonPropertyName("model_id")] public string? ModelId { get; init; }
-    [JsonPropertyName("model_sha256")] public string? ModelSha256 { get; init; }
-    [JsonPropertyName("dataset")] public string? Dataset { get; init; }
-    [JsonPropertyName("images")] public long Images { get; init; }
-    [JsonPropertyName("settings")] public IReadOnlyDictionary<string, JsonElement>? Settings { get; init; }
-    [JsonPropertyName("feature_network_sha256")] public string? FeatureNetworkSha256 { get; init; }
-    [JsonPropertyName("duration_seconds")] public double DurationSeconds { get; init; }
-    [JsonPropertyName("device")] public string? Device { get; init; }
-    [JsonPropertyName("timestamp")] public DateTimeOffset Timestamp { get; init; }
-    [JsonPropertyName("run_id")] public string? RunId { get; init; }
 }

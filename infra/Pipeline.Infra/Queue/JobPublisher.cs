@@ -50,6 +50,11 @@ public sealed class JobPublisher(IBlobStore store, Func<JobKind, IJobQueue> queu
             }
             if (!toSend.Any(j => j.JobId == job.JobId)) toSend.Add(job);
         }
+        // The dashboard counts jobs from the job-state index: queued jobs enter it before their messages are sent.
+        var now = time.GetUtcNow();
+        // The status documents stay the record of truth: an index that could not be updated only skews the counts.
+        try { await Indexes.JobStateIndex.RecordAsync(store, toSend.Select(j => new JobStatus { JobId = j.JobId, Kind = j.Kind, State = JobState.Queued, UpdatedAt = now }).ToList(), cancellationToken); }
+        catch (Exception e) when (e is not OperationCanceledException) { System.Diagnostics.Trace.TraceWarning($"job-state index not updated: {e.Message}"); }
         foreach (var group in toSend.GroupBy(j => queueFor(j.Kind)))
         {
             var messages = group.Select(Message).ToList();

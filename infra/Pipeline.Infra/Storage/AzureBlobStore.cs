@@ -65,6 +65,8 @@ public sealed class AzureBlobStore : IBlobStore
         try
         {
             var r = await blob.DownloadStreamingAsync(new BlobDownloadOptions { Conditions = ToAzure(conditions) }, cancellationToken);
+            // If-None-Match on the current ETag: the SDK returns 304 as a response without a body, not as an exception.
+            if (r.GetRawResponse().Status == 304) throw new BlobConditionFailedException(path, "not modified (If-None-Match).");
             var d = r.Value.Details;
             var props = new BlobProperties
             {

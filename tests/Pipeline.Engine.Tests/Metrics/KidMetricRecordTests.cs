@@ -4,6 +4,7 @@ using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Fid;
 using Pipeline.Engine.Metrics.Kid;
 using Pipeline.Engine.Metrics.Records;
+using Pipeline.Metrics;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Tests.Metrics;
@@ -60,7 +61,7 @@ public sealed class KidMetricRecordTests : IDisposable
         Assert.Equal(await FeatureNetworks.Sha256OfFileAsync(weights, ct), rec.FeatureNetworkSha256);
         Assert.Equal(100, rec.Settings["num_subsets"]);
         Assert.Equal(1000, rec.Settings["max_subset_size"]);
-        var written = Directory.GetFiles(Path.Combine(dir, "out", "metrics", "kid50k_full"), "*.jsonl", SearchOption.AllDirectories);
+        var written = Directory.GetFiles(Path.Combine(dir, "out", "kid50k_full"), "*.jsonl", SearchOption.AllDirectories);
         Assert.Equal(expected, MetricRecord.FromJsonLine(File.ReadAllLines(Assert.Single(written)).Single()).Value);
 
         // Statistics without feature rows cannot give KID: a failed record that says how to make them, no value.

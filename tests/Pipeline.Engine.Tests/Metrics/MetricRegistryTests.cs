@@ -2,6 +2,7 @@ using Pipeline.Engine.IO;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Lpips;
 using Pipeline.Engine.Metrics.Records;
+using Pipeline.Metrics;
 using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Tests.Metrics;
@@ -16,8 +17,8 @@ public sealed class MetricRegistryTests : IDisposable
 
     private sealed class ListSink : IMetricSink
     {
-        public List<(string Path, string Line)> Lines { get; } = [];
-        public Task WriteLineAsync(string path, string line, CancellationToken ct) { Lines.Add((path, line)); return Task.CompletedTask; }
+        public List<MetricRecord> Records { get; } = [];
+        public Task WriteAsync(MetricRecord record, CancellationToken ct) { Records.Add(record); return Task.CompletedTask; }
     }
 
     [Fact]
@@ -46,8 +47,9 @@ public sealed class MetricRegistryTests : IDisposable
         Assert.Equal("skipped", rec.Status);
         Assert.Null(rec.Value);
         Assert.Contains("weights missing", rec.Reason, StringComparison.Ordinal);
-        var (path, line) = Assert.Single(sink.Lines);
-        Assert.StartsWith($"metrics/{metric}/", path, StringComparison.Ordinal);
+        var written = Assert.Single(sink.Records);
+        Assert.Equal(metric, written.Metric);
+        var line = written.ToJsonLine();
         Assert.DoesNotContain('\n', line);
         var back = MetricRecord.FromJsonLine(line);
         Assert.Equal("ffhq-256", back.ModelId);
@@ -83,7 +85,7 @@ public sealed class MetricRegistryTests : IDisposable
         Assert.Equal("ok", rec.Status);
         Assert.Equal(3, rec.Images);
         Assert.Equal(expected, rec.Value!.Value, 1e-5);
-        var written = Directory.GetFiles(Path.Combine(dir, "out", "metrics", "lpips_projection"), "*.jsonl", SearchOption.AllDirectories);
+        var written = Directory.GetFiles(Path.Combine(dir, "out", "lpips_projection"), "*.jsonl", SearchOption.AllDirectories);
         Assert.Equal(rec, MetricRecord.FromJsonLine(File.ReadAllLines(Assert.Single(written)).Single()) with { Settings = rec.Settings });
     }
 

@@ -4,6 +4,7 @@ using Pipeline.Functions.Tests.Gallery;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
 using Pipeline.Tests;
+using Pipeline.Metrics;
 
 namespace Pipeline.Functions.Tests.Dashboard;
 
@@ -50,11 +51,7 @@ public sealed class DashboardPageTests
         // augmentation batches finish in the same second.
         foreach (var (kind, minutes, seconds, wait) in new[] { ("translation", 1, 40.0, 2.5), ("translation", 11, 60.0, 0.5), ("projection", 6, 300.0, 12.0), ("augmentation", 8, 90.0, 1.0), ("augmentation", 8, 110.0, 1.0) })
         {
-            var settings = new Dictionary<string, System.Text.Json.JsonElement>
-            {
-                ["job_id"] = System.Text.Json.JsonSerializer.SerializeToElement("trn-x"),
-                ["queue_wait_s"] = System.Text.Json.JsonSerializer.SerializeToElement(wait),
-            };
+            var settings = new Dictionary<string, object?> { ["job_id"] = "trn-x", ["queue_wait_s"] = wait };
             await WriteMetricAsync(store, new MetricRecord { Metric = "job_" + kind, Status = "ok", ModelId = "models/m.pt", Value = seconds, DurationSeconds = seconds, Settings = settings, Timestamp = T0.AddMinutes(minutes), RunId = NewRunId() });
         }
 

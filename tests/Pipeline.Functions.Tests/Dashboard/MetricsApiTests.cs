@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Pipeline.Functions.Tests.Functions;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Storage;
+using Pipeline.Metrics;
 
 namespace Pipeline.Functions.Tests.Dashboard;
 
@@ -16,7 +17,7 @@ public sealed class MetricsApiTests
         store.PutJsonAsync(BlobLayout.MetricEvaluation(metric, at, Guid.NewGuid().ToString("N")[..12]), new MetricRecord
         {
             Metric = metric, Status = status, Value = value, Reason = reason, ModelId = model, Timestamp = at,
-            Settings = settings?.ToDictionary(kv => kv.Key, kv => JsonSerializer.SerializeToElement(kv.Value)),
+            Settings = settings?.ToDictionary(kv => kv.Key, kv => (object?)kv.Value) ?? [],
         }, cancellationToken: Ct);
 
     [Fact]

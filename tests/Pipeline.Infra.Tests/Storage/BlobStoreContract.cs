@@ -64,6 +64,42 @@ public abstract class BlobStoreContract
     }
 
     [Fact]
+    public async Task Cached_reader_gets_unchanged_documents_as_not_modified()
+    {
+        var store = await CreateStoreAsync();
+        var reader = new CachedBlobReader(store);
+        Assert.Null(await reader.GetJsonAsync<Pipeline.Infra.Contracts.JobStatus>("status/.index/doc.json", Ct));
+        var v1 = new Pipeline.Infra.Contracts.JobStatus { JobId = "j1", Kind = Pipeline.Infra.Contracts.JobKind.Translation, State = Pipeline.Infra.Contracts.JobState.Queued, UpdatedAt = DateTimeOffset.UnixEpoch };
+        var written = await store.PutJsonAsync("status/.index/doc.json", v1, null, Ct);
+        var first = await reader.GetJsonAsync<Pipeline.Infra.Contracts.JobStatus>("status/.index/doc.json", Ct);
+        Assert.Equal(v1, first);
+        // If-None-Match with the current ETag: the store answers "not modified", the reader serves the instance it holds.
+        await Assert.ThrowsAsync<BlobConditionFailedException>(() => store.GetAsync("status/.index/doc.json", new BlobConditions { IfNoneMatch = written.ETag }, Ct));
+        Assert.Same(first, await reader.GetJsonAsync<Pipeline.Infra.Contracts.JobStatus>("status/.index/doc.json", Ct));
+        await store.PutJsonAsync("status/.index/doc.json", v1 with { State = Pipeline.Infra.Contracts.JobState.Running }, null, Ct);
+        Assert.Equal(Pipeline.Infra.Contracts.JobState.Running, (await reader.GetJsonAsync<Pipeline.Infra.Contracts.JobStatus>("status/.index/doc.json", Ct))!.State);
+    }
+
+    [Fact]
+    public async Task Concurrent_feed_writers_lose_no_entries()
+    {
+        var store = await CreateStoreAsync();
+        var feed = new BlobFeed<Pipeline.Infra.Contracts.JobStatus>(store, "status/.index/feed.json", s => s.JobId, s => s.UpdatedAt, capacity: 8, pageSize: 4);
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Task.Run(() => feed.AddAsync(
+            [new Pipeline.Infra.Contracts.JobStatus { JobId = "j" + i, Kind = Pipeline.Infra.Contracts.JobKind.Translation, State = Pipeline.Infra.Contracts.JobState.Queued, UpdatedAt = DateTimeOffset.UnixEpoch.AddSeconds(i) }],
+            cancellationToken: Ct))));
+        var head = (await feed.ReadHeadAsync(Ct))!;
+        var ids = head.Entries.Select(e => e.JobId).ToList();
+        for (var page = head.Older; page is not null;)
+        {
+            var p = (await store.GetJsonAsync<FeedPage<Pipeline.Infra.Contracts.JobStatus>>(page, Ct))!;
+            ids.AddRange(p.Entries.Select(e => e.JobId));
+            page = p.Older;
+        }
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => "j" + i).Order(), ids.Order());
+    }
+
+    [Fact]
     public async Task Claim_once_creates_only_the_first_time()
     {
         var store = await CreateStoreAsync();

@@ -81,7 +81,7 @@ public sealed class CouncilTranslationHandlerTests : IDisposable
         }, "test");
         var ctx = new JobContext(env, _store, _models, 1, 8);
         features ??= new FeatureNetworkStore(new FeatureNetworkOptions { CacheDirectory = Path.Combine(_root, "no-weights") });
-        var handler = new CouncilTranslationHandler(new EngineDevice("cpu"), new FacePreparation(new PipelineSettings()), features);
+        var handler = new CouncilTranslationHandler(new EngineDevice("cpu"), new FacePreparation(new PipelineSettings()), features, MetricRegistry.CreateDefault());
         Assert.True(handler.CanHandle(env.Job));
         return (await handler.RunAsync(ctx, CancellationToken.None), ctx);
     }
@@ -169,7 +169,7 @@ public sealed class CouncilTranslationHandlerTests : IDisposable
         double expected = KernelInceptionDistance.Compute(feats, refFeats, new KidOptions()).Value;
         Assert.Equal(expected, metrics[MetricRegistry.KidTranslation], 12);
         var lines = Directory.GetFiles(Path.Combine(_root, "metrics", MetricRegistry.KidTranslation), "*.jsonl", SearchOption.AllDirectories);
-        var record = Pipeline.Engine.Metrics.Records.MetricRecord.FromJsonLine(File.ReadAllLines(Assert.Single(lines)).Single());
+        var record = Pipeline.Metrics.MetricRecord.FromJsonLine(File.ReadAllLines(Assert.Single(lines)).Single());
         Assert.Equal(("ok", 3L, "datasets/anime/features.npz"), (record.Status, record.Images, record.Dataset));
         Assert.Null(ctx.Note);
     }

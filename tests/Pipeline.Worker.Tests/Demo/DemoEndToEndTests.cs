@@ -2,6 +2,7 @@ using System.CommandLine;
 using Pipeline.Infra.Contracts;
 using Pipeline.Tests;
 using Pipeline.Worker.Cli;
+using Pipeline.Metrics;
 
 namespace Pipeline.Worker.Tests.Demo;
 

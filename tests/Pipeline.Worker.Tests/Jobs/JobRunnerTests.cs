@@ -3,6 +3,7 @@ using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Queue;
 using Pipeline.Infra.Storage;
 using Pipeline.Worker.Jobs;
+using Pipeline.Metrics;
 
 namespace Pipeline.Worker.Tests.Jobs;
 
@@ -96,8 +97,16 @@ public sealed class JobRunnerTests : IAsyncDisposable
         var record = Assert.Single(lines);
         Assert.Equal("ok", record.Status);
         Assert.Equal(2, record.Images);
-        Assert.Equal(env.JobId, record.Settings!["job_id"].GetString());
+        Assert.Equal(env.JobId, record.SettingString("job_id"));
         Assert.True(record.Value > 0);
+
+        // The indexes the gallery and dashboard read: the result, the job's last state, its metric record.
+        var gallery = await Pipeline.Infra.Indexes.GalleryIndex.Feed(_store).ReadHeadAsync();
+        Assert.Equal(BlobLayout.ResultDocument(env.JobId), Assert.Single(gallery!.Entries).Path);
+        var states = await Pipeline.Infra.Indexes.JobStateIndex.Feed(_store).ReadHeadAsync();
+        Assert.Equal(JobState.Succeeded, Assert.Single(states!.Entries, s => s.JobId == env.JobId).State);
+        var metrics = await Pipeline.Infra.Indexes.MetricIndex.Feed(_store).ReadHeadAsync();
+        Assert.Equal(record, Assert.Single(metrics!.Entries) with { Settings = record.Settings });
         Assert.Equal(0, _queue.ActiveCount);
     }
 

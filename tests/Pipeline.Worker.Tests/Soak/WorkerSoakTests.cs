@@ -93,11 +93,12 @@ public sealed class WorkerSoakTests : IDisposable
         var device = new EngineDevice("cpu");
         var faces = new FacePreparation(new PipelineSettings());
         var features = FeatureNetworkLocation.Store(); // as the worker host registers it
+        var registry = Pipeline.Engine.Metrics.Records.MetricRegistry.CreateDefault(); // likewise, one per host
         IJobHandler[] handlers =
         [
             new StyleGan2AugmentationHandler(device), new StyleGan1AugmentationHandler(device),
             new ProjectionHandler(device, new ProjectionBatcher { MaxBatch = 2, Window = TimeSpan.FromMilliseconds(50) }, new PerceptualLossProvider(device, features), faces),
-            new CouncilTranslationHandler(device, faces, features), new MetricsJobHandler(device, features),
+            new CouncilTranslationHandler(device, faces, features, registry), new MetricsJobHandler(device, features, registry),
         ];
         var runner = new JobRunner(store, models, handlers, new JobRunnerOptions { MaxBatch = 4, MaxDeliveryCount = 1 }, NullLogger<JobRunner>.Instance);
         var queue = new InProcessJobQueue("soak", new QueueEntityOptions { LockDuration = TimeSpan.FromMinutes(5), MaxDeliveryCount = 1 });

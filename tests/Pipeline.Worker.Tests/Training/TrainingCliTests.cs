@@ -49,14 +49,14 @@ public sealed class TrainingCliTests : IDisposable
         // With the checkpoints (train.py's i % every == 0 counts iteration 0, so after 1 and 3 completed iterations)
         // and at the end (5), one JSON line each; the record's iteration is the number of completed iterations.
         var proxy = File.ReadAllLines(Path.Combine(run, $"metric-{Pipeline.Engine.Training.ProxyFrechet.Name}.jsonl"))
-            .Select(Pipeline.Engine.Metrics.Records.MetricRecord.FromJsonLine).ToList();
+            .Select(Pipeline.Metrics.MetricRecord.FromJsonLine).ToList();
         Assert.Equal([1L, 3L, 5L], proxy.Select(r => Convert.ToInt64(r.Settings["iteration"]?.ToString(), System.Globalization.CultureInfo.InvariantCulture)));
         Assert.All(proxy, r => Assert.True(r.Status == "ok" && r.Value is { } v && double.IsFinite(v) && v >= 0, r.ToJsonLine()));
         Assert.All(proxy, r => Assert.Equal(6, r.Images));
         Assert.Equal(3, File.ReadAllLines(Path.Combine(run, $"metric-{Pipeline.Engine.Training.ProxyFrechet.PixelName}.jsonl")).Length);
         // Proxies are never called FID; real FID is its own record, skipped with the reason when the Inception weights are absent.
         Assert.DoesNotContain("fid", Pipeline.Engine.Training.ProxyFrechet.Name.Replace("-fd", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
-        var fid = File.ReadAllLines(Path.Combine(run, "metric-fid6.jsonl")).Select(Pipeline.Engine.Metrics.Records.MetricRecord.FromJsonLine).ToList();
+        var fid = File.ReadAllLines(Path.Combine(run, "metric-fid6.jsonl")).Select(Pipeline.Metrics.MetricRecord.FromJsonLine).ToList();
         Assert.Equal(3, fid.Count);
         Assert.All(fid, r => Assert.True(r.Status == "skipped" ? r.Value is null && !string.IsNullOrEmpty(r.Reason) : r.Status is "ok" or "failed", r.ToJsonLine()));
     }

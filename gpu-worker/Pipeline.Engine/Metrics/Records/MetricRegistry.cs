@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Pipeline.Engine.Metrics.Fid;
 using Pipeline.Engine.Metrics.Ppl;
 using static TorchSharp.torch;
+using Pipeline.Metrics;
 
 namespace Pipeline.Engine.Metrics.Records;
 
@@ -97,7 +98,7 @@ public sealed class MetricRegistry
         {
             record = Record("failed", null, 0, null, $"{e.GetType().Name}: {e.Message}");
         }
-        await sink.WriteLineAsync(record.StoragePath(), record.ToJsonLine(), ct);
+        await sink.WriteAsync(record, ct);
         return record;
     }
 

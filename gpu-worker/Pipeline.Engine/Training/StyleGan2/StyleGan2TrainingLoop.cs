@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Pipeline.Engine.Metrics.Records;
 using static TorchSharp.torch;
+using Pipeline.Metrics;
 
 namespace Pipeline.Engine.Training.StyleGan2;
 

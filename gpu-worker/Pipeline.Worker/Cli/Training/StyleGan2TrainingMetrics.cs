@@ -66,7 +66,7 @@ internal sealed class StyleGan2TrainingMetrics : IDisposable
     }
 
     /// <summary>The records of one evaluation of <paramref name="trainer"/>'s g_ema.</summary>
-    public IReadOnlyList<Engine.Metrics.Records.MetricRecord> Evaluate(StyleGan2Trainer trainer)
+    public IReadOnlyList<Pipeline.Metrics.MetricRecord> Evaluate(StyleGan2Trainer trainer)
     {
         var sw = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
@@ -79,13 +79,13 @@ internal sealed class StyleGan2TrainingMetrics : IDisposable
             pixels = ProxyFrechet.PixelStats(ProxyFdCommand.Chunks(images));
         }
         var settings = new Dictionary<string, object?> { ["iteration"] = trainer.Iteration, ["samples"] = _samples, ["z_seed"] = 123, ["noise"] = "stored buffers", ["truncation"] = 1.0 };
-        Engine.Metrics.Records.MetricRecord Proxy(string metric, string description, double value) => new()
+        Pipeline.Metrics.MetricRecord Proxy(string metric, string description, double value) => new()
         {
             Metric = metric, Value = value, Status = "ok", ModelId = $"{_runId}@{trainer.Iteration}", Dataset = _dataset, Images = _samples,
             Settings = new Dictionary<string, object?>(settings) { ["description"] = description }, Device = MetricRegistry.DeviceName(g.Device),
             DurationSeconds = sw.Elapsed.TotalSeconds, Timestamp = started,
         };
-        var records = new List<Engine.Metrics.Records.MetricRecord>
+        var records = new List<Pipeline.Metrics.MetricRecord>
         {
             Proxy(ProxyFrechet.Name, ProxyFrechet.Description, ProxyFrechet.Distance(features, _reference)),
             Proxy(ProxyFrechet.PixelName, "Frechet distance of images area-averaged to 8x8 (192-d RGB); NOT FID", ProxyFrechet.Distance(pixels, _referencePixels)),
@@ -98,7 +98,7 @@ internal sealed class StyleGan2TrainingMetrics : IDisposable
                 ReferenceStats = _fidReference, GeneratedImages = (n, batch) => Operations.Metrics.GeneratedImages.Stream(g, 123, truncation: 1, randomizeNoise: false, n, batch, g.Device, default),
             };
             // The loop is synchronous; the registry's sink is a no-op because the loop writes metric-<name>.jsonl itself.
-            records.Add(_fid.EvaluateAsync(_fidName, ctx, new DelegateMetricSink((_, _, _) => Task.CompletedTask)).GetAwaiter().GetResult());
+            records.Add(_fid.EvaluateAsync(_fidName, ctx, new DelegateMetricSink((_, _) => Task.CompletedTask)).GetAwaiter().GetResult());
         }
         return records;
     }

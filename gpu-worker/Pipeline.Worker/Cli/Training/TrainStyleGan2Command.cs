@@ -133,7 +133,7 @@ internal static class TrainStyleGan2Command
             Sg2Images.SavePng(sheet, Path.Combine(dir, "sample", iteration.ToString("D6", CultureInfo.InvariantCulture) + ".png"));
         }
 
-        public void OnMetric(Pipeline.Engine.Metrics.Records.MetricRecord r) =>
+        public void OnMetric(Pipeline.Metrics.MetricRecord r) =>
             AnsiConsole.MarkupLineInterpolated($"[grey]{r.ModelId}[/] {r.Metric}: {(r.Value is { } v ? v.ToString("G4", CultureInfo.InvariantCulture) : r.Status + (r.Reason is null ? "" : " (" + (r.Reason.Length > 80 ? r.Reason[..80] + "…" : r.Reason) + ")"))}");
 
         public void OnCheckpoint(long iteration, string path)

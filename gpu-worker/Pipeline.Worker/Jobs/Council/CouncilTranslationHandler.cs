@@ -25,7 +25,7 @@ namespace Pipeline.Worker.Jobs.Council;
 /// With <see cref="TranslationJob.ReferenceFeatures"/> it also records KID of the outputs against the target domain
 /// (kid_translation; "skipped" with the reason when the Inception weights are absent).
 /// </summary>
-public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparation faces, FeatureNetworkStore features) : IJobHandler
+public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparation faces, FeatureNetworkStore features, MetricRegistry registry) : IJobHandler
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
 
@@ -85,13 +85,13 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         {
             var kid = await RecordKidAsync(context, job, reference, translated, cancellationToken);
             if (kid.Value is { } v) result[MetricRegistry.KidTranslation] = v;
-            else context.Note = $"{MetricRegistry.KidTranslation} {MetricsJobHandler.Explain(MetricsJobHandler.Registry.Get(MetricRegistry.KidTranslation), kid, features)}";
+            else context.Note = $"{MetricRegistry.KidTranslation} {MetricsJobHandler.Explain(registry.Get(MetricRegistry.KidTranslation), kid, features)}";
         }
         return result;
     }
 
     /// <summary>KID of the outputs against the reference feature rows, through the metric registry (one JSON line in metrics/).</summary>
-    private async Task<Pipeline.Engine.Metrics.Records.MetricRecord> RecordKidAsync(JobContext context, TranslationJob job, BlobRef reference, IReadOnlyList<RgbImage> images, CancellationToken ct)
+    private async Task<Pipeline.Metrics.MetricRecord> RecordKidAsync(JobContext context, TranslationJob job, BlobRef reference, IReadOnlyList<RgbImage> images, CancellationToken ct)
     {
         using var local = await context.ReadInputToFileAsync(reference, "reference-features.npz", ct);
         var mctx = new MetricContext
@@ -101,7 +101,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         };
         // A skipped or failed evaluation (no weights; features without rows or from another network) is a record with its
         // reason and a note on the job: the translation the user asked for is done and kept either way.
-        return await MetricsJobHandler.Registry.EvaluateAsync(MetricRegistry.KidTranslation, mctx, new BlobMetricSink(context.Store), ct);
+        return await registry.EvaluateAsync(MetricRegistry.KidTranslation, mctx, new BlobMetricSink(context.Store), ct);
     }
 
     /// <summary>

@@ -21,9 +21,8 @@ namespace Pipeline.Worker.Jobs.Metrics;
 /// evaluation under metrics/&lt;metric&gt;/. Without the feature-network weights the record says "skipped" and why,
 /// and the job still succeeds: the absence is a fact to show on the dashboard, not a failure to retry.
 /// </summary>
-public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore features) : IJobHandler
+public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore features, MetricRegistry registry) : IJobHandler
 {
-    internal static readonly MetricRegistry Registry = MetricRegistry.CreateDefault();
 
     public bool CanHandle(JobSpec job) => job is MetricsJob;
 
@@ -31,7 +30,7 @@ public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore f
     {
         var job = (MetricsJob)context.Job;
         MetricDefinition definition;
-        try { definition = Registry.Get(job.Metric); }
+        try { definition = registry.Get(job.Metric); }
         catch (ArgumentException e) { throw new PermanentJobException(e.Message, e); }
         var dev = torch.device(device.Name);
         var file = await context.Models.GetFileAsync(job.Model, cancellationToken);
@@ -56,7 +55,7 @@ public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore f
             Progress = new Progress<(string Metric, long Done, long Total)>(p => context.ReportProgress((double)p.Done / Math.Max(1, p.Total))),
         };
         lock (g) g.to(dev);
-        var record = await Registry.EvaluateAsync(definition.Name, mctx, new BlobMetricSink(context.Store), cancellationToken);
+        var record = await registry.EvaluateAsync(definition.Name, mctx, new BlobMetricSink(context.Store), cancellationToken);
         if (record.Status == "failed") throw new PermanentJobException($"{definition.Name} failed: {record.Reason}");
         if (record.Status == "skipped") context.Note = Explain(definition, record, mctx.Weights);
         var result = new Dictionary<string, double> { ["images"] = record.Images, ["skipped"] = record.Status == "skipped" ? 1 : 0 };
@@ -68,7 +67,7 @@ public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore f
     /// Why an evaluation gave no value, for a job's note: the absent weights by name ("skipped: no VGG16 weights"), else
     /// the record's status and reason.
     /// </summary>
-    internal static string Explain(MetricDefinition definition, Pipeline.Engine.Metrics.Records.MetricRecord record, FeatureNetworkStore weights)
+    internal static string Explain(MetricDefinition definition, Pipeline.Metrics.MetricRecord record, FeatureNetworkStore weights)
     {
         var absent = record.Status == "skipped" ? definition.Networks.Where(f => weights.Find(f) is null).Select(f => f.Title).ToList() : [];
         return absent.Count > 0 ? "skipped: " + string.Join(", ", absent.Select(t => $"no {t} weights")) : $"{record.Status}: {record.Reason}";

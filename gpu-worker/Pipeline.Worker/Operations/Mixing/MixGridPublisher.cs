@@ -25,7 +25,8 @@ public static class MixGridPublisher
         }
         var blob = BlobLayout.DatasetItem(batchId, Path.GetFileName(manifestPath));
         await store.PutBytesAsync(blob, await File.ReadAllBytesAsync(manifestPath, ct), new BlobPutOptions { ContentType = "application/json" }, ct);
+        // The gallery reads its index, not a listing: a published grid must be entered there to be seen.
+        await Pipeline.Infra.Indexes.GalleryIndex.RecordAsync(store, [blob], ct);
         return blob;
     }
-
 }
