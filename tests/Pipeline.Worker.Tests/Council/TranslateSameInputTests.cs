@@ -69,7 +69,7 @@ public sealed class TranslateSameInputTests : IDisposable
         Assert.True(job.CropFace);
         var ctx = new JobContext(JobEnvelope.Create(job, "test"), store, models, 1, 8);
         var features = new Pipeline.Engine.Metrics.FeatureNetworkStore(new Pipeline.Engine.Metrics.FeatureNetworkOptions { CacheDirectory = Path.Combine(_root, "no-weights") });
-        await new CouncilTranslationHandler(new EngineDevice("cpu"), new FacePreparation(new PipelineSettings()), features).RunAsync(ctx, CancellationToken.None);
+        await new CouncilTranslationHandler(new EngineDevice("cpu"), new FacePreparation(new PipelineSettings()), features, Pipeline.Engine.Metrics.Records.MetricRegistry.CreateDefault()).RunAsync(ctx, CancellationToken.None);
         async Task<byte[]> Result(string name) => (await store.GetBytesAsync(BlobLayout.Result(ctx.JobId, name)))!.Value.Bytes;
 
         // The CLI: the same file, default --crop-face, the job's seeds (SeedBase = seed, member drawn from MemberSeed = seed).
