@@ -50,8 +50,8 @@ public sealed record ProjectionJob : JobSpec
     /// Null is not written, so a job that names its steps keeps its id.
     /// </summary>
     public int? Steps { get; init; }
-    /// <summary>Peak learning rate; null = the start's default: 0.03 from an encoder's W+, 0.1 (projector.py) from the mean latent.</summary>
-    public double? LearningRate { get; init; }
+    /// <summary>Peak learning rate.</summary>
+    public double LearningRate { get; init; } = 0.1;
     /// <summary>Strength of the latent noise at step 0; null = the start's default: 0 from an encoder's W+, 0.05 (projector.py) from the mean latent.</summary>
     public double? Noise { get; init; }
     /// <summary>Fraction of steps over which the latent noise ramps down.</summary>

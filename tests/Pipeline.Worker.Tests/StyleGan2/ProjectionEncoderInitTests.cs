@@ -245,8 +245,8 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         var (metrics, report, latent, _) = await RunJobAsync(null, null);
         Assert.Equal(100, metrics["steps"]); // the encoder's default length, not projector.py's 1000
         Assert.Equal(100, report.GetProperty("steps").GetInt32());
-        // The encoder start's own schedule (ProjectionInits): lower peak lr and no latent noise, unless the job sets them.
-        Assert.Equal((0.03, 0.0), (report.GetProperty("lr").GetDouble(), report.GetProperty("latentNoise").GetDouble()));
+        // The encoder start's own schedule (ProjectionInits): no latent noise unless the job sets it.
+        Assert.Equal((0.1, 0.0), (report.GetProperty("lr").GetDouble(), report.GetProperty("latentNoise").GetDouble()));
         Assert.Equal([(long)_g.Config.NLatent, 16], latent.shape);
         Assert.True(double.IsFinite(metrics["mse"]));
 

@@ -30,7 +30,7 @@ public sealed class ProjectCommand : ICliCommand
         var steps = new Option<int?>("--steps") { Description = "Optimisation steps (default 100 from the encoder, 1000 from the mean latent)" };
         var init = new Option<string>("--init") { Description = "Start: encoder (W+ from <ckpt>.encoder.pt, implies --w-plus), mean (projector.py), or auto (encoder when there is one)", DefaultValueFactory = _ => "auto" };
         var encoderFile = new Option<FileInfo?>("--encoder") { Description = "Encoder checkpoint (default: <ckpt name>.encoder.pt next to --ckpt)" };
-        var lr = new Option<double?>("--lr") { Description = "Peak learning rate (default: 0.03 from the encoder, 0.1 from the mean latent)" };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 0.1 };
         var noise = new Option<double?>("--noise") { Description = "Latent noise strength at step 0 (default: 0 from the encoder, 0.05 from the mean latent)" };
         var wPlus = new Option<bool>("--w-plus") { Description = "Optimise one w per layer (W+) instead of a single w" };
         var mse = new Option<double>("--mse") { Description = "MSE weight (projector.py: 0 with LPIPS; default 1 so MSE works alone)", DefaultValueFactory = _ => 1.0 };
@@ -89,7 +89,7 @@ public sealed class ProjectCommand : ICliCommand
             else AnsiConsole.MarkupLine("[grey]start: mean latent[/]");
             var opts = new ProjectorOptions
             {
-                Steps = p.GetValue(steps) ?? ProjectionInits.DefaultSteps(start), Lr = p.GetValue(lr) ?? ProjectionInits.DefaultLr(start),
+                Steps = p.GetValue(steps) ?? ProjectionInits.DefaultSteps(start), Lr = p.GetValue(lr),
                 Noise = p.GetValue(noise) ?? ProjectionInits.DefaultNoise(start),
                 WPlus = p.GetValue(wPlus) || encoder is not null, MseWeight = p.GetValue(mse),
                 NoiseRegularize = p.GetValue(noiseReg), NMeanLatent = 10000, Coupling = ProjectionCoupling.Independent,

@@ -33,7 +33,7 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
         var stepList = new Option<string>("--steps") { Description = "Comma list of k", DefaultValueFactory = _ => "0,25,50,100,250,1000" };
         var count = new Option<int>("--count") { Description = "Held-out generated images", DefaultValueFactory = _ => 50 };
         var seed0 = new Option<long>("--seed0") { Description = "First held-out seed (z = SeededLatents.Z(seed); training draws z from torch's global stream)", DefaultValueFactory = _ => 1_000_000 };
-        var lr = new Option<double?>("--lr") { Description = "Peak learning rate (default: each start's own, see ProjectionInits)" };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (both starts)", DefaultValueFactory = _ => 0.1 };
         var noise = new Option<double?>("--noise") { Description = "Latent noise strength at t = 0 (default: each start's own, see ProjectionInits)" };
         var results = new Option<FileInfo>("--results") { Description = "JSON-lines file the rows are appended to (and the table read from)", DefaultValueFactory = _ => new FileInfo("bench-project-init.jsonl") };
         var modelsDir = new Option<string?>("--models-dir") { Description = "Feature-network cache for the perceptual distance (LPIPS-VGG, else VGG16-feature L2)" };
@@ -68,7 +68,7 @@ public sealed class ProjectInitBenchTarget : IBenchTarget
                         ct.ThrowIfCancellationRequested();
                         using var scope = NewDisposeScope();
                         var clock = Stopwatch.StartNew();
-                        var opts = new ProjectorOptions { Steps = k, Lr = p.GetValue(lr) ?? ProjectionInits.DefaultLr(init), Noise = p.GetValue(noise) ?? ProjectionInits.DefaultNoise(init), WPlus = true, MseWeight = 1, Coupling = ProjectionCoupling.Independent };
+                        var opts = new ProjectorOptions { Steps = k, Lr = p.GetValue(lr), Noise = p.GetValue(noise) ?? ProjectionInits.DefaultNoise(init), WPlus = true, MseWeight = 1, Coupling = ProjectionCoupling.Independent };
                         var start = encoder is null ? null : ProjectionInits.Encode(encoder, all);
                         var r = new Projector(g, opts).Project(all, start, new RandomProjectorDraws(0), null, ct);
                         var perImage = (r.Image.clamp(-1, 1) - all).square().mean([1, 2, 3]).cpu().to(float64).data<double>().ToArray();

@@ -46,7 +46,7 @@ public sealed class ProjectionHandler(EngineDevice device, ProjectionBatcher bat
         var options = new ProjectorOptions
         {
             Steps = steps,
-            Lr = job.LearningRate ?? ProjectionInits.DefaultLr(start),
+            Lr = job.LearningRate,
             Noise = job.Noise ?? ProjectionInits.DefaultNoise(start),
             NoiseRamp = job.NoiseRamp,
             NoiseRegularize = job.NoiseRegularize,
