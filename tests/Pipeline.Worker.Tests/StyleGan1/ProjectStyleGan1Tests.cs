@@ -90,6 +90,19 @@ public sealed class ProjectStyleGan1Tests : IDisposable
         Assert.True(after < before, $"reconstruction MSE {after} after 20 steps is not below {before} at the start");
     }
 
+    [Fact]
+    public void BareGeneratorStateDictIsDetectedAsStyleGan1()
+    {
+        // train.py's periodic NNNNNN.model files: the g_running state_dict without the outer dict.
+        var tree = (OrderedDictionary<string, object?>)TorchFile.Load(_ckpt)!;
+        var bare = Path.Combine(_dir, "010000.model");
+        TorchFile.Save(bare, tree["g_running"]);
+        var outDir = Path.Combine(_dir, "bare");
+        int rc = new ProjectCommand().Build().Parse([_image, "--ckpt", bare, "--steps", "2", "--align-face", "false", "--out", outDir, "--device", "cpu"]).Invoke();
+        Assert.Equal(0, rc);
+        Assert.Equal([(long)CodeDim], Npy.Load(Path.Combine(outDir, "face-latent.npy")).shape);
+    }
+
     [Theory]
     [InlineData("--w-plus")]
     [InlineData("--init", "encoder")]

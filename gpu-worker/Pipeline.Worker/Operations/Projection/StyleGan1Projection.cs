@@ -37,9 +37,17 @@ public static class StyleGan1Projection
         {
             var latent = mean.unsqueeze(0).repeat(batch, 1);
             var noises = draws.InitialNoise(options.Step, device);
-            using var onDevice = targets.to(device);
-            var losses = StyleGan1Projector.Optimize(g, onDevice, latent, noises, std, options, perceptual,
-                i => draws.LatentNoise(i, latent), progress, ct);
+            var onDevice = targets.to(device); // the caller's tensor itself when it is there already
+            List<double> losses;
+            try
+            {
+                losses = StyleGan1Projector.Optimize(g, onDevice, latent, noises, std, options, perceptual,
+                    i => draws.LatentNoise(i, latent), progress, ct);
+            }
+            finally
+            {
+                if (!ReferenceEquals(onDevice, targets)) onDevice.Dispose();
+            }
             Tensor image;
             using (no_grad())
                 image = g.Forward([latent], new StyleGan1ForwardOptions { Step = options.Step, Noise = noises });
