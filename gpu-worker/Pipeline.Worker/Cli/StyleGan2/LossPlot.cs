@@ -16,9 +16,9 @@ internal static class LossPlot
             new(name, history.Select(h => (h.Step, h.ImageLosses is { } own ? own[index] : h.Loss)).ToList());
     }
 
-    public static void Save(IReadOnlyList<Curve> curves, string path) => Build(curves).SavePng(path, 900, 500);
+    public static void Save(IReadOnlyList<Curve> curves, string path, string title = "StyleGAN2 projection") => Build(curves, title).SavePng(path, 900, 500);
 
-    internal static ScottPlot.Plot Build(IReadOnlyList<Curve> curves)
+    internal static ScottPlot.Plot Build(IReadOnlyList<Curve> curves, string title = "StyleGAN2 projection")
     {
         var plt = new ScottPlot.Plot();
         UseFileFont(plt);
@@ -31,7 +31,7 @@ internal static class LossPlot
             line.LegendText = curve.Name;
             line.MarkerSize = 0;
         }
-        plt.Title("StyleGAN2 projection");
+        plt.Title(title);
         plt.XLabel("step");
         plt.YLabel("log10(loss)");
         // Beside the data, not over it: inside, the legend sat on the curves' ends, the part a reader looks at.

@@ -4,6 +4,7 @@ using Pipeline.Engine;
 using Pipeline.Engine.IO;
 using Pipeline.Engine.Metrics;
 using Pipeline.Worker.Cli.Metrics;
+using Pipeline.Worker.Cli.StyleGan1;
 using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Operations;
 using Pipeline.Worker.Operations.Inputs;
@@ -19,7 +20,8 @@ namespace Pipeline.Worker.Cli.StyleGan2;
 /// <summary>
 /// `pipeline project`: find the latent (w or W+) and noise maps that reproduce each image (projector.py). Targets are
 /// prepared as projection jobs prepare them (<see cref="ProjectionInput"/>: EXIF orientation, face alignment,
-/// Pillow-exact resize), so a file gives the same target here and in a job.
+/// Pillow-exact resize), so a file gives the same target here and in a job. A StyleGAN v1 checkpoint (detected from
+/// its keys) goes to <see cref="ProjectStyleGan1"/>, projector.py's v1 loop.
 /// </summary>
 public sealed class ProjectCommand : ICliCommand
 {
@@ -27,6 +29,7 @@ public sealed class ProjectCommand : ICliCommand
     {
         var images = new Argument<FileInfo[]>("images") { Description = "Images to project (all optimised together, each with its own latent)", Arity = ArgumentArity.OneOrMore };
         var ckpt = Sg2Cli.Checkpoint();
+        ckpt.Description = "StyleGAN2 checkpoint (rosinality train.py / convert_weight.py, SOAT) or StyleGAN v1 checkpoint (g_running or a bare generator state_dict), detected from the keys; v1 projects at the resolution detected from the weights. Default: the bundled StyleGAN2 model";
         var steps = new Option<int?>("--steps") { Description = "Optimisation steps (default 100 from the encoder, 1000 from the mean latent)" };
         var init = new Option<string>("--init") { Description = "Start: encoder (W+ from <ckpt>.encoder.pt, implies --w-plus), mean (projector.py), or auto (encoder when there is one)", DefaultValueFactory = _ => "auto" };
         var encoderFile = new Option<FileInfo?>("--encoder") { Description = "Encoder checkpoint (default: <ckpt name>.encoder.pt next to --ckpt)" };
@@ -42,7 +45,7 @@ public sealed class ProjectCommand : ICliCommand
         var alignFace = new Option<bool>("--align-face") { Description = "Align the face first (FFHQ crop, Pipeline__Faces__* settings), as projection jobs do by default (ProjectionJob.AlignFace); --align-face false projects the whole image", DefaultValueFactory = _ => true };
         var outDir = Sg2Cli.OutDir("projection");
         var device = CliDevice.Option();
-        var cmd = new Command("project", "Project images into a StyleGAN2 latent space; writes latents (.npy and a torch.save .pt), reconstructions and a loss plot.")
+        var cmd = new Command("project", "Project images into a StyleGAN2 or StyleGAN v1 latent space (the family is detected from the checkpoint's keys); writes latents (.npy and a torch.save .pt), reconstructions and a loss plot.")
         {
             images, ckpt, steps, init, encoderFile, lr, noise, wPlus, mse, lpips, modelsDir, noiseReg, batch, seed, alignFace, outDir, device,
         };
@@ -71,7 +74,16 @@ public sealed class ProjectCommand : ICliCommand
             var dev = Devices.Parse(p.GetValue(device)!);
             if (perceptual is nn.Module m) m.to(dev);
             var files = p.GetValue(images)!;
-            var (g, _) = Sg2Cli.LoadGenerator(p.GetValue(ckpt)!, dev);
+            var ckptFile = p.GetValue(ckpt)!;
+            using var checkpoint = Sg2Cli.Status($"loading {ckptFile.Name}", () => ProjectionCheckpoint.Read(ckptFile.FullName));
+            if (checkpoint.Family == Engine.StyleGan1.GanFamily.StyleGan1)
+                return ProjectStyleGan1.Run(new ProjectSettings
+                {
+                    Files = files, Steps = p.GetValue(steps), Init = p.GetValue(init), Encoder = p.GetValue(encoderFile), Lr = p.GetValue(lr),
+                    Noise = p.GetValue(noise), WPlus = p.GetValue(wPlus), Mse = p.GetValue(mse), NoiseRegularize = p.GetValue(noiseReg),
+                    Batch = p.GetValue(batch), Seed = p.GetValue(seed), AlignFace = p.GetValue(alignFace), OutDir = p.GetValue(outDir)!,
+                }, checkpoint, dev, perceptual, ct);
+            var (g, _) = Sg2Cli.LoadGenerator(ckptFile, dev, checkpoint.StyleGan2());
             g.SetFusedModulation(false); // same values; a batched shared-kernel conv backpropagates faster than a grouped one
             int res = ProjectionInput.Resolution(g.Config.Size);
             // Settings (Pipeline__Faces__*) bound as the worker binds them, once; every file fails early when it is unusable.

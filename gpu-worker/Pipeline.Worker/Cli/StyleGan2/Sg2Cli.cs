@@ -34,9 +34,9 @@ internal static class Sg2Cli
     };
 
     /// <summary>Loads the checkpoint's generator onto the device; errors say which file and what is wrong.</summary>
-    public static (Engine.StyleGan2.Generator G, StyleGan2Checkpoint Ckpt) LoadGenerator(FileInfo file, Device device)
+    public static (Engine.StyleGan2.Generator G, StyleGan2Checkpoint Ckpt) LoadGenerator(FileInfo file, Device device, StyleGan2Checkpoint? loaded = null)
     {
-        var ckpt = Status($"loading {file.Name}", () => StyleGan2Checkpoint.Load(file.FullName));
+        var ckpt = loaded ?? Status($"loading {file.Name}", () => StyleGan2Checkpoint.Load(file.FullName));
         var g = ckpt.Generator;
         g.to(device);
         var c = g.Config;

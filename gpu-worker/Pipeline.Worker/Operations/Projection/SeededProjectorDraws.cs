@@ -31,6 +31,15 @@ public sealed class SeededProjectorDraws(IReadOnlyList<long> seeds) : IProjector
         return result;
     }
 
+    /// <summary>
+    /// StyleGAN v1's noise maps (projector.py: one [1, 1, r, r] map per level 0..<paramref name="step"/>, r = 4 * 2^level),
+    /// each image's drawn from its own generator: [B, 1, r, r] per level.
+    /// </summary>
+    public IReadOnlyList<Tensor> InitialNoise(int step, Device device) =>
+        Enumerable.Range(0, step + 1)
+            .Select(i => cat(_gens.Select(gen => randn([1, 1, 4L << i, 4L << i], generator: gen)).ToArray(), 0).to(device))
+            .ToList();
+
     public void Dispose()
     {
         foreach (var g in _gens) g.Dispose();
