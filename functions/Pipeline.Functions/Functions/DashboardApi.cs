@@ -87,7 +87,9 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, CachedBlobRead
         // that silently lacks a model would read as "never evaluated".
         var notEvaluated = new Dictionary<(string Metric, string Model, string Status, string Reason), (int Count, DateTimeOffset Latest)>();
         var durations = new List<(DateTimeOffset At, object Point)>();
-        foreach (var r in await MetricIndexRecordsAsync(cancellationToken))
+        // Oldest first (as the per-evaluation blob names sort), whether they come from the index or a scan.
+        var records = (await MetricIndexRecordsAsync(cancellationToken)).OrderBy(r => r.Timestamp).ThenBy(r => r.Metric, StringComparer.Ordinal).ThenBy(r => r.RunId, StringComparer.Ordinal);
+        foreach (var r in records)
         {
             var model = r.ModelId ?? "(unknown model)";
             bool hasValue = r.Status == "ok" && r.Value is { } v && double.IsFinite(v);
@@ -171,7 +173,7 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, CachedBlobRead
         // Generated works: augmentation batches (StyleGAN v1/v2 samples) and translation/projection outputs, from the
         // gallery index (GalleryApi reads the same one).
         var entries = await GalleryApi.IndexEntriesAsync(reader, store, MaxResultDocuments, cancellationToken);
-        foreach (var manifest in entries.Where(e => e.Batch is not null).OrderByDescending(e => e.At).Select(e => e.Batch!))
+        foreach (var manifest in entries.Where(e => e.Batch is not null).OrderByDescending(e => e.At).ThenBy(e => e.Path, StringComparer.Ordinal).Select(e => e.Batch!))
         {
             if (items.Count >= size) break;
             foreach (var item in manifest.Items.Take(Math.Max(1, size / 4)))
@@ -188,7 +190,7 @@ public sealed class DashboardApi(HttpAuth auth, IBlobStore store, CachedBlobRead
                 });
             }
         }
-        foreach (var r in entries.Where(e => e.Result is not null).OrderByDescending(e => e.At).Take(MaxResultDocuments).Select(e => e.Result!))
+        foreach (var r in entries.Where(e => e.Result is not null).OrderByDescending(e => e.At).ThenBy(e => e.Path, StringComparer.Ordinal).Take(MaxResultDocuments).Select(e => e.Result!))
         {
             foreach (var o in r.Outputs.Where(o => o.ContentType.StartsWith("image/", StringComparison.Ordinal)))
             {

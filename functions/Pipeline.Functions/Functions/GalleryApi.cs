@@ -52,7 +52,7 @@ public sealed class GalleryApi(HttpAuth auth, IBlobStore store, CachedBlobReader
     {
         var entries = await IndexEntriesAsync(reader, store, MaxCollections, ct);
         var collections = new List<object>();
-        foreach (var e in entries.Where(e => e.Batch is not null).OrderByDescending(e => e.At).Take(MaxCollections))
+        foreach (var e in entries.Where(e => e.Batch is not null).OrderByDescending(e => e.At).ThenBy(e => e.Path, StringComparer.Ordinal).Take(MaxCollections))
         {
             var manifest = e.Batch!;
             var first = manifest.Items.Count > 0 ? manifest.Items[0] : null;
@@ -78,7 +78,7 @@ public sealed class GalleryApi(HttpAuth auth, IBlobStore store, CachedBlobReader
         var grids = entries.Where(e => e.Grid is not null).ToList();
         var newest = grids.GroupBy(g => g.Path[..g.Path.LastIndexOf('/')]).ToDictionary(b => b.Key, b => b.Max(g => g.At));
         var gridList = new List<(DateTimeOffset Batch, int Lo, object Grid)>();
-        foreach (var g in grids.OrderByDescending(g => g.At).Take(MaxCollections))
+        foreach (var g in grids.OrderByDescending(g => g.At).ThenBy(g => g.Path, StringComparer.Ordinal).Take(MaxCollections))
         {
             var grid = await GridAsync(g.Path, g.Grid!, ct);
             gridList.Add((newest[g.Path[..g.Path.LastIndexOf('/')]], grid.Lo, grid.Json));
@@ -116,7 +116,7 @@ public sealed class GalleryApi(HttpAuth auth, IBlobStore store, CachedBlobReader
     private async Task<List<object>> ResultCollectionsAsync(IReadOnlyList<GalleryEntry> entries, CancellationToken ct)
     {
         var results = new List<object>();
-        foreach (var e in entries.Where(e => e.Result is { Job: TranslationJob or ProjectionJob }).OrderByDescending(e => e.At).Take(MaxCollections))
+        foreach (var e in entries.Where(e => e.Result is { Job: TranslationJob or ProjectionJob }).OrderByDescending(e => e.At).ThenBy(e => e.Path, StringComparer.Ordinal).Take(MaxCollections))
         {
             var r = e.Result!;
             var images = new List<object>();

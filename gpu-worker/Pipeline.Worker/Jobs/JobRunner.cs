@@ -45,6 +45,8 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
         {
             logger.LogInformation("Job {JobId} already has results; completing the redelivered message without recomputing", envelope.JobId);
             await WriteStatusAsync(envelope, JobState.Succeeded, message.DeliveryCount, "already completed", resultPath, cancellationToken);
+            // An earlier delivery may have stopped between its result and the gallery index: index again (idempotent by path).
+            await IndexAsync(envelope, [resultPath], fromResult: true, cancellationToken);
             return;
         }
         var handler = _handlers.FirstOrDefault(h => h.CanHandle(envelope.Job))
@@ -90,7 +92,7 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
                 if (!await store.TryCreateAsync(resultPath, JobJson.ToUtf8(result), "application/json", cancellationToken: cancellationToken))
                     logger.LogWarning("Job {JobId}: another delivery committed its result first; keeping that one", envelope.JobId);
                 await WriteStatusAsync(envelope, JobState.Succeeded, message.DeliveryCount, context.Note, resultPath, cancellationToken);
-                await IndexAsync(envelope, context.Outputs.Select(o => o.Path).Append(resultPath), cancellationToken);
+                await IndexAsync(envelope, context.Outputs.Select(o => o.Path).Append(resultPath), fromResult: false, cancellationToken);
                 await WriteJobMetricAsync(envelope, metrics, sw.Elapsed, started - message.EnqueuedTime, cancellationToken);
                 WorkerTelemetry.JobDuration.Record(sw.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("kind", envelope.Kind.ToString()));
                 WorkerTelemetry.Jobs.Add(1, new("kind", envelope.Kind.ToString()), new("outcome", "succeeded"));
@@ -150,9 +152,15 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
 
     // The gallery index (what the gallery and dashboard read instead of listing storage): the batch manifest or grid the
     // job wrote and its result document. The documents are the record of truth: an index write that fails is logged.
-    private async Task IndexAsync(JobEnvelope envelope, IEnumerable<string> paths, CancellationToken cancellationToken)
+    private async Task IndexAsync(JobEnvelope envelope, IEnumerable<string> paths, bool fromResult, CancellationToken cancellationToken)
     {
-        try { await GalleryIndex.RecordAsync(store, paths, cancellationToken); }
+        try
+        {
+            // fromResult: the outputs (e.g. the batch manifest) as the committed result document lists them.
+            if (fromResult && await store.GetJsonAsync<JobResult>(BlobLayout.ResultDocument(envelope.JobId), cancellationToken) is { } done)
+                paths = paths.Concat(done.Outputs.Select(o => o.Path));
+            await GalleryIndex.RecordAsync(store, paths, cancellationToken);
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             logger.LogWarning("Job {JobId}: gallery index not updated ({Error})", envelope.JobId, e.Message);

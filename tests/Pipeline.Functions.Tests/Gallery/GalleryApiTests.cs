@@ -40,6 +40,25 @@ public sealed class GalleryApiTests
     }
 
     [Fact]
+    public async Task TheWorkersIndexesGiveTheSamePagesAsAScanOfStorage()
+    {
+        await using var host = await HostAsync();
+        for (int i = 0; i < 3; i++)
+            await host.Store.PutJsonAsync(BlobLayout.StatusDocument("job-" + i), new JobStatus { JobId = "job-" + i, Kind = JobKind.Translation, State = i == 0 ? JobState.Failed : JobState.Succeeded, UpdatedAt = DateTimeOffset.UnixEpoch.AddDays(i) }, cancellationToken: Ct);
+        await host.Store.PutJsonAsync(BlobLayout.MetricEvaluation("fid50k_full", DateTimeOffset.UnixEpoch, "r1"), new Pipeline.Metrics.MetricRecord { Metric = "fid50k_full", Status = "ok", Value = 7, Timestamp = DateTimeOffset.UnixEpoch, RunId = "r1" }, cancellationToken: Ct);
+        var scanned = (await GetAsync(host, "")).ToJsonString();
+        var (_, scannedMetrics, _) = await host.InvokeHttpAsync("Metrics", "GET", "metrics", query: new { gallery = "100" });
+
+        Assert.Equal(11, await Pipeline.Infra.Indexes.GalleryIndex.RebuildAsync(host.Store, Ct)); // 4 batches, 2 grids, 5 results
+        await Pipeline.Infra.Indexes.MetricIndex.Feed(host.Store).ReplaceAsync([.. await Pipeline.Infra.Indexes.MetricIndex.ScanAsync(host.Store, Ct)], Ct);
+        await Pipeline.Infra.Indexes.JobStateIndex.Feed(host.Store).ReplaceAsync([.. await Pipeline.Infra.Indexes.JobStateIndex.ScanAsync(host.Store, Ct)], Ct);
+        Assert.Equal(scanned, (await GetAsync(host, "")).ToJsonString());
+        var (_, indexedMetrics, _) = await host.InvokeHttpAsync("Metrics", "GET", "metrics", query: new { gallery = "100" });
+        Assert.Equal(scannedMetrics, indexedMetrics);
+        Assert.Contains("\"failed\":1", indexedMetrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TheIndexListsBatchesPerModelWithCoversPanoramasAndGrids()
     {
         await using var host = await HostAsync();

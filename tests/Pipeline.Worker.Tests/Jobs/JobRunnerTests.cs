@@ -107,6 +107,16 @@ public sealed class JobRunnerTests : IAsyncDisposable
         Assert.Equal(JobState.Succeeded, Assert.Single(states!.Entries, s => s.JobId == env.JobId).State);
         var metrics = await Pipeline.Infra.Indexes.MetricIndex.Feed(_store).ReadHeadAsync();
         Assert.Equal(record, Assert.Single(metrics!.Entries) with { Settings = record.Settings });
+
+        // A redelivery of the finished job (say the first delivery stopped before the index) indexes its result again.
+        await _store.DeleteAsync(Pipeline.Infra.Indexes.GalleryIndex.HeadPath);
+        await Runner(handler).HandleAsync(new ReceivedMessage
+        {
+            MessageId = env.JobId, Body = env.ToUtf8(), ApplicationProperties = new Dictionary<string, object?>(), LockToken = Guid.NewGuid(), DeliveryCount = 2,
+        }, CancellationToken.None);
+        Assert.Equal(1, handler.Runs);
+        gallery = await Pipeline.Infra.Indexes.GalleryIndex.Feed(_store).ReadHeadAsync();
+        Assert.Equal(BlobLayout.ResultDocument(env.JobId), Assert.Single(gallery!.Entries).Path);
         Assert.Equal(0, _queue.ActiveCount);
     }
 
