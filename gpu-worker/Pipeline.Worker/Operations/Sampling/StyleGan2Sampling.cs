@@ -43,12 +43,16 @@ public static class StyleGan2Sampling
     /// the same on each run. A checkpoint's latent_avg is not used: generate.py ignores it (only convert_weight.py's own
     /// check reads it), and a rule that depends on the file's layout would let two files with the same weights differ.
     /// </summary>
-    public static Tensor? TruncationMean(Generator g, StyleGan2SampleRequest request, Device dev)
+    public static Tensor? TruncationMean(Generator g, StyleGan2SampleRequest request, Device dev) =>
+        TruncationMean(g, request.Truncation, request.TruncationMeanSamples, dev);
+
+    /// <summary>The same rule for callers without a request (metrics jobs' generated images).</summary>
+    public static Tensor? TruncationMean(Generator g, double truncation, int samples, Device dev)
     {
-        if (request.Truncation == 1) return null;
+        if (truncation == 1) return null;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        return g.MeanLatent(SeededLatents.Z(0, request.TruncationMeanSamples, g.Config.StyleDim, dev)).MoveToOuterDisposeScope();
+        return g.MeanLatent(SeededLatents.Z(0, samples, g.Config.StyleDim, dev)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
