@@ -2,6 +2,8 @@ using Pipeline.Engine;
 using System.CommandLine;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Fid;
+using Pipeline.Engine.Metrics.Records;
+using Pipeline.Worker.Operations.Metrics;
 using Spectre.Console;
 
 namespace Pipeline.Worker.Cli.Metrics;
@@ -9,6 +11,13 @@ namespace Pipeline.Worker.Cli.Metrics;
 /// <summary>`pipeline fid A B`: FID between two image folders or pytorch-fid .npz statistics files.</summary>
 public sealed class FidCommand : ICliCommand
 {
+    private readonly FeatureNetworkStore? weights;
+
+    public FidCommand() { }
+
+    /// <summary>Tests pass a store with stand-in weights; the command otherwise finds them from --models-dir.</summary>
+    internal FidCommand(FeatureNetworkStore weights) => this.weights = weights;
+
     public Command Build()
     {
         var a = new Argument<string>("a") { Description = "Image folder or .npz (mu, sigma)." };
@@ -17,39 +26,19 @@ public sealed class FidCommand : ICliCommand
         var device = CliDevice.Option();
         var models = MetricsCli.ModelsDirOption();
         var dims = new Option<int>("--dims") { Description = "Feature block: 64, 192, 768 or 2048 (pool3).", DefaultValueFactory = _ => 2048 };
+        var record = MetricsCli.RecordOption();
         var cmd = new Command("fid", "Frechet Inception Distance (pytorch-fid semantics) between two image folders or statistics files.")
         {
-            a, b, batch, device, models, dims,
+            a, b, batch, device, models, dims, record,
         };
         cmd.SetAction(async (parse, ct) =>
         {
-            try
-            {
-                var paths = new[] { parse.GetValue(a)!, parse.GetValue(b)! };
-                var stats = new GaussianStats[2];
-                FidFeatureExtractor? extractor = null;
-                for (int i = 0; i < 2; i++)
-                {
-                    if (File.Exists(paths[i]) && paths[i].EndsWith(".npz", StringComparison.OrdinalIgnoreCase))
-                    {
-                        stats[i] = FidStatsFile.Load(paths[i]);
-                        continue;
-                    }
-                    if (extractor is null)
-                    {
-                        var (model, _) = await MetricsCli.Store(parse.GetValue(models)).LoadInceptionAsync(ct);
-                        extractor = new FidFeatureExtractor(model, Devices.Parse(parse.GetValue(device)!), parse.GetValue(dims));
-                    }
-                    stats[i] = await MetricsCli.FolderStatsAsync(extractor, paths[i], parse.GetValue(batch), ct);
-                }
-                var r = FrechetDistance.Compute(stats[0], stats[1], warn: m => AnsiConsole.MarkupLineInterpolated($"[yellow]{m}[/]"));
-                Console.WriteLine($"FID: {r.Value:R}");
-                return 0;
-            }
-            catch (WeightsMissingException e)
-            {
-                return MetricsCli.Skipped(e);
-            }
+            var definition = PairedMetrics.Fid(MetricSide.Parse(parse.GetValue(a)!), MetricSide.Parse(parse.GetValue(b)!), parse.GetValue(dims),
+                warn: m => AnsiConsole.MarkupLineInterpolated($"[yellow]{m}[/]"));
+            var r = await MetricsCli.EvaluateAsync(definition, MetricsCli.Context(weights, parse, device, models, batch), parse.GetValue(record), ct);
+            if (MetricsCli.NotOk(r) is { } code) return code;
+            Console.WriteLine($"FID: {r.Value!.Value:R}");
+            return 0;
         });
         return cmd;
     }

@@ -4,6 +4,7 @@ using System.Globalization;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Fid;
 using Pipeline.Engine.Metrics.Kid;
+using Pipeline.Worker.Operations.Metrics;
 using Spectre.Console;
 using static TorchSharp.torch;
 
@@ -15,6 +16,13 @@ namespace Pipeline.Worker.Cli.Metrics;
 /// </summary>
 public sealed class KidCommand : ICliCommand
 {
+    private readonly FeatureNetworkStore? weights;
+
+    public KidCommand() { }
+
+    /// <summary>Tests pass a store with stand-in weights; the command otherwise finds them from --models-dir.</summary>
+    internal KidCommand(FeatureNetworkStore weights) => this.weights = weights;
+
     public Command Build()
     {
         var a = new Argument<string>("a") { Description = "Image folder or .npz with feature rows (feats)." };
@@ -25,53 +33,22 @@ public sealed class KidCommand : ICliCommand
         var batch = MetricsCli.BatchOption(50);
         var device = CliDevice.Option();
         var models = MetricsCli.ModelsDirOption();
+        var recordDir = MetricsCli.RecordOption();
         var cmd = new Command("kid", "Kernel Inception Distance (clean-fid / stylegan2-ada estimator, float64) between two image folders or feature files.")
         {
-            a, b, subsets, maxSubset, seed, batch, device, models,
+            a, b, subsets, maxSubset, seed, batch, device, models, recordDir,
         };
         cmd.SetAction(async (parse, ct) =>
         {
-            var feats = new Tensor?[2];
-            FidInceptionV3? model = null;
-            try
-            {
-                var paths = new[] { parse.GetValue(a)!, parse.GetValue(b)! };
-                FidFeatureExtractor? extractor = null;
-                for (int i = 0; i < 2; i++)
-                {
-                    if (File.Exists(paths[i]) && paths[i].EndsWith(".npz", StringComparison.OrdinalIgnoreCase))
-                    {
-                        feats[i] = FidStatsFile.LoadFeatures(paths[i]);
-                        continue;
-                    }
-                    if (extractor is null)
-                    {
-                        (model, _) = await MetricsCli.Store(parse.GetValue(models)).LoadInceptionAsync(ct);
-                        extractor = new FidFeatureExtractor(model, Devices.Parse(parse.GetValue(device)!));
-                    }
-                    feats[i] = await MetricsCli.FolderFeaturesAsync(extractor, paths[i], parse.GetValue(batch), ct);
-                }
-                var o = new KidOptions { NumSubsets = parse.GetValue(subsets), MaxSubsetSize = parse.GetValue(maxSubset), Seed = parse.GetValue(seed) };
-                var r = KernelInceptionDistance.Compute(feats[0]!, feats[1]!, o);
-                Console.WriteLine($"{r.NumSubsets} subsets of {r.SubsetSize} rows (|A| = {feats[0]!.shape[0]}, |B| = {feats[1]!.shape[0]}, seed {o.Seed})");
-                Console.WriteLine("KID: " + r.Value.ToString("R", CultureInfo.InvariantCulture));
-                return 0;
-            }
-            catch (WeightsMissingException e)
-            {
-                return MetricsCli.Skipped(e);
-            }
-            catch (Exception e) when (e is InvalidDataException or ArgumentException or DirectoryNotFoundException)
-            {
-                // Bad inputs (statistics without feats, too few rows, mismatched dims) are one line, not a stack trace.
-                AnsiConsole.MarkupLineInterpolated($"[red]kid: {e.Message}[/]");
-                return 1;
-            }
-            finally
-            {
-                foreach (var f in feats) f?.Dispose();
-                model?.Dispose();
-            }
+            var o = new KidOptions { NumSubsets = parse.GetValue(subsets), MaxSubsetSize = parse.GetValue(maxSubset), Seed = parse.GetValue(seed) };
+            string? shape = null;
+            var definition = PairedMetrics.Kid(MetricSide.Parse(parse.GetValue(a)!), MetricSide.Parse(parse.GetValue(b)!), o,
+                (r, na, nb) => shape = $"{r.NumSubsets} subsets of {r.SubsetSize} rows (|A| = {na}, |B| = {nb}, seed {o.Seed})");
+            var record = await MetricsCli.EvaluateAsync(definition, MetricsCli.Context(weights, parse, device, models, batch), parse.GetValue(recordDir), ct);
+            if (MetricsCli.NotOk(record) is { } code) return code;
+            Console.WriteLine(shape);
+            Console.WriteLine("KID: " + record.Value!.Value.ToString("R", CultureInfo.InvariantCulture));
+            return 0;
         });
         return cmd;
     }

@@ -3,6 +3,7 @@ using System.CommandLine;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Fid;
 using TorchSharp;
+using Pipeline.Worker.Operations.Metrics;
 using static TorchSharp.torch;
 
 namespace Pipeline.Worker.Cli.Metrics;
@@ -27,8 +28,8 @@ public sealed class LpipsCommand : ICliCommand
                 net.to(dev);
                 using var scope = NewDisposeScope();
                 using var g = no_grad();
-                var x = FidPreprocess.ToTensor(ImageFolder.LoadU8(parse.GetValue(a)!)).to(dev);
-                var y = FidPreprocess.ToTensor(ImageFolder.LoadU8(parse.GetValue(b)!)).to(dev);
+                var x = FidPreprocess.ToTensor(MetricImages.LoadU8(parse.GetValue(a)!)).to(dev);
+                var y = FidPreprocess.ToTensor(MetricImages.LoadU8(parse.GetValue(b)!)).to(dev);
                 if (!x.shape.SequenceEqual(y.shape))
                     throw new ArgumentException($"images differ in size: {x.shape[3]}x{x.shape[2]} vs {y.shape[3]}x{y.shape[2]}");
                 // Images are read in [0, 1]: the reference's normalize=True maps them to [-1, 1].

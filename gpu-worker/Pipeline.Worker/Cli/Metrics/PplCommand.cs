@@ -2,6 +2,7 @@ using Pipeline.Engine;
 using System.CommandLine;
 using Pipeline.Engine.Metrics;
 using Pipeline.Engine.Metrics.Ppl;
+using Pipeline.Engine.Metrics.Records;
 using Pipeline.Engine.StyleGan2;
 using Spectre.Console;
 using TorchSharp;
@@ -12,6 +13,13 @@ namespace Pipeline.Worker.Cli.Metrics;
 /// <summary>`pipeline ppl --model ckpt`: perceptual path length of a StyleGAN2 checkpoint (rosinality ppl.py semantics).</summary>
 public sealed class PplCommand : ICliCommand
 {
+    private readonly FeatureNetworkStore? weights;
+
+    public PplCommand() { }
+
+    /// <summary>Tests pass a store with stand-in weights; the command otherwise finds them from --models-dir.</summary>
+    internal PplCommand(FeatureNetworkStore weights) => this.weights = weights;
+
     public Command Build()
     {
         var model = new Option<string>("--model") { Description = "StyleGAN2 checkpoint (rosinality train.py / convert_weight.py file).", Required = true };
@@ -24,9 +32,10 @@ public sealed class PplCommand : ICliCommand
         var batch = MetricsCli.BatchOption(64);
         var device = CliDevice.Option();
         var models = MetricsCli.ModelsDirOption();
+        var record = MetricsCli.RecordOption();
         var cmd = new Command("ppl", "Perceptual path length (LPIPS-VGG v0.1, 1%/99% percentile filter) of a StyleGAN2 generator.")
         {
-            model, space, sampling, samples, eps, crop, seed, batch, device, models,
+            model, space, sampling, samples, eps, crop, seed, batch, device, models, record,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -36,31 +45,19 @@ public sealed class PplCommand : ICliCommand
                 Sampling = parse.GetValue(sampling) switch { "end" => PplSamplingMode.End, "full" => PplSamplingMode.Full, var s => throw new ArgumentException($"--sampling {s}: use end or full") },
                 Samples = parse.GetValue(samples), Epsilon = parse.GetValue(eps), Crop = parse.GetValue(crop), Batch = parse.GetValue(batch),
             };
-            try
-            {
-                var dev = Devices.Parse(parse.GetValue(device)!);
-                var (lpips, _) = await MetricsCli.Store(parse.GetValue(models)).LoadLpipsVggAsync(ct);
-                using var net = lpips;
-                net.to(dev);
-                var ckpt = StyleGan2Checkpoint.Load(parse.GetValue(model)!);
-                var g = ckpt.Generator;
-                g.to(dev).eval();
-                var adapter = StyleGan2Metrics.ForPpl(g);
-                manual_seed(parse.GetValue(seed));
-                PplResult? result = null;
-                await CliProgress.RunAsync(async add =>
-                {
-                    var task = add($"{o.Name} ({o.Samples} pairs)", o.Samples);
-                    result = await Task.Run(() => PerceptualPathLength.Run(adapter, net, o, dev,
-                        progress: new SyncProgress<int>(n => task.Set(n)), ct: ct), ct);
-                });
-                Console.WriteLine($"ppl: {result!.Value:R} (kept {result.Filter.Kept} of {result.Distances.Length})");
-                return 0;
-            }
-            catch (WeightsMissingException e)
-            {
-                return MetricsCli.Skipped(e);
-            }
+            var ckpt = StyleGan2Checkpoint.Load(parse.GetValue(model)!);
+            var context = MetricsCli.Context(weights, parse, device, models, batch);
+            var g = ckpt.Generator;
+            g.to(context.Device).eval();
+            // The definition metrics jobs evaluate for ppl_* (here with the arguments' settings); the draws come from
+            // torch's global generator, so --seed seeds it.
+            var definition = StandardMetrics.Ppl(o, "ppl");
+            manual_seed(parse.GetValue(seed));
+            var r = await MetricsCli.EvaluateAsync(definition, context with { Generator = StyleGan2Metrics.ForPpl(g), ModelId = parse.GetValue(model) },
+                parse.GetValue(record), ct);
+            if (MetricsCli.NotOk(r) is { } code) return code;
+            Console.WriteLine($"ppl: {r.Value!.Value:R} ({r.Images} pairs)");
+            return 0;
         });
         return cmd;
     }

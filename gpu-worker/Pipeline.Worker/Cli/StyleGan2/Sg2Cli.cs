@@ -17,13 +17,13 @@ internal static class Sg2Cli
 
     public static Option<double> Truncation() => new("--truncation", "-t")
     {
-        Description = "Truncation psi (1 = none); uses the checkpoint's latent_avg, else a mean latent of --truncation-mean samples",
+        Description = "Truncation psi (1 = none) towards the mean latent of --truncation-mean seeded samples (generate.py's rule; latent_avg is not used)",
         DefaultValueFactory = _ => 1.0,
     };
 
     public static Option<int> TruncationMean() => new("--truncation-mean")
     {
-        Description = "Samples for the mean latent when the checkpoint has no latent_avg",
+        Description = "Samples (z seeds 0..) for the truncation mean latent, as generate.py's --truncation_mean",
         DefaultValueFactory = _ => 4096,
     };
 
@@ -42,14 +42,6 @@ internal static class Sg2Cli
         var c = g.Config;
         AnsiConsole.MarkupLineInterpolated($"[grey]{file.Name}: {c.Size} px, style_dim {c.StyleDim}, n_mlp {c.NMlp}, {c.NLatent} latent rows, device {device}[/]");
         return (g, ckpt);
-    }
-
-    /// <summary>The truncation latent: latent_avg from the file, else mean_latent(n).</summary>
-    public static Tensor? TruncationLatent(Engine.StyleGan2.Generator g, StyleGan2Checkpoint ckpt, double truncation, int n)
-    {
-        if (truncation >= 1) return null;
-        using var _ = no_grad();
-        return ckpt.TruncationLatent?.to(g.Device) ?? g.MeanLatent(n);
     }
 
     /// <summary>"1,2,5-8" -> 1 2 5 6 7 8.</summary>

@@ -7,11 +7,11 @@ using Pipeline.Engine.Metrics.Records;
 using Pipeline.Imaging;
 using Pipeline.Infra.Contracts;
 using Pipeline.Worker.Hosting;
-using Pipeline.Worker.Jobs.Metrics;
 using Pipeline.Worker.Jobs.Shared;
 using Pipeline.Worker.Metrics;
 using Pipeline.Worker.Operations.Imaging;
 using Pipeline.Worker.Operations.Inputs;
+using Pipeline.Worker.Operations.Metrics;
 using Pipeline.Worker.Operations.Translation;
 using TorchSharp;
 
@@ -85,7 +85,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         {
             var kid = await RecordKidAsync(context, job, reference, translated, cancellationToken);
             if (kid.Value is { } v) result[MetricRegistry.KidTranslation] = v;
-            else context.Note = $"{MetricRegistry.KidTranslation} {MetricsJobHandler.Explain(registry.Get(MetricRegistry.KidTranslation), kid, features)}";
+            else context.Note = $"{MetricRegistry.KidTranslation} {MetricEvaluation.Explain(registry.Get(MetricRegistry.KidTranslation), kid, features)}";
         }
         return result;
     }
@@ -101,7 +101,7 @@ public sealed class CouncilTranslationHandler(EngineDevice device, FacePreparati
         };
         // A skipped or failed evaluation (no weights; features without rows or from another network) is a record with its
         // reason and a note on the job: the translation the user asked for is done and kept either way.
-        return await registry.EvaluateAsync(MetricRegistry.KidTranslation, mctx, new BlobMetricSink(context.Store), ct);
+        return await MetricEvaluation.RunAsync(registry, MetricRegistry.KidTranslation, mctx, new BlobMetricSink(context.Store), ct);
     }
 
     /// <summary>

@@ -9,7 +9,6 @@ using Pipeline.Infra.Storage;
 using Pipeline.Worker.Hosting;
 using Pipeline.Worker.Jobs.Shared;
 using Pipeline.Worker.Metrics;
-using Pipeline.Worker.Operations.Inputs;
 using Pipeline.Worker.Operations.Metrics;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -46,7 +45,7 @@ public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore f
             Weights = features,
             ReferenceStats = reference?.Path,
             GeneratedImages = job.DatasetBatchId is { } batch
-                ? (n, b) => DatasetImages(context.Store, batch, n, b, cancellationToken)
+                ? (n, b) => DatasetImages(context.Store, batch, n, b, dev, cancellationToken)
                 : (n, b) => GeneratedImages.Stream(g, job.Seed, job.Truncation, randomizeNoise: true, n, b, dev, cancellationToken),
             // Every use of the generator takes its lock, as in the other handlers: modules are not re-entrant and
             // a concurrent job of the same model may be running it.
@@ -55,53 +54,25 @@ public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore f
             Progress = new Progress<(string Metric, long Done, long Total)>(p => context.ReportProgress((double)p.Done / Math.Max(1, p.Total))),
         };
         lock (g) g.to(dev);
-        var record = await registry.EvaluateAsync(definition.Name, mctx, new BlobMetricSink(context.Store), cancellationToken);
+        var record = await MetricEvaluation.RunAsync(registry, definition.Name, mctx, new BlobMetricSink(context.Store), cancellationToken);
         if (record.Status == "failed") throw new PermanentJobException($"{definition.Name} failed: {record.Reason}");
-        if (record.Status == "skipped") context.Note = Explain(definition, record, mctx.Weights);
+        if (record.Status == "skipped") context.Note = MetricEvaluation.Explain(definition, record, mctx.Weights);
         var result = new Dictionary<string, double> { ["images"] = record.Images, ["skipped"] = record.Status == "skipped" ? 1 : 0 };
         if (record.Value is { } v) result[definition.Name] = v;
         return result;
     }
 
     /// <summary>
-    /// Why an evaluation gave no value, for a job's note: the absent weights by name ("skipped: no VGG16 weights"), else
-    /// the record's status and reason.
+    /// A dataset batch's items (at most <paramref name="max"/>), read as `pipeline fid/kid` read an image folder
+    /// (<see cref="MetricImages"/>), so the same images give the CLI's value.
     /// </summary>
-    internal static string Explain(MetricDefinition definition, Pipeline.Metrics.MetricRecord record, FeatureNetworkStore weights)
-    {
-        var absent = record.Status == "skipped" ? definition.Networks.Where(f => weights.Find(f) is null).Select(f => f.Title).ToList() : [];
-        return absent.Count > 0 ? "skipped: " + string.Join(", ", absent.Select(t => $"no {t} weights")) : $"{record.Status}: {record.Reason}";
-    }
-
-    private static async IAsyncEnumerable<Tensor> DatasetImages(IBlobStore store, string batchId, long max, int batch, [EnumeratorCancellation] CancellationToken ct)
+    private static async IAsyncEnumerable<Tensor> DatasetImages(IBlobStore store, string batchId, long max, int batch, Device dev, [EnumeratorCancellation] CancellationToken ct)
     {
         var manifest = await store.GetJsonAsync<DatasetManifest>(BlobLayout.DatasetManifest(batchId), ct)
                        ?? throw new PermanentJobException($"dataset batch '{batchId}' has no manifest");
-        var pending = new List<Tensor>();
-        try
-        {
-            foreach (var item in manifest.Items.Take((int)Math.Min(max, int.MaxValue)))
-            {
-                var bytes = (await store.GetBytesAsync(item.Path, ct))?.Bytes ?? throw new PermanentJobException($"dataset item {item.Path} is missing");
-                var img = InputImages.Decode(bytes);
-                pending.Add(torch.tensor(img.ToPlanar(1f / 255f, 0f), [3, img.Height, img.Width]));
-                if (pending.Count == batch) yield return StackAndFree(pending);
-            }
-            if (pending.Count > 0) yield return StackAndFree(pending);
-        }
-        finally
-        {
-            // Images read but never stacked: the job stopped early (cancelled, a missing item).
-            foreach (var t in pending) t.Dispose();
-        }
-    }
-
-    /// <summary>The batch (owned by the consumer); the single images are copied into it and freed.</summary>
-    private static Tensor StackAndFree(List<Tensor> pending)
-    {
-        var batch = stack(pending.ToArray());
-        foreach (var t in pending) t.Dispose();
-        pending.Clear();
-        return batch;
+        var items = manifest.Items.Take((int)Math.Min(max, int.MaxValue)).ToList();
+        async Task<(byte[], string)> Read(int i, CancellationToken c) =>
+            ((await store.GetBytesAsync(items[i].Path, c))?.Bytes.ToArray() ?? throw new PermanentJobException($"dataset item {items[i].Path} is missing"), items[i].Path);
+        await foreach (var t in MetricImages.Batches(items.Count, Read, batch, dev, ct)) yield return t;
     }
 }

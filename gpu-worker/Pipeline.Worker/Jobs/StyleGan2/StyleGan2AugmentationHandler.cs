@@ -17,7 +17,9 @@ namespace Pipeline.Worker.Jobs.StyleGan2;
 /// panoramas and SOAT blends. Image i uses z from seed Seed + i (mixing/blending partners: Seed + Count + i), or a
 /// first latent near BaseSeed's ("more like this", <see cref="MoreLikeThis"/>), the stored noise buffers
 /// (deterministic), and the manifest records every setting, so any image can be regenerated. Each item gets a
-/// thumbnail under thumbs/ for the gallery; the manifest is written last.
+/// thumbnail under thumbs/ for the gallery; the manifest is written last. Sample, Truncation and StyleMixing run the
+/// sampling operation that `pipeline generate` runs (<see cref="StyleGan2Sampling"/>), so a seed gives the same image
+/// from both; the SOAT operations are in <see cref="SoatAugmentation"/>.
 /// </summary>
 public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHandler
 {
@@ -40,21 +42,10 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
             lock (g)
             {
                 g.to(dev);
-                using var _ = no_grad();
-                using var scope = NewDisposeScope();
-                var mean = job.Operation is AugmentationOp.Sample ? null : g.MeanLatent(SeededLatents.Z(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
-                double psi = job.Operation is AugmentationOp.Sample ? 1 : job.Truncation;
-                for (int start = 0; start < job.Count; start += context.MaxBatch)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    int n = Math.Min(context.MaxBatch, job.Count - start);
-                    using var batchScope = NewDisposeScope();
-                    var seeds = Enumerable.Range(start, n).Select(i => job.Seed + i).ToArray();
-                    var z = MoreLikeThis.FirstLatents(job, seeds, s => SeededLatents.Z(s, 1, g.Config.StyleDim, dev));
-                    foreach (var (png, seed, attrs) in Render(g, job, z, seeds, mean, psi, dev))
-                        images.Add((png, seed, attrs));
-                    context.ReportProgress(0.9 * (start + n) / job.Count);
-                }
+                if (job.Operation is AugmentationOp.Sample or AugmentationOp.Truncation or AugmentationOp.StyleMixing)
+                    images.AddRange(Sample(g, job, context, dev, cancellationToken));
+                else
+                    images.AddRange(SoatAugmentation.Render(g, job, context, dev, cancellationToken));
             }
         }, cancellationToken);
         var seconds = sw.Elapsed.TotalSeconds;
@@ -79,9 +70,46 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
         };
     }
 
-    private static IEnumerable<(byte[], long, Dictionary<string, string>)> Render(Pipeline.Engine.StyleGan2.Generator g, AugmentationBatchJob job, Tensor z, long[] seeds, Tensor? mean, double psi, Device dev)
+    /// <summary>Sample, Truncation and StyleMixing: the sampling operation that `pipeline generate` runs too.</summary>
+    private static List<(byte[], long, Dictionary<string, string>)> Sample(Pipeline.Engine.StyleGan2.Generator g, AugmentationBatchJob job, JobContext context, Device dev, CancellationToken ct)
     {
-        var baseAttrs = new Dictionary<string, string>
+        var seeds = Enumerable.Range(0, job.Count).Select(i => job.Seed + i).ToArray();
+        var request = new StyleGan2SampleRequest
+        {
+            Seeds = seeds,
+            Truncation = job.Operation is AugmentationOp.Sample ? 1 : job.Truncation,
+            TruncationMeanSamples = job.TruncationMeanSamples,
+            // Image i mixes with seed Seed + Count + i.
+            MixSeeds = job.Operation is AugmentationOp.StyleMixing ? seeds.Select(s => s + job.Count).ToArray() : null,
+            InjectIndex = job.MixingCrossover,
+            Batch = context.MaxBatch,
+        };
+        try { StyleGan2Sampling.Validate(g, request); }
+        catch (ArgumentException e) { throw new PermanentJobException(e.Message, e); }
+        var attrs = BaseAttributes(g, job, request.Truncation);
+        var images = new List<(byte[], long, Dictionary<string, string>)>();
+        foreach (var batch in StyleGan2Sampling.Sample(g, request, dev, s => MoreLikeThis.FirstLatents(job, s, x => SeededLatents.Z(x, 1, g.Config.StyleDim, dev))))
+        {
+            ct.ThrowIfCancellationRequested();
+            foreach (var sample in batch)
+            {
+                using var image = sample.Image;
+                var a = new Dictionary<string, string>(attrs);
+                if (sample.MixSeed is { } mix)
+                {
+                    a["mixSeed"] = mix.ToString(CultureInfo.InvariantCulture);
+                    a["injectIndex"] = sample.InjectIndex!.Value.ToString(CultureInfo.InvariantCulture);
+                }
+                images.Add((GeneratorImages.EncodePng(image), sample.Seed, a));
+            }
+            context.ReportProgress(0.9 * images.Count / job.Count);
+        }
+        return images;
+    }
+
+    internal static Dictionary<string, string> BaseAttributes(Pipeline.Engine.StyleGan2.Generator g, AugmentationBatchJob job, double psi)
+    {
+        var attrs = new Dictionary<string, string>
         {
             ["family"] = "stylegan2",
             ["operation"] = job.Operation.ToString(),
@@ -89,60 +117,7 @@ public sealed class StyleGan2AugmentationHandler(EngineDevice device) : IJobHand
             ["resolution"] = g.Config.Size.ToString(CultureInfo.InvariantCulture),
             ["noise"] = "stored buffers",
         };
-        MoreLikeThis.Annotate(job, baseAttrs);
-        var opts = new GenerateOptions { Truncation = psi, TruncationLatent = mean, RandomizeNoise = false };
-        switch (job.Operation)
-        {
-            case AugmentationOp.Sample:
-            case AugmentationOp.Truncation:
-            {
-                var img = g.Forward([z], opts).Image;
-                for (int i = 0; i < seeds.Length; i++) yield return (GeneratorImages.EncodePng(img[i]), seeds[i], new(baseAttrs));
-                break;
-            }
-            case AugmentationOp.StyleMixing:
-            {
-                var partners = seeds.Select(s => s + job.Count).ToArray();
-                var z2 = cat(partners.Select(s => SeededLatents.Z(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
-                for (int i = 0; i < seeds.Length; i++)
-                {
-                    int inject = job.MixingCrossover ?? new Random(unchecked((int)seeds[i])).Next(1, g.Config.NLatent);
-                    if (inject < 1 || inject >= g.Config.NLatent) throw new PermanentJobException($"MixingCrossover must be 1..{g.Config.NLatent - 1} for this {g.Config.Size} px generator");
-                    var img = g.Forward([z.narrow(0, i, 1), z2.narrow(0, i, 1)], opts with { InjectIndex = inject }).Image;
-                    yield return (GeneratorImages.EncodePng(img[0]), seeds[i], new(baseAttrs) { ["mixSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["injectIndex"] = inject.ToString(CultureInfo.InvariantCulture) });
-                }
-                break;
-            }
-            case AugmentationOp.SoatPanorama:
-            {
-                var soat = new Soat(g);
-                var meanStyles = soat.MeanStyles(SeededLatents.Z(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
-                int n = Math.Max(2, job.PanoramaLatents);
-                for (int i = 0; i < seeds.Length; i++)
-                {
-                    var zs = cat(Enumerable.Range(0, n).Select(k => SeededLatents.Z(seeds[i] * 1000 + k, 1, g.Config.StyleDim, dev)).ToArray(), 0);
-                    var pano = soat.Panorama(zs, new PanoramaOptions(NumImages: n, Truncation: psi), meanStyles).Panorama;
-                    yield return (GeneratorImages.EncodePng(pano[0]), seeds[i], new(baseAttrs) { ["panoramaLatents"] = n.ToString(CultureInfo.InvariantCulture), ["latentSeeds"] = $"{seeds[i]}*1000+k" });
-                }
-                break;
-            }
-            case AugmentationOp.SoatBlend:
-            {
-                var soat = new Soat(g);
-                var meanStyles = psi == 1 ? null : soat.MeanStyles(SeededLatents.Z(0, job.TruncationMeanSamples, g.Config.StyleDim, dev));
-                var partners = seeds.Select(s => s + job.Count).ToArray();
-                var z2 = cat(partners.Select(s => SeededLatents.Z(s, 1, g.Config.StyleDim, dev)).ToArray(), 0);
-                var s1 = soat.GetStyles(z, truncation: psi, meanStyles: meanStyles);
-                var s2 = soat.GetStyles(z2, truncation: psi, meanStyles: meanStyles);
-                for (int i = 0; i < seeds.Length; i++)
-                {
-                    var img = soat.Blend(Soat.IndexLayers(s1, i), Soat.IndexLayers(s2, i), BlendDirection.Horizontal);
-                    yield return (GeneratorImages.EncodePng(img[0]), seeds[i], new(baseAttrs) { ["blendWithSeed"] = partners[i].ToString(CultureInfo.InvariantCulture), ["direction"] = "horizontal" });
-                }
-                break;
-            }
-            default:
-                throw new PermanentJobException($"operation {job.Operation} is not supported for StyleGAN2");
-        }
+        MoreLikeThis.Annotate(job, attrs);
+        return attrs;
     }
 }

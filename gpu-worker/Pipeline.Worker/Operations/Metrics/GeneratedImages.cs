@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Pipeline.Engine.StyleGan2;
 using Pipeline.Engine;
+using Pipeline.Worker.Operations.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,14 +17,9 @@ public static class GeneratedImages
     public static async IAsyncEnumerable<Tensor> Stream(Pipeline.Engine.StyleGan2.Generator g, long seed, double truncation, bool randomizeNoise,
         long count, int batch, Device dev, [EnumeratorCancellation] CancellationToken ct)
     {
-        Tensor? mean = null;
-        if (truncation != 1)
-            lock (g)
-            {
-                using var scope = NewDisposeScope();
-                using var _ = no_grad();
-                mean = g.MeanLatent(SeededLatents.Z(0, 4096, g.Config.StyleDim, dev)).MoveToOuterDisposeScope();
-            }
+        Tensor? mean;
+        // The truncation centre of `pipeline generate` and augmentation jobs (one rule), with fid.py's truncation_mean 4096.
+        lock (g) mean = StyleGan2Sampling.TruncationMean(g, truncation, 4096, dev);
         using var gen = new TorchSharp.torch.Generator(unchecked((ulong)seed));
         try
         {
