@@ -83,10 +83,12 @@ public sealed class DemoCommand : ICliCommand
             config["Pipeline:Queue:Kind"] = "servicebus";
             config["Pipeline:Queue:ConnectionString"] = busConnection;
         }
-        string? Setting(string name) => config.GetValueOrDefault(name.Replace("__", ":", StringComparison.Ordinal));
-        var store = InfraFactory.CreateBlobStore(Setting, dataRoot);
-        // The in-process queue takes these entity options; a Service Bus queue has its own (Bicep, or the emulator's config).
-        await using var queue = InfraFactory.CreateJobQueue(Setting, new QueueEntityOptions { MaxDeliveryCount = DemoMaxDeliveryCount, LockDuration = TimeSpan.FromMinutes(2) });
+        // The worker host is the one composition root: store and queue come from it (bound from the settings above), and
+        // the upload function below is handed the same two objects, so both sides share one in-process queue.
+        var args = config.Select(kv => $"--{kv.Key}={kv.Value}").ToArray();
+        using var host = WorkerHost.CreateBuilder(args).Build();
+        var store = host.Services.GetRequiredService<IBlobStore>();
+        var queue = host.Services.GetRequiredService<IJobQueue>();
         var sw = Stopwatch.StartNew();
 
         AnsiConsole.MarkupLine("[bold]0. Optional parts[/] (none is needed; each changes what the demo can show)");
@@ -132,8 +134,6 @@ public sealed class DemoCommand : ICliCommand
         }
 
         AnsiConsole.MarkupLineInterpolated($"[bold]4. Worker[/] (CPU, {published.Count} jobs)");
-        var args = config.Select(kv => $"--{kv.Key}={kv.Value}").ToArray();
-        using var host = WorkerHost.CreateBuilder(args, queue: queue).Build();
         await host.StartAsync(ct);
         var deadline = DateTime.UtcNow + timeout;
         var states = new Dictionary<string, JobStatus?>();
