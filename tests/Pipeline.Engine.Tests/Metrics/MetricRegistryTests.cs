@@ -89,6 +89,46 @@ public sealed class MetricRegistryTests : IDisposable
         Assert.Equal(rec, MetricRecord.FromJsonLine(File.ReadAllLines(Assert.Single(written)).Single()) with { Settings = rec.Settings });
     }
 
+    [Fact]
+    public async Task PplDrawsFromTheContextsSeedNotFromTorchsGlobalGenerator()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        manual_seed(8);
+        using var reference = new LpipsVgg();
+        var sd = reference.state_dict();
+        SafeTensors.Save(Path.Combine(dir, "vgg.safetensors"), sd.Where(kv => kv.Key.StartsWith("net.", StringComparison.Ordinal))
+            .ToDictionary(kv => "features." + kv.Key.Split('.')[2] + "." + kv.Key.Split('.')[3], kv => kv.Value), null);
+        SafeTensors.Save(Path.Combine(dir, "lin.safetensors"), sd.Where(kv => kv.Key.StartsWith("lin", StringComparison.Ordinal)).ToDictionary(), null);
+        var store = new FeatureNetworkStore(new FeatureNetworkOptions
+        {
+            CacheDirectory = dir, Verify = false,
+            Files = new Dictionary<string, string> { ["vgg16"] = Path.Combine(dir, "vgg.safetensors"), ["lpips-vgg"] = Path.Combine(dir, "lin.safetensors") },
+        });
+        using var g = new Pipeline.Engine.StyleGan2.Generator(new Pipeline.Engine.StyleGan2.GeneratorConfig(16, 8, 2, new Dictionary<int, int> { [4] = 8, [8] = 8, [16] = 8 }));
+        g.eval();
+        var ppl = StandardMetrics.Ppl(new Pipeline.Engine.Metrics.Ppl.PplOptions { Samples = 4, Crop = false, LpipsSize = 16 }, "ppl_test");
+        var registry = new MetricRegistry();
+        registry.Register(ppl);
+        async Task<double> Evaluate(long seed, long globalSeed)
+        {
+            manual_seed(globalSeed); // a job next door moving torch's global generator must not change the value
+            var ctx = new MetricContext { Weights = store, Generator = Pipeline.Engine.StyleGan2.StyleGan2Metrics.ForPpl(g), Batch = 2, Seed = seed };
+            var rec = await registry.EvaluateAsync("ppl_test", ctx, new ListSink(), ct);
+            Assert.Equal("ok", rec.Status);
+            return rec.Value!.Value;
+        }
+        double first = await Evaluate(5, 1);
+        Assert.Equal(first, await Evaluate(5, 99));
+        Assert.NotEqual(first, await Evaluate(6, 1));
+        // And the evaluation leaves the global generator where it was.
+        manual_seed(123);
+        var expected = randn(4);
+        manual_seed(123);
+        await Evaluate(5, 123);
+        manual_seed(123);
+        Assert.True(randn(4).allclose(expected, rtol: 0, atol: 0));
+    }
+
     private static async IAsyncEnumerable<(Tensor, Tensor)> Pairs(Tensor a, Tensor b)
     {
         await Task.Yield();

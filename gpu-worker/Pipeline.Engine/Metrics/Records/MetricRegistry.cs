@@ -19,6 +19,12 @@ public sealed record MetricContext
     /// <summary>Reference statistics (.npz mu/sigma) of the real dataset.</summary>
     public string? ReferenceStats { get; init; }
     public IPplGenerator? Generator { get; init; }
+    /// <summary>
+    /// Seed of a metric's own random draws (PPL's latents, t and noise), from a generator of its own on
+    /// <see cref="Device"/>: a job and `pipeline ppl` with the same seed and batch draw the same pairs, and concurrent
+    /// jobs do not share torch's global generator. Null draws from the global generator.
+    /// </summary>
+    public long? Seed { get; init; }
     /// <summary>Pairs (projected image, target) in [-1, 1] for lpips_projection.</summary>
     public Func<IAsyncEnumerable<(Tensor Projected, Tensor Target)>>? ProjectionPairs { get; init; }
     public IProgress<(string Metric, long Done, long Total)>? Progress { get; init; }

@@ -83,7 +83,8 @@ public static class StandardMetrics
             using var _ = lpips;
             lpips.to(ctx.Device);
             var progress = new Progress<int>(n => ctx.Progress?.Report((nameOverride ?? o.Name, n, o.Samples)));
-            var r = PerceptualPathLength.Run(g, lpips, o with { Batch = ctx.Batch }, ctx.Device, progress: progress, ct: ct);
+            using var rng = ctx.Seed is { } seed ? new TorchSharp.torch.Generator(unchecked((ulong)seed), ctx.Device) : null;
+            var r = PerceptualPathLength.Run(g, lpips, o with { Batch = ctx.Batch }, ctx.Device, rng: rng, progress: progress, ct: ct);
             return new MetricOutcome(r.Value, r.Distances.Length, sha);
         }) { Networks = [FeatureNetworks.Vgg16, FeatureNetworks.LpipsVggHeads] };
 

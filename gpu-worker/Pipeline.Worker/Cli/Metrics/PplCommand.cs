@@ -49,11 +49,10 @@ public sealed class PplCommand : ICliCommand
             var context = MetricsCli.Context(weights, parse, device, models, batch);
             var g = ckpt.Generator;
             g.to(context.Device).eval();
-            // The definition metrics jobs evaluate for ppl_* (here with the arguments' settings); the draws come from
-            // torch's global generator, so --seed seeds it.
+            // The definition metrics jobs evaluate for ppl_* (here with the arguments' settings), drawing from a generator
+            // seeded with --seed as a job's draws are seeded with its Seed.
             var definition = StandardMetrics.Ppl(o, "ppl");
-            manual_seed(parse.GetValue(seed));
-            var r = await MetricsCli.EvaluateAsync(definition, context with { Generator = StyleGan2Metrics.ForPpl(g), ModelId = parse.GetValue(model) },
+            var r = await MetricsCli.EvaluateAsync(definition, context with { Generator = StyleGan2Metrics.ForPpl(g), ModelId = parse.GetValue(model), Seed = parse.GetValue(seed) },
                 parse.GetValue(record), ct);
             if (MetricsCli.NotOk(r) is { } code) return code;
             Console.WriteLine($"ppl: {r.Value!.Value:R} ({r.Images} pairs)");

@@ -50,6 +50,7 @@ public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore f
             // Every use of the generator takes its lock, as in the other handlers: modules are not re-entrant and
             // a concurrent job of the same model may be running it.
             Generator = StyleGan2Metrics.ForPpl(g, gate: g),
+            Seed = job.Seed,
             Batch = context.MaxBatch,
             Progress = new Progress<(string Metric, long Done, long Total)>(p => context.ReportProgress((double)p.Done / Math.Max(1, p.Total))),
         };
