@@ -192,20 +192,16 @@ public sealed record MetricsJob : JobSpec
     /// too (`feats`, written by `pipeline stats --features`); one such file serves both.
     /// </summary>
     public BlobRef? ReferenceStats { get; init; }
-    /// <summary>Images (FID, KID) or latent pairs (PPL) to evaluate.</summary>
-    public int Samples { get; init; } = 50_000;
-    /// <summary>Seed of the sampling.</summary>
+    /// <summary>
+    /// At most this many images (FID, KID) or latent pairs (PPL); null = the count <see cref="Metric"/> is registered
+    /// with (e.g. 50,000). The metric line records how many were used. Everything else (PPL space, sampling, epsilon,
+    /// crop) is fixed by the registered definition, so a metric name always means the same measurement.
+    /// </summary>
+    public int? Samples { get; init; }
+    /// <summary>Seed of the sampling: generated images start at this seed, PPL's pairs are drawn from a generator seeded with it.</summary>
     public long Seed { get; init; }
     /// <summary>Truncation psi for the generated images.</summary>
     public double Truncation { get; init; } = 1.0;
-    /// <summary>PPL: latent space "w" or "z".</summary>
-    public string PplSpace { get; init; } = "w";
-    /// <summary>PPL: sampling "full" or "end".</summary>
-    public string PplSampling { get; init; } = "end";
-    /// <summary>PPL: epsilon of the finite difference.</summary>
-    public double PplEpsilon { get; init; } = 1e-4;
-    /// <summary>PPL: crop to the face region before LPIPS (as the paper does for FFHQ).</summary>
-    public bool PplCrop { get; init; }
     /// <summary>Free-form label recorded with the metric line (e.g. the training run).</summary>
     public string? RunLabel { get; init; }
 }

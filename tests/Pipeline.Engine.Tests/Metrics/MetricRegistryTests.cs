@@ -106,15 +106,17 @@ public sealed class MetricRegistryTests : IDisposable
         });
         using var g = new Pipeline.Engine.StyleGan2.Generator(new Pipeline.Engine.StyleGan2.GeneratorConfig(16, 8, 2, new Dictionary<int, int> { [4] = 8, [8] = 8, [16] = 8 }));
         g.eval();
-        var ppl = StandardMetrics.Ppl(new Pipeline.Engine.Metrics.Ppl.PplOptions { Samples = 4, Crop = false, LpipsSize = 16 }, "ppl_test");
+        var ppl = StandardMetrics.Ppl(new Pipeline.Engine.Metrics.Ppl.PplOptions { Samples = 50, Crop = false, LpipsSize = 16 }, "ppl_test");
         var registry = new MetricRegistry();
         registry.Register(ppl);
         async Task<double> Evaluate(long seed, long globalSeed)
         {
             manual_seed(globalSeed); // a job next door moving torch's global generator must not change the value
-            var ctx = new MetricContext { Weights = store, Generator = Pipeline.Engine.StyleGan2.StyleGan2Metrics.ForPpl(g), Batch = 2, Seed = seed };
+            // MaxSamples: 4 of the registered 50 pairs (the job's Samples), and the record says 4.
+            var ctx = new MetricContext { Weights = store, Generator = Pipeline.Engine.StyleGan2.StyleGan2Metrics.ForPpl(g), Batch = 2, Seed = seed, MaxSamples = 4 };
             var rec = await registry.EvaluateAsync("ppl_test", ctx, new ListSink(), ct);
             Assert.Equal("ok", rec.Status);
+            Assert.Equal(4, rec.Images);
             return rec.Value!.Value;
         }
         double first = await Evaluate(5, 1);

@@ -25,6 +25,11 @@ public sealed record MetricContext
     /// jobs do not share torch's global generator. Null draws from the global generator.
     /// </summary>
     public long? Seed { get; init; }
+    /// <summary>
+    /// At most this many images (FID, KID) or pairs (PPL): a smaller run of a registered metric, e.g. the demo's or a
+    /// smoke test's. The record's image count says how many were used; null = the registered count.
+    /// </summary>
+    public long? MaxSamples { get; init; }
     /// <summary>Pairs (projected image, target) in [-1, 1] for lpips_projection.</summary>
     public Func<IAsyncEnumerable<(Tensor Projected, Tensor Target)>>? ProjectionPairs { get; init; }
     public IProgress<(string Metric, long Done, long Total)>? Progress { get; init; }

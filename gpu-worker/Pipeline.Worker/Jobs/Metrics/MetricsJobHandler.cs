@@ -51,6 +51,7 @@ public sealed class MetricsJobHandler(EngineDevice device, FeatureNetworkStore f
             // a concurrent job of the same model may be running it.
             Generator = StyleGan2Metrics.ForPpl(g, gate: g),
             Seed = job.Seed,
+            MaxSamples = job.Samples,
             Batch = context.MaxBatch,
             Progress = new Progress<(string Metric, long Done, long Total)>(p => context.ReportProgress((double)p.Done / Math.Max(1, p.Total))),
         };
