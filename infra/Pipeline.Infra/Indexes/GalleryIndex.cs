@@ -66,12 +66,8 @@ public static class GalleryIndex
     }
 
     /// <summary>Rebuilds the index from a full scan of datasets/ and results/ (what a missing index is seeded with).</summary>
-    public static async Task<int> RebuildAsync(IBlobStore store, CancellationToken cancellationToken = default)
-    {
-        var all = await ScanAsync(store, int.MaxValue, cancellationToken);
-        await Feed(store).ReplaceAsync(all.ToList(), cancellationToken);
-        return all.Count;
-    }
+    public static Task<int> RebuildAsync(IBlobStore store, CancellationToken cancellationToken = default) =>
+        Feed(store).RebuildAsync(ct => ScanAsync(store, int.MaxValue, ct), cancellationToken);
 
     /// <summary>
     /// The entry for a document, or null when the path is not an indexed document or the content does not parse as

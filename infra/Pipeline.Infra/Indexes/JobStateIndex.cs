@@ -25,6 +25,10 @@ public static class JobStateIndex
         states.Count == 0 ? Task.CompletedTask
             : Feed(store).AddAsync(states.Select(s => s with { Message = null, Progress = null }).ToList(), ct => ScanAsync(store, ct), cancellationToken);
 
+    /// <summary>Rebuilds the index from a scan (what a missing index is seeded with); returns the job states found.</summary>
+    public static Task<int> RebuildAsync(IBlobStore store, CancellationToken cancellationToken = default) =>
+        Feed(store).RebuildAsync(ct => ScanAsync(store, ct), cancellationToken);
+
     /// <summary>The newest <see cref="Capacity"/> status documents by last-modified time (a full listing of status/: the cost the index avoids).</summary>
     public static async Task<IReadOnlyList<JobStatus>> ScanAsync(IBlobStore store, CancellationToken cancellationToken = default)
     {

@@ -30,6 +30,10 @@ public static class MetricIndex
     public static Task RecordAsync(IBlobStore store, MetricRecord record, CancellationToken cancellationToken = default) =>
         Feed(store).AddAsync([record], ct => ScanAsync(store, ct), cancellationToken);
 
+    /// <summary>Rebuilds the index from a full scan (what a missing index is seeded with); returns the records found.</summary>
+    public static Task<int> RebuildAsync(IBlobStore store, CancellationToken cancellationToken = default) =>
+        Feed(store).RebuildAsync(ct => ScanAsync(store, ct), cancellationToken);
+
     /// <summary>Every record under metrics/ (the full listing the index avoids); unreadable blobs are skipped.</summary>
     public static async Task<IReadOnlyList<MetricRecord>> ScanAsync(IBlobStore store, CancellationToken cancellationToken = default)
     {

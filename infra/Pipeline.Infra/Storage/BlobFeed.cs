@@ -84,6 +84,14 @@ public sealed class BlobFeed<T>(IBlobStore store, string headPath, Func<T, strin
         await store.PutJsonAsync(headPath, new FeedPage<T> { Entries = head, Older = older }, null, cancellationToken);
     }
 
+    /// <summary>Replaces the feed with what <paramref name="scan"/> finds (a rebuild of an index); returns how many entries it found.</summary>
+    public async Task<int> RebuildAsync(Func<CancellationToken, Task<IReadOnlyList<T>>> scan, CancellationToken cancellationToken = default)
+    {
+        var all = await scan(cancellationToken);
+        await ReplaceAsync(all.ToList(), cancellationToken);
+        return all.Count;
+    }
+
     /// <summary>The head page (newest entries), or null when the feed does not exist.</summary>
     public Task<FeedPage<T>?> ReadHeadAsync(CancellationToken cancellationToken = default) => store.GetJsonAsync<FeedPage<T>>(headPath, cancellationToken);
 

@@ -357,7 +357,8 @@ public sealed class WorkerSoakTests : IDisposable
         long held = drifts.Where(d => models.Loaded.Holds(d.Identity, d.Type)).Sum(d => d.Held);
         TrimNativeHeap();
         using var self = Process.GetCurrentProcess();
-        return new Sample(job, self.WorkingSet64, live, beforeGc, phantoms, held, models.LoadedCount, models.Loads) { ManagedCommittedBytes = GC.GetGCMemoryInfo().TotalCommittedBytes, ManagedLiveBytes = GC.GetGCMemoryInfo().HeapSizeBytes };
+        var gc = GC.GetGCMemoryInfo();
+        return new Sample(job, self.WorkingSet64, live, beforeGc, phantoms, held, models.LoadedCount, models.Loads) { ManagedCommittedBytes = gc.TotalCommittedBytes, ManagedLiveBytes = gc.HeapSizeBytes };
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]

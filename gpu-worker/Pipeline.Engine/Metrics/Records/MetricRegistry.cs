@@ -30,6 +30,9 @@ public sealed record MetricContext
     /// smoke test's. The record's image count says how many were used; null = the registered count.
     /// </summary>
     public long? MaxSamples { get; init; }
+
+    /// <summary>How many of a metric's <paramref name="registered"/> images or pairs this evaluation uses.</summary>
+    public long SamplesFor(long registered) => Math.Min(registered, MaxSamples ?? registered);
     /// <summary>Pairs (projected image, target) in [-1, 1] for lpips_projection.</summary>
     public Func<IAsyncEnumerable<(Tensor Projected, Tensor Target)>>? ProjectionPairs { get; init; }
     public IProgress<(string Metric, long Done, long Total)>? Progress { get; init; }

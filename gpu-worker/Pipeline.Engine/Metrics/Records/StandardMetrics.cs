@@ -27,7 +27,7 @@ public static class StandardMetrics
                 throw new InvalidOperationException($"reference statistics {refPath} were computed with feature network {refSha}, not {sha}; recompute them");
             var reference = FidStatsFile.Load(refPath);
             var extractor = new FidFeatureExtractor(model, ctx.Device);
-            long count = Math.Min(images, ctx.MaxSamples ?? images);
+            long count = ctx.SamplesFor(images);
             var progress = new Progress<long>(n => ctx.Progress?.Report((name, n, count)));
             var stats = await extractor.StatsAsync(source(count, ctx.Batch), progress, ct);
             return new MetricOutcome(FrechetDistance.Compute(stats, reference).Value, stats.Count, sha);
@@ -59,7 +59,7 @@ public static class StandardMetrics
                     throw new InvalidOperationException($"reference features {refPath} were computed with feature network {refSha}, not {sha}; recompute them");
                 using var reference = FidStatsFile.LoadFeatures(refPath);
                 var extractor = new FidFeatureExtractor(model, ctx.Device);
-                long count = Math.Min(images, ctx.MaxSamples ?? images);
+                long count = ctx.SamplesFor(images);
                 var progress = new Progress<long>(n => ctx.Progress?.Report((name, n, count)));
                 using var generated = await extractor.FeaturesAsync(source(count, ctx.Batch), progress, ct);
                 // feats1 = generated, feats2 = reference: clean-fid's argument order for a dataset reference.
@@ -84,7 +84,7 @@ public static class StandardMetrics
             var (lpips, sha) = await ctx.Weights.LoadLpipsVggAsync(ct);
             using var _ = lpips;
             lpips.to(ctx.Device);
-            var run = o with { Batch = ctx.Batch, Samples = (int)Math.Min(o.Samples, ctx.MaxSamples ?? o.Samples) };
+            var run = o with { Batch = ctx.Batch, Samples = (int)ctx.SamplesFor(o.Samples) };
             var progress = new Progress<int>(n => ctx.Progress?.Report((nameOverride ?? o.Name, n, run.Samples)));
             using var rng = ctx.Seed is { } seed ? new TorchSharp.torch.Generator(unchecked((ulong)seed), ctx.Device) : null;
             var r = PerceptualPathLength.Run(g, lpips, run, ctx.Device, rng: rng, progress: progress, ct: ct);

@@ -28,13 +28,6 @@ public sealed class IndexCommand : ICliCommand
     }
 
     /// <summary>Replaces all three indexes with what a full scan finds; returns how many entries each got.</summary>
-    public static async Task<(int Gallery, int Metrics, int Jobs)> RebuildAsync(IBlobStore store, CancellationToken ct)
-    {
-        int gallery = await GalleryIndex.RebuildAsync(store, ct);
-        var metrics = await MetricIndex.ScanAsync(store, ct);
-        await MetricIndex.Feed(store).ReplaceAsync(metrics.ToList(), ct);
-        var jobs = await JobStateIndex.ScanAsync(store, ct);
-        await JobStateIndex.Feed(store).ReplaceAsync(jobs.ToList(), ct);
-        return (gallery, metrics.Count, jobs.Count);
-    }
+    public static async Task<(int Gallery, int Metrics, int Jobs)> RebuildAsync(IBlobStore store, CancellationToken ct) =>
+        (await GalleryIndex.RebuildAsync(store, ct), await MetricIndex.RebuildAsync(store, ct), await JobStateIndex.RebuildAsync(store, ct));
 }
