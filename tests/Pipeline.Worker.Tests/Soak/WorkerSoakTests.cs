@@ -60,7 +60,10 @@ public sealed class WorkerSoakTests : IDisposable
         /// <summary>Memory the .NET GC has committed after the collection (part of the RSS; the GC keeps or returns it at its discretion).</summary>
         public long ManagedCommittedBytes { get; init; }
 
-        /// <summary>Live managed heap after the compacting collection: what the program holds.</summary>
+        /// <summary>
+        /// Live managed heap after the compacting collection (heap size less fragmentation: the large-object heap is not
+        /// compacted, so its free gaps would otherwise count as held): what the program holds.
+        /// </summary>
         public long ManagedLiveBytes { get; init; }
 
         /// <summary>Resident memory outside the GC's heap: libtorch, native libraries, thread stacks.</summary>
@@ -358,7 +361,7 @@ public sealed class WorkerSoakTests : IDisposable
         TrimNativeHeap();
         using var self = Process.GetCurrentProcess();
         var gc = GC.GetGCMemoryInfo();
-        return new Sample(job, self.WorkingSet64, live, beforeGc, phantoms, held, models.LoadedCount, models.Loads) { ManagedCommittedBytes = gc.TotalCommittedBytes, ManagedLiveBytes = gc.HeapSizeBytes };
+        return new Sample(job, self.WorkingSet64, live, beforeGc, phantoms, held, models.LoadedCount, models.Loads) { ManagedCommittedBytes = gc.TotalCommittedBytes, ManagedLiveBytes = gc.HeapSizeBytes - gc.FragmentedBytes };
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
