@@ -112,7 +112,10 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                await WriteStatusAsync(envelope, JobState.Queued, message.DeliveryCount, "worker stopped during the job; it will be redelivered", null, CancellationToken.None);
+                // A second delivery of this job (a lock lost under load) may have finished it meanwhile: its result and
+                // Succeeded status stand, and the redelivery will only complete the message (see the check above).
+                if (await store.GetPropertiesAsync(resultPath, CancellationToken.None) is null)
+                    await WriteStatusAsync(envelope, JobState.Queued, message.DeliveryCount, "worker stopped during the job; it will be redelivered", null, CancellationToken.None);
                 throw;
             }
             catch (Exception e)

@@ -217,4 +217,22 @@ public sealed class JobRunnerTests : IAsyncDisposable
         await third.RunAsync(Runner(healthy).HandleAsync, CancellationToken.None);
         Assert.Equal(1, healthy.Runs);
     }
+
+    [Fact]
+    public async Task StoppingADeliveryDoesNotUndoAnotherDeliverysSuccess()
+    {
+        var env = NewJob();
+        await _queue.SendAsync(JobMessages.ToMessage(env));
+        using var stop = new CancellationTokenSource();
+        var started = new TaskCompletionSource();
+        var slow = new ScriptedHandler(async (c, ct) => { started.SetResult(); await Task.Delay(Timeout.Infinite, ct); });
+        var run = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { ReceiveWait = TimeSpan.FromSeconds(1) }).RunAsync(Runner(slow).HandleAsync, stop.Token);
+        await started.Task;
+        // Meanwhile a duplicate delivery on another worker finishes the job (result and status).
+        await _store.PutJsonAsync(BlobLayout.ResultDocument(env.JobId), new JobResult { JobId = env.JobId, Kind = env.Kind, Job = env.Job, Outputs = [], StartedAt = DateTimeOffset.UtcNow, FinishedAt = DateTimeOffset.UtcNow });
+        await _store.PutJsonAsync(BlobLayout.StatusDocument(env.JobId), new JobStatus { JobId = env.JobId, Kind = env.Kind, State = JobState.Succeeded, UpdatedAt = DateTimeOffset.UtcNow });
+        await stop.CancelAsync();
+        await run;
+        Assert.Equal(JobState.Succeeded, (await _store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(env.JobId)))!.State);
+    }
 }
