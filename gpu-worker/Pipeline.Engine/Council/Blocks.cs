@@ -1,6 +1,9 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Conv2d = Pipeline.Engine.Nn.Conv2d;
+using Linear = Pipeline.Engine.Nn.Linear;
+using Layers = Pipeline.Engine.Nn.Layers;
 
 namespace Pipeline.Engine.Council;
 
@@ -121,7 +124,7 @@ public sealed class Conv2dBlock : AdaStage
             _ => throw new CouncilConfigException($"norm '{normKind}' is not supported (none, in, adain)"),
         };
         // Zero padding folds into the convolution (same numbers, one kernel less).
-        conv = nn.Conv2d(inDim, outDim, kernel, stride, padType == "zero" ? padding : 0);
+        conv = Layers.Conv2d(inDim, outDim, kernel, stride, padType == "zero" ? padding : 0);
         RegisterComponents();
     }
 
@@ -207,7 +210,7 @@ public sealed class LinearBlock : nn.Module<Tensor, Tensor>
     {
         Activation.Check(activ);
         _activ = activ;
-        fc = nn.Linear(inDim, outDim);
+        fc = Layers.Linear(inDim, outDim);
         RegisterComponents();
     }
 

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Layers = Pipeline.Engine.Nn.Layers;
 
 namespace Pipeline.Engine.Council;
 
@@ -18,7 +19,7 @@ public sealed class StyleEncoder : nn.Module<Tensor, Tensor>
         for (int i = 0; i < 2; i++, c *= 2) model.append(new Conv2dBlock(c, 2 * c, 4, 2, 1, "none", o.Activ, o.PadType));
         for (int i = 0; i < depth - 2; i++) model.append(new Conv2dBlock(c, c, 4, 2, 1, "none", o.Activ, o.PadType));
         model.append(nn.AdaptiveAvgPool2d(1));
-        model.append(nn.Conv2d(c, o.StyleDim, 1));
+        model.append(Layers.Conv2d(c, o.StyleDim, 1));
         RegisterComponents();
     }
 

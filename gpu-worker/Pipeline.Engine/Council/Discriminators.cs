@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Layers = Pipeline.Engine.Nn.Layers;
 
 namespace Pipeline.Engine.Council;
 
@@ -41,7 +42,7 @@ public sealed class MsImageDis : nn.Module<Tensor, Tensor[]>
             long c = o.Dim;
             net.append(new Conv2dBlock(o.InputDim, c, 4, 2, 1, "none", o.Activ, o.PadType));
             for (int l = 1; l < o.NLayer; l++, c *= 2) net.append(new Conv2dBlock(c, 2 * c, 4, 2, 1, o.Norm, o.Activ, o.PadType));
-            net.append(nn.Conv2d(c, 1, 1));
+            net.append(Layers.Conv2d(c, 1, 1));
             cnns.append(net);
         }
         RegisterComponents();
@@ -85,8 +86,8 @@ public sealed class MsImageDisCouncil : nn.Module<Tensor, Tensor, Tensor[]>
             long c = o.Dim;
             net.append(new Conv2dBlock(o.InputDim + conditionDim, c, 3, 1, 1, "none", o.Activ, o.PadType));
             for (int l = 1; l < o.NLayer; l++, c *= 2) net.append(new Conv2dBlock(c, 2 * c, 4, 2, 1, o.Norm, o.Activ, o.PadType));
-            net.append(nn.Conv2d(c, c, 1));
-            net.append(nn.Conv2d(c, 1, 1));
+            net.append(Layers.Conv2d(c, c, 1));
+            net.append(Layers.Conv2d(c, 1, 1));
             cnns.append(net);
         }
         RegisterComponents();

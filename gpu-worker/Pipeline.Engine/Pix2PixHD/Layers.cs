@@ -17,11 +17,11 @@ internal static class Layers
     };
 
     public static Module<Tensor, Tensor> Conv(long cin, long cout, long k, long stride, long pad) =>
-        Conv2d(cin, cout, kernel_size: k, stride: stride, padding: pad, bias: true);
+        Nn.Layers.Conv2d(cin, cout, kernel_size: k, stride: stride, padding: pad, bias: true);
 
     /// <summary>Transposed conv that exactly doubles the size (kernel 3, stride 2, padding 1, output_padding 1).</summary>
     public static Module<Tensor, Tensor> Up(long cin, long cout) =>
-        ConvTranspose2d(cin, cout, kernel_size: 3, stride: 2, padding: 1, output_padding: 1, bias: true);
+        Nn.Layers.ConvTranspose2d(cin, cout, kernel_size: 3, stride: 2, padding: 1, output_padding: 1, bias: true);
 
     public static Module<Tensor, Tensor> Pad(long p) => ReflectionPad2d(p);
 

@@ -59,8 +59,8 @@ public sealed class Trainer : IDisposable
         {
             switch (m)
             {
-                case TorchSharp.Modules.Conv2d c: c.weight!.normal_(0, 0.02); break;
-                case TorchSharp.Modules.ConvTranspose2d t: t.weight!.normal_(0, 0.02); break;
+                case Nn.Conv2d c: c.weight!.normal_(0, 0.02); break;
+                case Nn.ConvTranspose2d t: t.weight!.normal_(0, 0.02); break;
                 case TorchSharp.Modules.BatchNorm2d b:
                     b.weight!.normal_(1, 0.02);
                     b.bias!.zero_();

@@ -39,7 +39,7 @@ public sealed class Vgg19 : Module<Tensor, Tensor[]>
     private static Module<Tensor, Tensor> Layer(int index)
     {
         foreach (var (i, cin, cout) in Convs)
-            if (i == index) return Conv2d(cin, cout, 3, stride: 1, padding: 1, bias: true);
+            if (i == index) return Nn.Layers.Conv2d(cin, cout, 3, stride: 1, padding: 1, bias: true);
         if (Pools.Contains(index)) return MaxPool2d(2, 2);
         return ReLU();
     }

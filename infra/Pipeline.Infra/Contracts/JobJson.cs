@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -13,7 +14,18 @@ public static class JobJson
     public static JsonSerializerOptions Options { get; } = Create();
 
     /// <summary>Serializes a contract object to UTF-8 JSON.</summary>
-    public static byte[] ToUtf8<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, Options);
+    /// <remarks>
+    /// Not SerializeToUtf8Bytes: it grows a buffer rented from the shared ArrayPool to the document's size, and the pool
+    /// then keeps that buffer (a 1 MiB array for an index head) per thread until a later trim, so a long-running worker
+    /// holds a few such arrays more or less at random. An unpooled buffer is garbage as soon as the bytes are copied out.
+    /// </remarks>
+    public static byte[] ToUtf8<T>(T value)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Options.Encoder, Indented = Options.WriteIndented }))
+            JsonSerializer.Serialize(writer, value, Options);
+        return buffer.WrittenSpan.ToArray();
+    }
 
     /// <summary>Reads a contract object; throws <see cref="JsonException"/> with the type name when the JSON is null.</summary>
     public static T FromUtf8<T>(ReadOnlySpan<byte> json) =>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging.Abstractions;
 using Pipeline.Engine.Council;
 using Pipeline.Engine.StyleGan1;
@@ -65,6 +66,18 @@ public sealed class WorkerSoakTests : IDisposable
         /// compacted, so its free gaps would otherwise count as held): what the program holds.
         /// </summary>
         public long ManagedLiveBytes { get; init; }
+
+        /// <summary>Of <see cref="ManagedLiveBytes"/>, the large- and pinned-object heaps (pooled buffers live there).</summary>
+        public long ManagedLargeLiveBytes { get; init; }
+
+        /// <summary>glibc malloc's bytes in use (mallinfo2: arenas' used chunks and mmapped ones), after the trim.</summary>
+        public long MallocInUse { get; init; }
+
+        /// <summary>Free bytes glibc's arenas keep after the trim (fragmentation: resident, but not held by the program).</summary>
+        public long MallocFree { get; init; }
+
+        /// <summary>Threads of the process (each new one may get a malloc arena of its own).</summary>
+        public int Threads { get; init; }
 
         /// <summary>Resident memory outside the GC's heap: libtorch, native libraries, thread stacks.</summary>
         public long NativeResidentBytes => ResidentBytes - ManagedCommittedBytes;
@@ -153,21 +166,22 @@ public sealed class WorkerSoakTests : IDisposable
         var warm = samples.Single(s => s.Job == WarmUp);
         var end = samples.Single(s => s.Job == Total);
 
+        // The issue's measure: resident memory as a whole. Each sample is taken after an aggressive collection (the GC
+        // hands its free regions back, so its share is the live heap, 3-5 MiB) and a malloc_trim. Native resident
+        // memory, the live managed heap and glibc's bytes in use are reported beside it to show where growth sits.
         double rssGrowth = (double)(end.ResidentBytes - warm.ResidentBytes) / warm.ResidentBytes;
-        // RSS is native memory plus what the GC has committed, and the GC's share moves by +-10 MiB between samples with
-        // no change in what the program holds (it keeps freed segments at its discretion). A leak shows either in native
-        // resident memory or in the live managed heap after a compacting collection, so those two carry the limit.
         double nativeGrowth = (double)(end.NativeResidentBytes - warm.NativeResidentBytes) / warm.NativeResidentBytes;
         double managedGrowth = (double)(end.ManagedLiveBytes - warm.ManagedLiveBytes) / warm.ManagedLiveBytes;
+        double mallocGrowth = (double)(end.MallocInUse - warm.MallocInUse) / warm.MallocInUse;
         double tensorGrowth = (double)(end.JobTensors - warm.JobTensors) / warm.JobTensors;
         var report = new System.Text.StringBuilder()
             .AppendLine($"soak: {Total} jobs in {elapsed.TotalSeconds:F1} s (StyleGAN v1 {(sg1 is null ? "absent" : "included")}, Council {(council is null ? "absent" : "included")}), {end.JobLoads} model loads by jobs ({end.Loads} with the settling before samples), pid {Environment.ProcessId}")
             .AppendLine($"  per model load: tensors held / parameter counts TorchSharp never takes back: {string.Join(", ", drifts.Select(d => $"{d.Type.Name} {d.Held}/{d.Drift}"))}")
             .AppendLine($"  job {warm.Job}: RSS {warm.ResidentBytes / 1048576.0:F1} MiB, live tensors {warm.JobTensors} outside models ({warm.RealTensors} in all; Tensor.TotalCount {warm.LiveTensors}, before GC {warm.LiveTensorsBeforeGc}), models held {warm.ModelsLoaded}")
             .AppendLine($"  job {end.Job}: RSS {end.ResidentBytes / 1048576.0:F1} MiB, live tensors {end.JobTensors} outside models ({end.RealTensors} in all; Tensor.TotalCount {end.LiveTensors}, before GC {end.LiveTensorsBeforeGc}), models held {end.ModelsLoaded}")
-            .AppendLine($"  growth job {WarmUp} -> {Total}: native resident {nativeGrowth:P2}, live managed heap {managedGrowth:P2}, live tensors {tensorGrowth:P2} (limit {MaxGrowth:P0}); RSS as a whole {rssGrowth:P2}")
-            .AppendLine($"  every {SampleEvery} jobs (job: RSS MiB (of it .NET GC committed, live) / live tensors outside models / in all / Tensor.TotalCount / model loads by jobs):")
-            .AppendLine("    " + string.Join(", ", samples.Select(s => $"{s.Job}: {s.ResidentBytes / 1048576.0:F0} ({s.ManagedCommittedBytes / 1048576.0:F0}, {s.ManagedLiveBytes / 1048576.0:F0})/{s.JobTensors}/{s.RealTensors}/{s.LiveTensors}/{s.JobLoads}")))
+            .AppendLine($"  growth job {WarmUp} -> {Total}: resident memory {rssGrowth:P2}, live tensors {tensorGrowth:P2} (limit {MaxGrowth:P0}); of it native resident {nativeGrowth:P2}, live managed heap {managedGrowth:P2} ({(end.ManagedLiveBytes - warm.ManagedLiveBytes) / 1048576.0:F1} MiB), malloc in use {mallocGrowth:P2} ({(end.MallocInUse - warm.MallocInUse) / 1048576.0:F1} MiB)")
+            .AppendLine($"  every {SampleEvery} jobs (job: RSS MiB (of it .NET GC committed, live, of that large/pinned heaps) threads, malloc MiB in use/free / live tensors outside models / in all / Tensor.TotalCount / model loads by jobs):")
+            .AppendLine("    " + string.Join(", ", samples.Select(s => $"{s.Job}: {s.ResidentBytes / 1048576.0:F0} ({s.ManagedCommittedBytes / 1048576.0:F0}, {s.ManagedLiveBytes / 1048576.0:F1}, {s.ManagedLargeLiveBytes / 1048576.0:F1}) {s.Threads} m{s.MallocInUse / 1048576.0:F1}/{s.MallocFree / 1048576.0:F1}/{s.JobTensors}/{s.RealTensors}/{s.LiveTensors}/{s.JobLoads}")))
             .ToString();
         TestContext.Current.TestOutputHelper?.WriteLine(report);
         // Passing tests' output is hidden by the test platform: the figures also go to a file beside the test binaries.
@@ -176,8 +190,7 @@ public sealed class WorkerSoakTests : IDisposable
         // The mix must really churn the cache: at least one reload per cycle of ten jobs after warm-up.
         if (sg1 is not null && council is not null)
             Assert.True(end.JobLoads - warm.JobLoads >= (Total - WarmUp) / 10, $"the budget should make models reload all along\n{report}");
-        Assert.True(nativeGrowth < MaxGrowth, report);
-        Assert.True(managedGrowth < MaxGrowth, report);
+        Assert.True(rssGrowth < MaxGrowth, report);
         Assert.True(tensorGrowth < MaxGrowth, report);
     }
 
@@ -351,6 +364,8 @@ public sealed class WorkerSoakTests : IDisposable
     /// After a full collection, so the numbers are what is still referenced (the count before it shows what the jobs
     /// left to the collector), and after glibc has handed its free pages back: its per-thread arenas keep freed chunks
     /// resident at random, which made single samples jump by 8-10 MiB; what is left is memory the process holds.
+    /// The last collection is an aggressive one, which also hands the GC's free regions back to the system: after a
+    /// plain one the GC keeps them committed at its discretion, and that alone moved RSS by +-10 MiB between samples.
     /// </summary>
     private static Sample Measure(int job, ModelCache models, IReadOnlyList<LoadDrift> drifts)
     {
@@ -358,14 +373,34 @@ public sealed class WorkerSoakTests : IDisposable
         long live = Collected();
         long phantoms = drifts.Sum(d => d.Drift * models.Loaded.LoadsOf(d.Identity, d.Type));
         long held = drifts.Where(d => models.Loaded.Holds(d.Identity, d.Type)).Sum(d => d.Held);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         TrimNativeHeap();
         using var self = Process.GetCurrentProcess();
         var gc = GC.GetGCMemoryInfo();
-        return new Sample(job, self.WorkingSet64, live, beforeGc, phantoms, held, models.LoadedCount, models.Loads) { ManagedCommittedBytes = gc.TotalCommittedBytes, ManagedLiveBytes = gc.HeapSizeBytes - gc.FragmentedBytes };
+        long large = 0;
+        for (int g = 3; g < gc.GenerationInfo.Length; g++) large += gc.GenerationInfo[g].SizeAfterBytes - gc.GenerationInfo[g].FragmentationAfterBytes;
+        var malloc = Mallinfo();
+        return new Sample(job, self.WorkingSet64, live, beforeGc, phantoms, held, models.LoadedCount, models.Loads)
+        {
+            ManagedCommittedBytes = gc.TotalCommittedBytes, ManagedLiveBytes = gc.HeapSizeBytes - gc.FragmentedBytes, ManagedLargeLiveBytes = large,
+            Threads = self.Threads.Count, MallocInUse = malloc.InUse, MallocFree = malloc.Free,
+        };
     }
 
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
+    [DllImport("libc", EntryPoint = "malloc_trim")]
     private static extern int MallocTrim(nuint pad);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MallInfo2 { public nuint arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost; }
+
+    [DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallInfo2 MallInfo2Native();
+
+    private static (long InUse, long Free) Mallinfo()
+    {
+        try { var m = MallInfo2Native(); return ((long)m.uordblks + (long)m.hblkhd, (long)m.fordblks); }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { return (-1, -1); } // not glibc >= 2.33
+    }
 
     private static void TrimNativeHeap()
     {

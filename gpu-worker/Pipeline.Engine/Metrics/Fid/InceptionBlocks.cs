@@ -2,6 +2,8 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using Conv2d = Pipeline.Engine.Nn.Conv2d;
+using Layers = Pipeline.Engine.Nn.Layers;
 
 namespace Pipeline.Engine.Metrics.Fid;
 
@@ -17,7 +19,7 @@ public sealed class BasicConv2d : nn.Module<Tensor, Tensor>
     public BasicConv2d(long inChannels, long outChannels, (long, long) kernel, (long, long)? stride = null, (long, long)? padding = null)
         : base(nameof(BasicConv2d))
     {
-        conv = nn.Conv2d(inChannels, outChannels, kernel, stride: stride ?? (1, 1), padding: padding ?? (0, 0), bias: false);
+        conv = Layers.Conv2d(inChannels, outChannels, kernel, stride: stride ?? (1, 1), padding: padding ?? (0, 0), bias: false);
         bn = nn.BatchNorm2d(outChannels, eps: 0.001);
         RegisterComponents();
     }

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using Layers = Pipeline.Engine.Nn.Layers;
 
 namespace Pipeline.Engine.Metrics.Lpips;
 
@@ -47,7 +48,7 @@ public sealed class Vgg16Slices : nn.Module<Tensor, Tensor[]>
             for (int i = Bounds[k]; i < Bounds[k + 1]; i++)
             {
                 var conv = Array.FindIndex(Convs, c => c.Index == i);
-                nn.Module<Tensor, Tensor> m = conv >= 0 ? nn.Conv2d(Convs[conv].In, Convs[conv].Out, 3, padding: 1)
+                nn.Module<Tensor, Tensor> m = conv >= 0 ? Layers.Conv2d(Convs[conv].In, Convs[conv].Out, 3, padding: 1)
                     : Pools.Contains(i) ? nn.MaxPool2d(2, 2) : nn.ReLU();
                 layers.Add((i.ToString(System.Globalization.CultureInfo.InvariantCulture), m));
             }
@@ -92,7 +93,7 @@ public sealed class NetLinLayer : nn.Module<Tensor, Tensor>
 
     public NetLinLayer(long channels) : base(nameof(NetLinLayer))
     {
-        model = nn.Sequential(("0", nn.Dropout()), ("1", nn.Conv2d(channels, 1, 1, bias: false)));
+        model = nn.Sequential(("0", nn.Dropout()), ("1", Layers.Conv2d(channels, 1, 1, bias: false)));
         RegisterComponents();
     }
 

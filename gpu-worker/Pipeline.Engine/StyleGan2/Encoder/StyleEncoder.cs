@@ -3,6 +3,9 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using Conv2d = Pipeline.Engine.Nn.Conv2d;
+using Linear = Pipeline.Engine.Nn.Linear;
+using Layers = Pipeline.Engine.Nn.Layers;
 
 namespace Pipeline.Engine.StyleGan2.Encoder;
 
@@ -31,13 +34,13 @@ public sealed class StyleEncoder : nn.Module<Tensor, Tensor>
                 : latentAvg.detach().to(float32).cpu().reshape(-1, config.StyleDim).expand(config.NLatent, config.StyleDim).clone())
             .DetachFromDisposeScope();
         register_buffer("latent_avg", latent_avg);
-        stem = nn.Conv2d(3, config.StemChannels, 3, padding: 1);
+        stem = Layers.Conv2d(3, config.StemChannels, 3, padding: 1);
         stages = new ModuleList<ResidualDown>();
         int prev = config.StemChannels;
         foreach (var c in config.StageChannels) { stages.Add(new ResidualDown(prev, c)); prev = c; }
         lateral = new ModuleList<Conv2d>();
         for (int level = 0; level < 3; level++)
-            lateral.Add(nn.Conv2d(config.StageChannels[config.Stages - 1 - level], config.PyramidChannels, 1));
+            lateral.Add(Layers.Conv2d(config.StageChannels[config.Stages - 1 - level], config.PyramidChannels, 1));
         heads = new ModuleList<StyleHead>();
         for (int r = 0; r < config.NLatent; r++)
             heads.Add(new StyleHead(config.PyramidChannels, config.LevelOfRow(r), config.StyleDim));
@@ -83,9 +86,9 @@ public sealed class StyleEncoder : nn.Module<Tensor, Tensor>
 
         public ResidualDown(int cin, int cout) : base(nameof(ResidualDown))
         {
-            conv1 = nn.Conv2d(cin, cout, 3, stride: 2, padding: 1);
-            conv2 = nn.Conv2d(cout, cout, 3, padding: 1);
-            skip = nn.Conv2d(cin, cout, 1, stride: 2, bias: false);
+            conv1 = Layers.Conv2d(cin, cout, 3, stride: 2, padding: 1);
+            conv2 = Layers.Conv2d(cout, cout, 3, padding: 1);
+            skip = Layers.Conv2d(cin, cout, 1, stride: 2, bias: false);
             RegisterComponents();
         }
 
@@ -107,11 +110,11 @@ public sealed class StyleEncoder : nn.Module<Tensor, Tensor>
             var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
             for (int k = 0; k < level; k++)
             {
-                layers.Add(((2 * k).ToString(System.Globalization.CultureInfo.InvariantCulture), nn.Conv2d(channels, channels, 3, stride: 2, padding: 1)));
+                layers.Add(((2 * k).ToString(System.Globalization.CultureInfo.InvariantCulture), Layers.Conv2d(channels, channels, 3, stride: 2, padding: 1)));
                 layers.Add(((2 * k + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), nn.LeakyReLU(0.2)));
             }
             convs = nn.Sequential(layers);
-            linear = nn.Linear(channels * 16, styleDim);
+            linear = Layers.Linear(channels * 16, styleDim);
             // Start near a zero offset (the mean latent): a random initial W+ would put the generator far off its manifold.
             using (no_grad())
             {

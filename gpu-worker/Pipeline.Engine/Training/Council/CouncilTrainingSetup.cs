@@ -5,6 +5,8 @@ using Pipeline.Engine.IO;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Conv2d = Pipeline.Engine.Nn.Conv2d;
+using Linear = Pipeline.Engine.Nn.Linear;
 
 namespace Pipeline.Engine.Training.Council;
 
