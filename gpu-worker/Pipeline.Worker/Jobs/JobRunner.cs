@@ -1,3 +1,4 @@
+using Pipeline.Engine;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Pipeline.Infra.Contracts;
@@ -21,6 +22,12 @@ public sealed record JobRunnerOptions
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Device recorded in results ("cpu", "cuda").</summary>
     public string Device { get; init; } = "cpu";
+    /// <summary>
+    /// Free MKL's per-thread matrix buffers whenever no job is running (<see cref="MathLibraryBuffers"/>). The worker
+    /// host sets it: there every torch call runs inside a job. Off by default, because in a process where torch also
+    /// runs outside jobs (tests, tools) the buffers could be freed under such a call.
+    /// </summary>
+    public bool ReleaseMathBuffersWhenIdle { get; init; }
 }
 
 /// <summary>
@@ -54,6 +61,7 @@ public sealed class JobRunner(IBlobStore store, ModelCache models, IEnumerable<I
         var started = _time.GetUtcNow();
         if (message.EnqueuedTime != default) WorkerTelemetry.QueueWait.Record((started - message.EnqueuedTime).TotalSeconds);
         await WriteStatusAsync(envelope, JobState.Running, message.DeliveryCount, null, null, cancellationToken);
+        using var mathWork = options.ReleaseMathBuffersWhenIdle ? MathLibraryBuffers.EnterWork() : null;
         var batch = Math.Max(1, options.MaxBatch);
         while (true)
         {

@@ -76,6 +76,9 @@ public sealed class WorkerSoakTests : IDisposable
         /// <summary>Free bytes glibc's arenas keep after the trim (fragmentation: resident, but not held by the program).</summary>
         public long MallocFree { get; init; }
 
+        /// <summary>Bytes MKL's memory manager holds (its per-thread matrix buffers; null without MKL).</summary>
+        public long? MathLibraryBytes { get; init; }
+
         /// <summary>Threads of the process (each new one may get a malloc arena of its own).</summary>
         public int Threads { get; init; }
 
@@ -126,7 +129,7 @@ public sealed class WorkerSoakTests : IDisposable
             new ProjectionHandler(device, new ProjectionBatcher { MaxBatch = 2, Window = TimeSpan.FromMilliseconds(50) }, new PerceptualLossProvider(device, features), faces),
             new CouncilTranslationHandler(device, faces, features, registry), new MetricsJobHandler(device, features, registry),
         ];
-        var runner = new JobRunner(store, models, handlers, new JobRunnerOptions { MaxBatch = 4, MaxDeliveryCount = 1 }, NullLogger<JobRunner>.Instance);
+        var runner = new JobRunner(store, models, handlers, new JobRunnerOptions { MaxBatch = 4, MaxDeliveryCount = 1, ReleaseMathBuffersWhenIdle = true /* as the worker host sets it */ }, NullLogger<JobRunner>.Instance);
         var queue = new InProcessJobQueue("soak", new QueueEntityOptions { LockDuration = TimeSpan.FromMinutes(5), MaxDeliveryCount = 1 });
         var processor = new JobQueueProcessor(queue, new JobQueueProcessorOptions { ReceiveWait = TimeSpan.FromMilliseconds(200) });
 
@@ -180,8 +183,8 @@ public sealed class WorkerSoakTests : IDisposable
             .AppendLine($"  job {warm.Job}: RSS {warm.ResidentBytes / 1048576.0:F1} MiB, live tensors {warm.JobTensors} outside models ({warm.RealTensors} in all; Tensor.TotalCount {warm.LiveTensors}, before GC {warm.LiveTensorsBeforeGc}), models held {warm.ModelsLoaded}")
             .AppendLine($"  job {end.Job}: RSS {end.ResidentBytes / 1048576.0:F1} MiB, live tensors {end.JobTensors} outside models ({end.RealTensors} in all; Tensor.TotalCount {end.LiveTensors}, before GC {end.LiveTensorsBeforeGc}), models held {end.ModelsLoaded}")
             .AppendLine($"  growth job {WarmUp} -> {Total}: resident memory {rssGrowth:P2}, live tensors {tensorGrowth:P2} (limit {MaxGrowth:P0}); of it native resident {nativeGrowth:P2}, live managed heap {managedGrowth:P2} ({(end.ManagedLiveBytes - warm.ManagedLiveBytes) / 1048576.0:F1} MiB), malloc in use {mallocGrowth:P2} ({(end.MallocInUse - warm.MallocInUse) / 1048576.0:F1} MiB)")
-            .AppendLine($"  every {SampleEvery} jobs (job: RSS MiB (of it .NET GC committed, live, of that large/pinned heaps) threads, malloc MiB in use/free / live tensors outside models / in all / Tensor.TotalCount / model loads by jobs):")
-            .AppendLine("    " + string.Join(", ", samples.Select(s => $"{s.Job}: {s.ResidentBytes / 1048576.0:F0} ({s.ManagedCommittedBytes / 1048576.0:F0}, {s.ManagedLiveBytes / 1048576.0:F1}, {s.ManagedLargeLiveBytes / 1048576.0:F1}) {s.Threads} m{s.MallocInUse / 1048576.0:F1}/{s.MallocFree / 1048576.0:F1}/{s.JobTensors}/{s.RealTensors}/{s.LiveTensors}/{s.JobLoads}")))
+            .AppendLine($"  every {SampleEvery} jobs (job: RSS MiB (of it .NET GC committed, live, of that large/pinned heaps) threads, malloc MiB in use/free, MKL MiB / live tensors outside models / in all / Tensor.TotalCount / model loads by jobs):")
+            .AppendLine("    " + string.Join(", ", samples.Select(s => $"{s.Job}: {s.ResidentBytes / 1048576.0:F0} ({s.ManagedCommittedBytes / 1048576.0:F0}, {s.ManagedLiveBytes / 1048576.0:F1}, {s.ManagedLargeLiveBytes / 1048576.0:F1}) {s.Threads} m{s.MallocInUse / 1048576.0:F1}/{s.MallocFree / 1048576.0:F1}, {s.MathLibraryBytes / 1048576.0:F1}/{s.JobTensors}/{s.RealTensors}/{s.LiveTensors}/{s.JobLoads}")))
             .ToString();
         TestContext.Current.TestOutputHelper?.WriteLine(report);
         // Passing tests' output is hidden by the test platform: the figures also go to a file beside the test binaries.
@@ -383,7 +386,7 @@ public sealed class WorkerSoakTests : IDisposable
         return new Sample(job, self.WorkingSet64, live, beforeGc, phantoms, held, models.LoadedCount, models.Loads)
         {
             ManagedCommittedBytes = gc.TotalCommittedBytes, ManagedLiveBytes = gc.HeapSizeBytes - gc.FragmentedBytes, ManagedLargeLiveBytes = large,
-            Threads = self.Threads.Count, MallocInUse = malloc.InUse, MallocFree = malloc.Free,
+            Threads = self.Threads.Count, MallocInUse = malloc.InUse, MathLibraryBytes = Pipeline.Engine.MathLibraryBuffers.HeldBytes(), MallocFree = malloc.Free,
         };
     }
 
