@@ -195,6 +195,8 @@ public sealed class WorkerSoakTests : IDisposable
             Assert.True(end.JobLoads - warm.JobLoads >= (Total - WarmUp) / 10, $"the budget should make models reload all along\n{report}");
         Assert.True(rssGrowth < MaxGrowth, report);
         Assert.True(tensorGrowth < MaxGrowth, report);
+        // Between batches no job runs, so the runner has freed MKL's per-thread buffers (6.5-8.5 MiB without that).
+        Assert.True(samples.All(s => s.MathLibraryBytes is null or 0), report);
     }
 
     /// <summary>
