@@ -1,6 +1,6 @@
-using Pipeline.Engine;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Pipeline.Engine;
 using Pipeline.Infra.Contracts;
 using Pipeline.Infra.Indexes;
 using Pipeline.Infra.Queue;

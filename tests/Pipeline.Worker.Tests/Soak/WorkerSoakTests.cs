@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging.Abstractions;
 using Pipeline.Engine.Council;
 using Pipeline.Engine.StyleGan1;
@@ -379,42 +378,17 @@ public sealed class WorkerSoakTests : IDisposable
         long phantoms = drifts.Sum(d => d.Drift * models.Loaded.LoadsOf(d.Identity, d.Type));
         long held = drifts.Where(d => models.Loaded.Holds(d.Identity, d.Type)).Sum(d => d.Held);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        TrimNativeHeap();
+        GlibcHeap.Trim();
         using var self = Process.GetCurrentProcess();
         var gc = GC.GetGCMemoryInfo();
         long large = 0;
         for (int g = 3; g < gc.GenerationInfo.Length; g++) large += gc.GenerationInfo[g].SizeAfterBytes - gc.GenerationInfo[g].FragmentationAfterBytes;
-        var malloc = Mallinfo();
+        var malloc = GlibcHeap.Info() ?? (-1, -1);
         return new Sample(job, self.WorkingSet64, live, beforeGc, phantoms, held, models.LoadedCount, models.Loads)
         {
             ManagedCommittedBytes = gc.TotalCommittedBytes, ManagedLiveBytes = gc.HeapSizeBytes - gc.FragmentedBytes, ManagedLargeLiveBytes = large,
             Threads = self.Threads.Count, MallocInUse = malloc.InUse, MathLibraryBytes = Pipeline.Engine.MathLibraryBuffers.HeldBytes(), MallocFree = malloc.Free,
         };
-    }
-
-    [DllImport("libc", EntryPoint = "malloc_trim")]
-    private static extern int MallocTrim(nuint pad);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MallInfo2 { public nuint arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost; }
-
-    [DllImport("libc", EntryPoint = "mallinfo2")]
-    private static extern MallInfo2 MallInfo2Native();
-
-    private static (long InUse, long Free) Mallinfo()
-    {
-        try { var m = MallInfo2Native(); return ((long)m.uordblks + (long)m.hblkhd, (long)m.fordblks); }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { return (-1, -1); } // not glibc >= 2.33
-    }
-
-    private static void TrimNativeHeap()
-    {
-        if (!OperatingSystem.IsLinux()) return;
-        try { MallocTrim(0); }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            // not glibc (musl has no malloc_trim): RSS is measured as it is
-        }
     }
 
     private async Task<BlobRef?> PutStyleGan1Async(CancellationToken ct)
