@@ -40,6 +40,17 @@ public sealed class JobContractTests
     }
 
     [Theory, MemberData(nameof(Kinds))]
+    public void Serialization_gives_the_serializers_own_bytes_without_the_pooled_buffer(string kind)
+    {
+        // JobJson.ToUtf8 writes through an unpooled buffer (see its remarks); job ids hash these bytes, so they must
+        // stay what SerializeToUtf8Bytes gave, escaping of non-ASCII and markup characters included.
+        var job = Sample(kind) with { Model = new BlobRef("models/é<ü>&'\"\u2028.pt") };
+        var env = JobEnvelope.Create(job, source: "tëst", createdAt: new DateTimeOffset(2026, 11, 22, 12, 0, 0, TimeSpan.Zero));
+        Assert.Equal(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(env, JobJson.Options), JobJson.ToUtf8(env));
+        Assert.Equal(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(job, JobJson.Options), JobJson.ToUtf8(job));
+    }
+
+    [Theory, MemberData(nameof(Kinds))]
     public void Job_id_is_deterministic_safe_and_sensitive_to_every_input(string kind)
     {
         var job = Sample(kind);
