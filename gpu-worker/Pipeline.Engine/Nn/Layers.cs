@@ -94,9 +94,8 @@ internal static class DefaultInit
         using var _ = no_grad();
         nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
         if (bias is null) return;
-        // fan_in = size(1) * receptive field (for a transposed conv's (in, out/groups, k, k) weight that is out/groups * k * k, as in PyTorch)
-        long fanIn = weight.shape[1];
-        for (int d = 2; d < weight.dim(); d++) fanIn *= weight.shape[d];
+        // fan_in = size(1) * receptive field, for a transposed conv's (in, out/groups, k, k) weight too, as in PyTorch
+        var (fanIn, _) = nn.init.CalculateFanInAndFanOut(weight);
         if (fanIn != 0) nn.init.uniform_(bias, -1 / Math.Sqrt(fanIn), 1 / Math.Sqrt(fanIn));
     }
 }
