@@ -9,7 +9,7 @@ namespace Pipeline.Engine.Tests.Foundation;
 /// Our Conv2d, ConvTranspose2d and Linear stand in for TorchSharp's built-ins: same keys, same seeded initialisation,
 /// same outputs, and a fraction of the native memory the built-ins leave behind each time one is built and disposed.
 /// </summary>
-[Collection(NativeMemoryCollection.Name)]
+[Collection(ProcessWideStateCollection.Name)]
 public sealed class LayersTests
 {
     private static void AssertSame(nn.Module<Tensor, Tensor> ours, nn.Module<Tensor, Tensor> theirs, Tensor input)
@@ -99,11 +99,4 @@ public sealed class LayersTests
         Assert.True(theirs > 1000, $"{figures}; if TorchSharp's no longer leak, Pipeline.Engine.Nn can go");
         Assert.True(ours < theirs / 5, figures);
     }
-}
-
-/// <summary>Tests that read process-wide malloc figures run alone: another test's allocations would move them.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class NativeMemoryCollection
-{
-    public const string Name = "process-wide native memory";
 }

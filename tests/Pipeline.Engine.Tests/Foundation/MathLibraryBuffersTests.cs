@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Pipeline.Engine.Tests.Foundation;
 
 /// <summary>MKL's per-thread matrix buffers are freed when the last piece of work ends, and not before.</summary>
-[Collection(NativeMemoryCollection.Name)] // MKL's memory manager is process-wide
+[Collection(ProcessWideStateCollection.Name)] // MKL's memory manager is process-wide
 public sealed class MathLibraryBuffersTests
 {
     /// <summary>Matrix products (as convolutions and linear layers run them), so MKL builds its buffer pools.</summary>

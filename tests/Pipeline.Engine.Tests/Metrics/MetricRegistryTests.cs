@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace Pipeline.Engine.Tests.Metrics;
 
+[Collection(Foundation.ProcessWideStateCollection.Name)] // PPL's test checks torch's global generator is left where it was
 public sealed class MetricRegistryTests : IDisposable
 {
     private readonly string dir = Path.Combine(Path.GetTempPath(), "metrics-registry-" + Guid.NewGuid().ToString("N"));
