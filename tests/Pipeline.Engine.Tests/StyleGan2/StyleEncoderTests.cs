@@ -98,6 +98,57 @@ public sealed class StyleEncoderTests
         trainer.Dispose();
         Assert.All(g.parameters(), p => Assert.True(p.requires_grad));
     }
+
+    [Fact]
+    public void CosineScheduleFallsFromTheRateToZeroAndHoldsZeroAfterwards()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(13);
+        var g = new Generator(TinyG);
+        g.eval();
+        const double lr = 1e-3;
+        using var trainer = new EncoderTrainer(g, null, new EncoderTrainOptions { Batch = 2, Lr = lr, Seed = 13, LrDecaySteps = 4 });
+        var rates = new List<double>();
+        for (int i = 0; i < 4; i++)
+        {
+            using var step = NewDisposeScope();
+            rates.Add(trainer.LearningRate);
+            trainer.Step();
+        }
+        // CosineAnnealingLR's definition: lr_t = lr * (1 + cos(pi * t / T)) / 2 for t = 0..T.
+        for (int t = 0; t <= 4; t++)
+        {
+            double want = lr * (1 + Math.Cos(Math.PI * t / 4)) / 2;
+            double got = t < 4 ? rates[t] : trainer.LearningRate;
+            Assert.True(Math.Abs(got - want) < 1e-12, $"step {t}: lr {got:G6}, cosine gives {want:G6}");
+        }
+        // Past the horizon the rate stays 0 (a bare cosine would climb again), so further steps leave the weights alone.
+        var before = trainer.Encoder.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        for (int i = 0; i < 2; i++)
+        {
+            using var step = NewDisposeScope();
+            trainer.Step();
+            Assert.Equal(0, trainer.LearningRate);
+        }
+        foreach (var (k, v) in trainer.Encoder.state_dict())
+            Assert.True(v.eq(before[k]).all().item<bool>(), $"encoder weight {k} changed at learning rate 0");
+    }
+
+    [Fact]
+    public void WithoutAScheduleTheRateStaysConstant()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(14);
+        var g = new Generator(TinyG);
+        g.eval();
+        using var trainer = new EncoderTrainer(g, null, new EncoderTrainOptions { Batch = 2, Lr = 2e-4, Seed = 14 });
+        for (int i = 0; i < 3; i++)
+        {
+            using var step = NewDisposeScope();
+            trainer.Step();
+            Assert.Equal(2e-4, trainer.LearningRate);
+        }
+    }
 }
 
 /// <summary>How a projection picks its start and its default length.</summary>

@@ -9,6 +9,11 @@ public sealed record EncoderTrainOptions
 {
     public int Batch { get; init; } = 16;
     public double Lr { get; init; } = 5e-4;
+    /// <summary>
+    /// Cosine decay of the learning rate from <see cref="Lr"/> to 0 over this many steps of this trainer (null: constant).
+    /// A last phase at a falling rate settles the weights that a constant rate keeps shaking (measured in docs/stylegan2.md).
+    /// </summary>
+    public long? LrDecaySteps { get; init; }
     public double MseWeight { get; init; } = 1;
     /// <summary>Weight of the perceptual term (e4e: 0.8 LPIPS); unused without a perceptual loss.</summary>
     public double PerceptualWeight { get; init; } = 0.8;
@@ -39,6 +44,8 @@ public sealed class EncoderTrainer : IDisposable
 {
     private readonly IPerceptualLoss? _perceptual;
     private readonly optim.Optimizer _optim;
+    private readonly optim.lr_scheduler.LRScheduler? _schedule;
+    private long _stepsTaken;
     private readonly Random _random;
     private readonly List<TorchSharp.Modules.Parameter> _frozen;
 
@@ -59,7 +66,15 @@ public sealed class EncoderTrainer : IDisposable
         Encoder.to(device);
         Encoder.train();
         _optim = optim.Adam(Encoder.parameters(), options.Lr);
+        if (options.LrDecaySteps is { } decay)
+        {
+            if (decay < 1) throw new ArgumentOutOfRangeException(nameof(options), decay, "LrDecaySteps must be at least 1");
+            _schedule = optim.lr_scheduler.CosineAnnealingLR(_optim, decay, eta_min: 0);
+        }
     }
+
+    /// <summary>The learning rate the next step uses.</summary>
+    public double LearningRate => _optim.ParamGroups.First().LearningRate;
 
     public EncoderTrainOptions Options { get; }
     public Generator G { get; }
@@ -117,6 +132,8 @@ public sealed class EncoderTrainer : IDisposable
         _optim.zero_grad();
         loss.backward();
         _optim.step();
+        // Past the decay horizon the rate stays at 0 (the cosine would climb again).
+        if (_schedule is not null && ++_stepsTaken <= Options.LrDecaySteps) _schedule.step();
         Iteration++;
         var v = stack([loss, mse, perceptual, latent, meanReg]).detach().cpu().to(float64).data<double>().ToArray();
         return new EncoderStepStats(Iteration - 1, v[0], v[1], v[2], v[3], v[4]);

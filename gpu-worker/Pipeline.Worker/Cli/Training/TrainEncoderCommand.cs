@@ -20,9 +20,11 @@ internal static class TrainEncoderCommand
         var data = new Option<DirectoryInfo?>("--data") { Description = "Optional real images mixed into every batch (aligned like the generator's training data)" };
         var synthetic = new Option<string?>("--synthetic") { Description = "Optional built-in real data instead of --data: faces, faces-anime, landscapes" };
         var count = new Option<int>("--count") { Description = "Number of synthetic real images", DefaultValueFactory = _ => 2000 };
+        var syntheticSeed0 = new Option<int>("--synthetic-seed0") { Description = "First seed of the --synthetic images (keep it clear of the images you evaluate on)", DefaultValueFactory = _ => 0 };
         var realFraction = new Option<double>("--real-fraction") { Description = "Share of each batch taken from the real images (when given)", DefaultValueFactory = _ => 0.5 };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 16 };
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 5e-4 };
+        var lrSchedule = new Option<string>("--lr-schedule") { Description = "constant, or cosine (from --lr to 0 at --iter, counted from the start or resume iteration)", DefaultValueFactory = _ => "constant" };
         var latentWeight = new Option<double>("--latent-weight") { Description = "Weight of the W+ supervision on generated images", DefaultValueFactory = _ => 1.0 };
         var meanReg = new Option<double>("--mean-reg") { Description = "Weight of the W+ regulariser toward the mean latent", DefaultValueFactory = _ => 1e-3 };
         var perceptual = new Option<string>("--perceptual") { Description = "auto (LPIPS if its weights are present, else VGG-feature L2 if the VGG16 trunk is, else none), lpips, vgg, none", DefaultValueFactory = _ => "auto" };
@@ -36,7 +38,7 @@ internal static class TrainEncoderCommand
         var device = CliDevice.Option();
         var cmd = new Command("encoder", "Train an image-to-W+ encoder (pSp/e4e-style) for a StyleGAN2 generator; writes encoder.pt, metrics.jsonl, recon.png.")
         {
-            generator, data, synthetic, count, realFraction, batch, lr, latentWeight, meanReg, perceptual, modelsDir, iter, maxMinutes, ckptEvery, seed, resume, outDir, device,
+            generator, data, synthetic, count, syntheticSeed0, realFraction, batch, lr, lrSchedule, latentWeight, meanReg, perceptual, modelsDir, iter, maxMinutes, ckptEvery, seed, resume, outDir, device,
         };
         cmd.SetAction(async (p, ct) =>
         {
@@ -50,26 +52,36 @@ internal static class TrainEncoderCommand
                 if (loss is nn.Module m) m.to(dev);
                 var (g, _) = Sg2Cli.LoadGenerator(p.GetValue(generator)!, dev);
                 g.SetFusedModulation(false); // same values; the shared-kernel path backpropagates faster in a batch
+                var dir = p.GetValue(outDir)!.FullName;
+                Directory.CreateDirectory(dir);
+                using var dataset = p.GetValue(data) is null && p.GetValue(synthetic) is null ? null
+                    : TrainStyleGan2Command.LoadData(p.GetValue(data), p.GetValue(synthetic), p.GetValue(count), Math.Min(g.Config.Size, 256), dir, p.GetValue(syntheticSeed0));
+                StyleEncoder? start = null;
+                long startIteration = 0;
+                if (p.GetValue(resume) is { } resumeFile) (start, startIteration) = EncoderCheckpoint.Load(resumeFile.FullName, dev);
+                long total = p.GetValue(iter);
                 var options = new EncoderTrainOptions
                 {
                     Batch = p.GetValue(batch), Lr = p.GetValue(lr), LatentWeight = p.GetValue(latentWeight),
                     MeanRegWeight = p.GetValue(meanReg), Seed = p.GetValue(seed), RealFraction = p.GetValue(realFraction),
+                    LrDecaySteps = p.GetValue(lrSchedule) switch
+                    {
+                        "constant" => null,
+                        "cosine" => total > startIteration ? total - startIteration
+                            : throw new ArgumentException($"--lr-schedule cosine: --iter {total} is not past the start iteration {startIteration}"),
+                        var other => throw new ArgumentException($"--lr-schedule: '{other}' is not constant or cosine"),
+                    },
                 };
-                var dir = p.GetValue(outDir)!.FullName;
-                Directory.CreateDirectory(dir);
-                using var dataset = p.GetValue(data) is null && p.GetValue(synthetic) is null ? null
-                    : TrainStyleGan2Command.LoadData(p.GetValue(data), p.GetValue(synthetic), p.GetValue(count), Math.Min(g.Config.Size, 256), dir);
-                StyleEncoder? start = null;
-                long startIteration = 0;
-                if (p.GetValue(resume) is { } resumeFile) (start, startIteration) = EncoderCheckpoint.Load(resumeFile.FullName, dev);
                 using var trainer = new EncoderTrainer(g, start, options, loss, dev) { Iteration = startIteration };
                 AnsiConsole.MarkupLineInterpolated($"encoder {trainer.Encoder.parameters().Sum(x => x.numel()):N0} parameters, perceptual: {lossName}, real images: {dataset?.Count ?? 0}");
                 var args = new Dictionary<string, object?>
                 {
                     ["generator"] = p.GetValue(generator)!.Name, ["batch"] = (long)options.Batch, ["lr"] = options.Lr,
+                    ["lr_schedule"] = p.GetValue(lrSchedule), ["lr_decay_steps"] = options.LrDecaySteps,
                     ["latent_weight"] = options.LatentWeight, ["mean_reg"] = options.MeanRegWeight, ["perceptual"] = lossName,
                     ["truncation_min"] = options.TruncationMin, ["mixing"] = options.Mixing, ["seed"] = options.Seed,
                     ["real_images"] = (long)(dataset?.Count ?? 0), ["real_fraction"] = options.RealFraction,
+                    ["real_source"] = p.GetValue(synthetic) is { } kind ? $"synthetic {kind}, seeds {p.GetValue(syntheticSeed0)}+" : p.GetValue(data)?.Name,
                 };
                 if (p.GetValue(resume) is { } from) { args["resumed_from"] = from.Name; args["resumed_at"] = startIteration; }
                 var ckptPath = Path.Combine(dir, "encoder.pt");
@@ -79,7 +91,6 @@ internal static class TrainEncoderCommand
                 int nReal = dataset is null ? 0 : (int)Math.Round(options.Batch * options.RealFraction);
                 EncoderStepStats last = default;
                 using var log = new StreamWriter(Path.Combine(dir, "metrics.jsonl"), append: false);
-                long total = p.GetValue(iter);
                 CliProgress.Run("training encoder", total, task =>
                 {
                     while (trainer.Iteration < total && clock.Elapsed < maxTime)
@@ -88,9 +99,10 @@ internal static class TrainEncoderCommand
                         using var scope = NewDisposeScope();
                         var real = dataset is null ? null
                             : dataset.Batch(Enumerable.Range(0, nReal).Select(_ => random.NextInt64(dataset.Count)).ToArray(), random, device: dev);
+                        double stepLr = trainer.LearningRate;
                         last = trainer.Step(real);
                         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"{{\"iter\":{last.Iteration},\"seconds\":{clock.Elapsed.TotalSeconds:F1},\"loss\":{last.Loss:G6},\"mse\":{last.Mse:G6},\"perceptual\":{last.Perceptual:G6},\"latent\":{last.Latent:G6},\"mean_reg\":{last.MeanReg:G6}}}"));
+                            $"{{\"iter\":{last.Iteration},\"seconds\":{clock.Elapsed.TotalSeconds:F1},\"loss\":{last.Loss:G6},\"mse\":{last.Mse:G6},\"perceptual\":{last.Perceptual:G6},\"latent\":{last.Latent:G6},\"mean_reg\":{last.MeanReg:G6},\"lr\":{stepLr:G6}}}"));
                         task.Set(trainer.Iteration, string.Create(CultureInfo.InvariantCulture, $"loss {last.Loss:F4} mse {last.Mse:F4} latent {last.Latent:F4}"));
                         if (trainer.Iteration % p.GetValue(ckptEvery) == 0) Checkpoint();
                     }

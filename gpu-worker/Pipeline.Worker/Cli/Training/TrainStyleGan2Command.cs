@@ -88,12 +88,12 @@ internal static class TrainStyleGan2Command
         return cmd;
     }
 
-    internal static ImageTensorDataset LoadData(DirectoryInfo? folder, string? synthetic, int count, int size, string outDir)
+    internal static ImageTensorDataset LoadData(DirectoryInfo? folder, string? synthetic, int count, int size, string outDir, int syntheticSeed0 = 0)
     {
         if ((folder is null) == (synthetic is null)) throw new ArgumentException("give exactly one of --data <folder> and --synthetic <kind>");
         if (folder is not null)
             return TrainingData.Folder(folder.FullName, size, Path.Combine(outDir, $"data-cache-{size}.safetensors"));
-        return TrainingData.Synthetic(TrainingData.ParseKind(synthetic!), count, size);
+        return TrainingData.Synthetic(TrainingData.ParseKind(synthetic!), count, size, syntheticSeed0);
     }
 
     internal static IReadOnlyDictionary<int, int> Channels(int size, string? text)
