@@ -62,6 +62,7 @@ internal sealed class CliTask
     private readonly Lock _gate = new();
     private TimeSpan? _lastLine;
     private bool _finished;
+    private double _start;
 
     private CliTask(string name, double total, ProgressTask? live, TextWriter? plain, TimeSpan interval)
     {
@@ -86,6 +87,23 @@ internal sealed class CliTask
 
     public void Increment(double by = 1, string? detail = null) => Set(Value + by, detail);
 
+    /// <summary>
+    /// Continues from <paramref name="value"/> (a resumed run): the count shows the whole run, while the rate and the
+    /// ETA count only the steps done from here on, so a run resumed at 50% does not promise to end in a minute.
+    /// </summary>
+    public void ResumeFrom(double value)
+    {
+        lock (_gate)
+        {
+            Value = _start = Math.Min(value, Total);
+            _clock.Restart();
+            if (_live is null) return;
+            _live.MaxValue = Math.Max(Total - _start, 1);
+            _live.Value = 0;
+            _live.Description = Markup.Escape(Line(withTimes: false));
+        }
+    }
+
     public void Set(double value, string? detail = null)
     {
         lock (_gate)
@@ -94,7 +112,7 @@ internal sealed class CliTask
             if (detail is not null) Detail = detail;
             if (_live is not null)
             {
-                _live.Value = Value;
+                _live.Value = Value - _start;
                 _live.Description = Markup.Escape(Line(withTimes: false));
                 return;
             }
@@ -116,7 +134,7 @@ internal sealed class CliTask
         if (!withTimes) return s;
         var elapsed = _clock.Elapsed;
         s += ", elapsed " + CliProgress.Clock(elapsed);
-        if (Value > 0 && Value < Total) s += ", eta " + CliProgress.Clock(elapsed * ((Total - Value) / Value));
+        if (Value > _start && Value < Total) s += ", eta " + CliProgress.Clock(elapsed * ((Total - Value) / (Value - _start)));
         return s;
     }
 }

@@ -34,4 +34,20 @@ public class CliProgressTests
         Assert.StartsWith("training: 4/4 (100%) d 0.25, elapsed ", lines[2], StringComparison.Ordinal);
         Assert.Equal(4, task.Value);
     }
+
+    [Fact]
+    public void AResumedTaskCountsTheWholeRunButEstimatesFromItsOwnSteps()
+    {
+        var output = new StringWriter();
+        var task = CliTask.Plain("training encoder", 1000, output, TimeSpan.Zero);
+        task.ResumeFrom(900);
+        Assert.Equal(string.Empty, output.ToString()); // resuming is not progress: no line yet
+        Thread.Sleep(100);
+        task.Set(901);
+        var line = output.ToString().Trim();
+        Assert.StartsWith("training encoder: 901/1000 (90%), elapsed ", line, StringComparison.Ordinal);
+        // One step took >= 0.1 s, so 99 more take >= 9.9 s. Rating from 901 steps would say 0.011 s ("00:00").
+        var eta = TimeSpan.ParseExact(line[(line.LastIndexOf("eta ", StringComparison.Ordinal) + 4)..], @"mm\:ss", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(eta >= TimeSpan.FromSeconds(9), line);
+    }
 }

@@ -268,11 +268,16 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         Assert.Equal(3, it);
         Assert.Equal(_g.Config.NLatent, trained.Config.NLatent);
 
-        // A second phase continues the count from the checkpoint (and with --iter 5 runs only two more steps).
+        // A second phase continues the count from the checkpoint (and with --iter 5 runs only two more steps), its
+        // cosine schedule spans those two steps: 5e-4, then half of it, 0 at iteration 5.
         var second = Path.Combine(_store.Root, "train2");
-        Assert.Equal(0, root.Parse(["train", "encoder", .. common, "--iter", "5", "--latent-weight", "0.02", "--resume", Path.Combine(first, "encoder.pt"), "--out", second]).Invoke());
+        Assert.Equal(0, root.Parse(["train", "encoder", .. common, "--iter", "5", "--latent-weight", "0.02", "--lr-schedule", "cosine", "--resume", Path.Combine(first, "encoder.pt"), "--out", second]).Invoke());
         Assert.Equal(5, EncoderCheckpoint.Load(Path.Combine(second, "encoder.pt")).Iteration);
-        var iters = File.ReadAllLines(Path.Combine(second, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("iter").GetInt64()).ToList();
-        Assert.Equal([3L, 4], iters);
+        var rows = File.ReadAllLines(Path.Combine(second, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([3L, 4], rows.Select(r => r.GetProperty("iter").GetInt64()));
+        Assert.Equal([5e-4, 2.5e-4], rows.Select(r => Math.Round(r.GetProperty("lr").GetDouble(), 10)));
+        Assert.True(new FileInfo(Path.Combine(second, "losses.png")).Length > 0);
+        // A cosine schedule needs an end past the start.
+        Assert.NotEqual(0, root.Parse(["train", "encoder", .. common, "--iter", "5", "--lr-schedule", "cosine", "--resume", Path.Combine(second, "encoder.pt"), "--out", Path.Combine(_store.Root, "train3")]).Invoke());
     }
 }

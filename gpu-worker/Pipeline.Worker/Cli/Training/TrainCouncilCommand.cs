@@ -84,7 +84,7 @@ internal static class TrainCouncilCommand
                 string last = "";
                 CliProgress.Run("training", loop.Iterations, task =>
                 {
-                    task.Set(trainer.Iteration);
+                    task.ResumeFrom(trainer.Iteration);
                     last = CouncilTrainingLoop.Run(trainer, cfg, a, b, loop, new Observer(task, dir), ct);
                 });
                 Plot(dir);

@@ -93,6 +93,7 @@ internal static class TrainEncoderCommand
                 using var log = new StreamWriter(Path.Combine(dir, "metrics.jsonl"), append: false);
                 CliProgress.Run("training encoder", total, task =>
                 {
+                    task.ResumeFrom(trainer.Iteration);
                     while (trainer.Iteration < total && clock.Elapsed < maxTime)
                     {
                         ct.ThrowIfCancellationRequested();
@@ -108,7 +109,10 @@ internal static class TrainEncoderCommand
                     }
                 });
                 Checkpoint();
-                AnsiConsole.MarkupLineInterpolated($"[green]done[/] at iteration {trainer.Iteration} after {clock.Elapsed.TotalMinutes:F1} min: loss {last.Loss:F4}, mse {last.Mse:F4}, latent {last.Latent:F4}; {ckptPath}, recon.png, metrics.jsonl");
+                log.Dispose();
+                // Pixel MSE alone: the latent term is ~100x larger and would flatten it on a shared axis.
+                TrainingPlots.Save(Path.Combine(dir, "metrics.jsonl"), ["mse"], "Encoder training: pixel MSE", Path.Combine(dir, "losses.png"));
+                AnsiConsole.MarkupLineInterpolated($"[green]done[/] at iteration {trainer.Iteration} after {clock.Elapsed.TotalMinutes:F1} min: loss {last.Loss:F4}, mse {last.Mse:F4}, latent {last.Latent:F4}; {ckptPath}, recon.png, losses.png, metrics.jsonl");
                 return 0;
 
                 void Checkpoint()

@@ -78,7 +78,7 @@ internal static class TrainStyleGan2Command
             string last = "";
             CliProgress.Run("training", loop.Iterations, task =>
             {
-                task.Set(trainer.Iteration);
+                task.ResumeFrom(trainer.Iteration);
                 last = StyleGan2TrainingLoop.Run(trainer, dataset, loop, new Observer(task, dir), ct);
             });
             TrainingPlots.Save(Path.Combine(dir, "metrics.jsonl"), ["d", "g", "r1", "path", "real_score", "fake_score"], "StyleGAN2 training", Path.Combine(dir, "losses.png"));
