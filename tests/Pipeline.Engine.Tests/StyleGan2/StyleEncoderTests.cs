@@ -7,6 +7,9 @@ using Generator = Pipeline.Engine.StyleGan2.Generator;
 namespace Pipeline.Engine.Tests.StyleGan2;
 
 /// <summary>The W+ encoder: its output shape, its strict state_dict round trip, and that training it lowers the loss.</summary>
+// Serial: EncoderTrainer seeds and draws from torch's global generator, and the loss test's threshold holds for its own
+// seeded draws; a class drawing from that generator in parallel would change them (and be re-seeded under).
+[Collection(Foundation.ProcessWideStateCollection.Name)]
 public sealed class StyleEncoderTests
 {
     // 32 px: n_latent 8, three backbone stages (16, 8, 4), the smallest size with all three pyramid levels.
