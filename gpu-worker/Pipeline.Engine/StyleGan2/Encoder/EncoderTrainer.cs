@@ -11,7 +11,7 @@ public sealed record EncoderTrainOptions
     public double Lr { get; init; } = 5e-4;
     /// <summary>
     /// Cosine decay of the learning rate from <see cref="Lr"/> to 0 over this many steps of this trainer (null: constant).
-    /// A last phase at a falling rate settles the weights that a constant rate keeps shaking (measured in docs/stylegan2.md).
+    /// A last phase at a falling rate settles weights that a constant rate keeps moving (the bundled encoder's last phase; docs/stylegan2.md).
     /// </summary>
     public long? LrDecaySteps { get; init; }
     public double MseWeight { get; init; } = 1;
