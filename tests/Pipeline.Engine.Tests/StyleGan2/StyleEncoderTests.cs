@@ -15,6 +15,15 @@ public sealed class StyleEncoderTests
     // 32 px: n_latent 8, three backbone stages (16, 8, 4), the smallest size with all three pyramid levels.
     private static GeneratorConfig TinyG => new(32, 16, 2, new Dictionary<int, int> { [4] = 16, [8] = 16, [16] = 12, [32] = 8 });
 
+    /// <summary>A random tiny generator in eval mode, its weights drawn after manual_seed(<paramref name="seed"/>).</summary>
+    private static Generator TinyGenerator(long seed)
+    {
+        manual_seed(seed);
+        var g = new Generator(TinyG);
+        g.eval();
+        return g;
+    }
+
     [Fact]
     public void OutputIsOneStyleRowPerGeneratorLatent()
     {
@@ -82,9 +91,7 @@ public sealed class StyleEncoderTests
     public void TrainingOnATinyGeneratorLowersTheLoss()
     {
         using var scope = NewDisposeScope();
-        manual_seed(11);
-        var g = new Generator(TinyG);
-        g.eval();
+        var g = TinyGenerator(11);
         var before = g.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         using var trainer = new EncoderTrainer(g, null, new EncoderTrainOptions { Batch = 8, Lr = 1e-3, Seed = 11 });
         var losses = new List<double>();
@@ -106,9 +113,7 @@ public sealed class StyleEncoderTests
     public void CosineScheduleFallsFromTheRateToZeroAndHoldsZeroAfterwards()
     {
         using var scope = NewDisposeScope();
-        manual_seed(13);
-        var g = new Generator(TinyG);
-        g.eval();
+        var g = TinyGenerator(13);
         const double lr = 1e-3;
         using var trainer = new EncoderTrainer(g, null, new EncoderTrainOptions { Batch = 2, Lr = lr, Seed = 13, LrDecaySteps = 4 });
         var rates = new List<double>();
@@ -141,9 +146,7 @@ public sealed class StyleEncoderTests
     public void WithoutAScheduleTheRateStaysConstant()
     {
         using var scope = NewDisposeScope();
-        manual_seed(14);
-        var g = new Generator(TinyG);
-        g.eval();
+        var g = TinyGenerator(14);
         using var trainer = new EncoderTrainer(g, null, new EncoderTrainOptions { Batch = 2, Lr = 2e-4, Seed = 14 });
         for (int i = 0; i < 3; i++)
         {
