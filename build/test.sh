@@ -25,6 +25,12 @@ set -e
 for f in tests/*/bin/Release/net10.0/*-summary.txt; do
   if [ -e "$f" ]; then cat "$f"; fi
 done
+# The failures again at the end, where a log's tail (what CI keeps) shows them: each "failed <test>" line and up to
+# 12 lines of its message, which `dotnet test` prints in the middle of the run among other tests' output.
+if grep -q '^failed ' "$log"; then
+  echo "== failed tests"
+  awk '/^failed /{n=13} n>0{print; n--}' "$log"
+fi
 # Summed over the test projects.
 read -r passed failed skipped < <(awk '/^  failed:/{f+=$2} /^  succeeded:/{p+=$2} /^  skipped:/{s+=$2} END{printf "%d %d %d\n", p, f, s}' "$log")
 # CI must not go green by skipping. Tests already fail instead of skipping under CI=true when a prerequisite is

@@ -17,10 +17,13 @@ public sealed class MetricsCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private static Task<int> Run(ICliCommand command, params string[] args)
+    private static Task<int> Run(ICliCommand command, params string[] args) => Run(command, new StringWriter(), args);
+
+    /// <summary>The command's printed lines go to <paramref name="output"/>, not to the process-wide Console.Out.</summary>
+    private static Task<int> Run(ICliCommand command, TextWriter output, params string[] args)
     {
         var root = new RootCommand { command.Build() };
-        return root.Parse(args).InvokeAsync(cancellationToken: TestContext.Current.CancellationToken);
+        return root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output }, TestContext.Current.CancellationToken);
     }
 
     private string StatsFile(string name, double shift)
@@ -38,16 +41,7 @@ public sealed class MetricsCliTests : IDisposable
         var a = StatsFile("a.npz", 0);
         var b = StatsFile("b.npz", 1);
         var output = new StringWriter();
-        var old = Console.Out;
-        Console.SetOut(output);
-        try
-        {
-            Assert.Equal(0, await Run(new FidCommand(), "fid", a, b, "--models-dir", Path.Combine(dir, "none")));
-        }
-        finally
-        {
-            Console.SetOut(old);
-        }
+        Assert.Equal(0, await Run(new FidCommand(), output, "fid", a, b, "--models-dir", Path.Combine(dir, "none")));
         // Same features shifted by 1 in each of 6 dims: FID = ||mu1 - mu2||^2 = 6 (covariances equal).
         var line = output.ToString().Trim().Split('\n').Last();
         Assert.StartsWith("FID: ", line, StringComparison.Ordinal);
@@ -57,16 +51,7 @@ public sealed class MetricsCliTests : IDisposable
     private async Task<string> RunCapturingAsync(ICliCommand command, params string[] args)
     {
         var output = new StringWriter();
-        var old = Console.Out;
-        Console.SetOut(output);
-        try
-        {
-            Assert.Equal(0, await Run(command, args));
-        }
-        finally
-        {
-            Console.SetOut(old);
-        }
+        Assert.Equal(0, await Run(command, output, args));
         return output.ToString();
     }
 

@@ -29,16 +29,12 @@ public sealed class MetricsSamePathTests : IDisposable
 
     public void Dispose() => _tiny.Dispose();
 
-    private static Task<int> Run(ICliCommand command, params string[] args) =>
-        new RootCommand { command.Build() }.Parse(args).InvokeAsync(cancellationToken: TestContext.Current.CancellationToken);
-
+    /// <summary>Runs the command as a user would and returns what it printed (its own output, not Console.Out's).</summary>
     private async Task<string> RunCapturingAsync(ICliCommand command, params string[] args)
     {
         var output = new StringWriter();
-        var old = Console.Out;
-        Console.SetOut(output);
-        try { Assert.Equal(0, await Run(command, args)); }
-        finally { Console.SetOut(old); }
+        var config = new InvocationConfiguration { Output = output };
+        Assert.Equal(0, await new RootCommand { command.Build() }.Parse(args).InvokeAsync(config, TestContext.Current.CancellationToken));
         return output.ToString();
     }
 

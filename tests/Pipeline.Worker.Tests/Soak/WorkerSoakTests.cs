@@ -38,19 +38,8 @@ public sealed class WorkerSoakTests : IDisposable
     private static string ReportFile => Path.Combine(AppContext.BaseDirectory, "TestResults", "worker-soak.txt");
 
     private readonly TinyStyleGan2Store _tiny = new("soak-");
-    private readonly string? _previousModels = Environment.GetEnvironmentVariable("PIPELINE_MODELS");
 
-    public WorkerSoakTests()
-    {
-        // No feature-network weights: with them, fid/ppl jobs would evaluate 50k images; the soak measures the worker.
-        Environment.SetEnvironmentVariable("PIPELINE_MODELS", Directory.CreateDirectory(Path.Combine(_tiny.Root, "no-weights")).FullName);
-    }
-
-    public void Dispose()
-    {
-        Environment.SetEnvironmentVariable("PIPELINE_MODELS", _previousModels);
-        _tiny.Dispose();
-    }
+    public void Dispose() => _tiny.Dispose();
 
     private sealed record Sample(int Job, long ResidentBytes, long LiveTensors, long LiveTensorsBeforeGc, long ParameterPhantoms, long HeldByModels, int ModelsLoaded, long Loads)
     {
@@ -100,7 +89,7 @@ public sealed class WorkerSoakTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         if (Environment.GetEnvironmentVariable(ChildVariable) != "1")
         {
-            await RunInChildProcessAsync(ct);
+            await RunInChildProcessAsync(_tiny.Root, ct);
             return;
         }
         var store = _tiny.Store;
@@ -205,7 +194,7 @@ public sealed class WorkerSoakTests : IDisposable
     /// here, jitted code rather than anything a job keeps (with DOTNET_TieredCompilation=0 the same soak grew 2.8-3%).
     /// A process of its own also keeps what earlier tests of this assembly left in the heaps out of the figures.
     /// </summary>
-    private static async Task RunInChildProcessAsync(CancellationToken ct)
+    private static async Task RunInChildProcessAsync(string noWeightsRoot, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(ReportFile)!); // a fresh build has no TestResults folder yet
         File.Delete(ReportFile); // the child writes a fresh one; a stale one must not pass for its result
@@ -219,6 +208,9 @@ public sealed class WorkerSoakTests : IDisposable
         foreach (var a in new[] { "-method", $"{typeof(WorkerSoakTests).FullName}.{nameof(TwoHundredMixedJobsKeepMemoryAndLiveTensorsFlat)}", "-noColor" })
             psi.ArgumentList.Add(a);
         psi.Environment[ChildVariable] = "1";
+        // No feature-network weights: with them, fid/ppl jobs would evaluate 50k images; the soak measures the worker.
+        // Set for the child only: a process-wide variable here would reach the tests running beside this one.
+        psi.Environment[FeatureNetworkLocation.Variable] = Directory.CreateDirectory(Path.Combine(noWeightsRoot, "no-weights")).FullName;
         psi.Environment["DOTNET_TieredCompilation"] = "0";
         using var child = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {host}");
         var stdout = child.StandardOutput.ReadToEndAsync(CancellationToken.None);

@@ -37,7 +37,7 @@ public sealed class FidCommand : ICliCommand
                 warn: m => AnsiConsole.MarkupLineInterpolated($"[yellow]{m}[/]"));
             var r = await MetricsCli.EvaluateAsync(definition, MetricsCli.Context(weights, parse, device, models, batch), parse.GetValue(record), ct);
             if (MetricsCli.NotOk(r) is { } code) return code;
-            Console.WriteLine($"FID: {r.Value!.Value:R}");
+            MetricsCli.Output(parse).WriteLine($"FID: {r.Value!.Value:R}");
             return 0;
         });
         return cmd;
@@ -81,7 +81,7 @@ public sealed class StatsCommand : ICliCommand
                     stats = await MetricsCli.FolderStatsAsync(extractor, dir, parse.GetValue(batch), ct);
                     FidStatsFile.Save(outPath, stats, info);
                 }
-                Console.WriteLine($"wrote {outPath} ({stats.Count} images, {stats.Dims} dims{(parse.GetValue(features) ? ", with feature rows" : "")}) and {outPath}.json");
+                MetricsCli.Output(parse).WriteLine($"wrote {outPath} ({stats.Count} images, {stats.Dims} dims{(parse.GetValue(features) ? ", with feature rows" : "")}) and {outPath}.json");
                 return 0;
             }
             catch (WeightsMissingException e)

@@ -46,8 +46,8 @@ public sealed class KidCommand : ICliCommand
                 (r, na, nb) => shape = $"{r.NumSubsets} subsets of {r.SubsetSize} rows (|A| = {na}, |B| = {nb}, seed {o.Seed})");
             var record = await MetricsCli.EvaluateAsync(definition, MetricsCli.Context(weights, parse, device, models, batch), parse.GetValue(recordDir), ct);
             if (MetricsCli.NotOk(record) is { } code) return code;
-            Console.WriteLine(shape);
-            Console.WriteLine("KID: " + record.Value!.Value.ToString("R", CultureInfo.InvariantCulture));
+            MetricsCli.Output(parse).WriteLine(shape);
+            MetricsCli.Output(parse).WriteLine("KID: " + record.Value!.Value.ToString("R", CultureInfo.InvariantCulture));
             return 0;
         });
         return cmd;

@@ -34,7 +34,7 @@ public sealed class LpipsCommand : ICliCommand
                     throw new ArgumentException($"images differ in size: {x.shape[3]}x{x.shape[2]} vs {y.shape[3]}x{y.shape[2]}");
                 // Images are read in [0, 1]: the reference's normalize=True maps them to [-1, 1].
                 var d = net.Compute(x, y, normalize: true).item<float>();
-                Console.WriteLine($"LPIPS: {d:R}");
+                MetricsCli.Output(parse).WriteLine($"LPIPS: {d:R}");
                 return 0;
             }
             catch (WeightsMissingException e)

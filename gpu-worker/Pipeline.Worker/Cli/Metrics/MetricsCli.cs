@@ -14,6 +14,13 @@ namespace Pipeline.Worker.Cli.Metrics;
 internal static class MetricsCli
 {
     public static Option<string?> ModelsDirOption() => new("--models-dir") { Description = "Feature-network cache (default $PIPELINE_MODELS or ~/.cache/pipeline/models)." };
+    /// <summary>
+    /// Where a command prints its result line: System.CommandLine's invocation output, which is Console.Out unless
+    /// the caller gives another writer (tests do, instead of swapping the process-wide Console.Out, which would also
+    /// capture whatever tests running beside them print).
+    /// </summary>
+    public static TextWriter Output(ParseResult parse) => parse.InvocationConfiguration.Output;
+
     public static Option<int> BatchOption(int def) => new("--batch") { Description = "Images per batch.", DefaultValueFactory = _ => def };
 
     public static FeatureNetworkStore Store(string? dir, IReadOnlyDictionary<string, string>? files = null) => Hosting.FeatureNetworkLocation.Store(dir, files);

@@ -55,7 +55,7 @@ public sealed class PplCommand : ICliCommand
             var r = await MetricsCli.EvaluateAsync(definition, context with { Generator = StyleGan2Metrics.ForPpl(g), ModelId = parse.GetValue(model), Seed = parse.GetValue(seed) },
                 parse.GetValue(record), ct);
             if (MetricsCli.NotOk(r) is { } code) return code;
-            Console.WriteLine($"ppl: {r.Value!.Value:R} ({r.Images} pairs)");
+            MetricsCli.Output(parse).WriteLine($"ppl: {r.Value!.Value:R} ({r.Images} pairs)");
             return 0;
         });
         return cmd;
