@@ -129,8 +129,9 @@ public sealed class JobRunnerTests : IAsyncDisposable
         var handler = new ScriptedHandler(async (c, ct) =>
         {
             c.ReportProgress(0.5);
-            await Task.Delay(400, ct);
-            seen = (await _store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(c.JobId), ct))!.Progress;
+            // Published within a few 50 ms intervals; polled (up to 30 s) so a slow or busy machine does not fail it.
+            for (var deadline = DateTime.UtcNow.AddSeconds(30); seen != 0.5 && DateTime.UtcNow < deadline; await Task.Delay(20, ct))
+                seen = (await _store.GetJsonAsync<JobStatus>(BlobLayout.StatusDocument(c.JobId), ct))!.Progress;
         });
         var runner = new JobRunner(_store, _models, [handler], new JobRunnerOptions { MaxDeliveryCount = 3, ProgressInterval = TimeSpan.FromMilliseconds(50) }, NullLogger<JobRunner>.Instance);
         var processor = new JobQueueProcessor(_queue, new JobQueueProcessorOptions { MaxMessages = 1, ReceiveWait = TimeSpan.FromSeconds(1) });

@@ -84,7 +84,9 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         manual_seed(4);
         var targets = new[] { rand(3, 32, 32) * 2 - 1, rand(3, 32, 32) * 2 - 1 };
-        var batcher = new ProjectionBatcher { Window = TimeSpan.FromMilliseconds(300), MaxBatch = 2 };
+        // A window far longer than the test: the pair is one batch because the group fills (MaxBatch 2), however slow
+        // the machine is between the two calls; a single job below passes a limit of 1 and runs at once.
+        var batcher = new ProjectionBatcher { Window = TimeSpan.FromMinutes(2), MaxBatch = 2 };
         // Zero steps: the result is the start itself, which must be the encoder's W+ for each image.
         var zero = new ProjectorOptions { Steps = 0, WPlus = true, MseWeight = 1, NMeanLatent = 64 };
         var shares = await Task.WhenAll(targets.Select((t, i) => batcher.ProjectAsync(_g, zero, null, t, i, batcher.MaxBatch, ct, _encoder)));
@@ -97,9 +99,10 @@ public sealed class ProjectionEncoderInitTests : IDisposable
         }
         // A few steps move it (the optimisation runs from there) and W+ is required.
         var few = zero with { Steps = 3 };
-        var moved = await batcher.ProjectAsync(_g, few, null, targets[0], 0, batcher.MaxBatch, ct, _encoder);
+        var moved = await batcher.ProjectAsync(_g, few, null, targets[0], 0, 1, ct, _encoder);
+        Assert.Equal(1, moved.BatchSize);
         Assert.False(moved.Latent.allclose(shares[0].Latent, rtol: 0, atol: 1e-6));
-        await Assert.ThrowsAsync<ArgumentException>(() => batcher.ProjectAsync(_g, few with { WPlus = false }, null, targets[0], 0, batcher.MaxBatch, ct, _encoder));
+        await Assert.ThrowsAsync<ArgumentException>(() => batcher.ProjectAsync(_g, few with { WPlus = false }, null, targets[0], 0, 1, ct, _encoder));
     }
 
     [Fact]
