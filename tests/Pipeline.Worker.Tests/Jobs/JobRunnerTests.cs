@@ -18,7 +18,9 @@ public sealed class JobRunnerTests : IAsyncDisposable
     public JobRunnerTests()
     {
         _store = new FileSystemBlobStore(new FileSystemBlobStoreOptions { Root = _root });
-        _queue = new InProcessJobQueue("jobs", new QueueEntityOptions { LockDuration = TimeSpan.FromSeconds(2), MaxDeliveryCount = 3 });
+        // A lock far longer than any test: none of these tests is about expiry (shutdown abandons at once), and with
+        // 2 s a busy machine (tests in parallel on 2 cores) starved the renewal, lost the lock and skipped the handler.
+        _queue = new InProcessJobQueue("jobs", new QueueEntityOptions { LockDuration = TimeSpan.FromMinutes(2), MaxDeliveryCount = 3 });
         _models = new ModelCache(_store, Path.Combine(_root, ".cache"));
     }
 

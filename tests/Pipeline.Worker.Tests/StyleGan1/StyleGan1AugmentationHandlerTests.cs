@@ -65,6 +65,9 @@ public sealed class StyleGan1AugmentationHandlerTests : IDisposable
         var manifest = await _store.GetJsonAsync<DatasetManifest>(BlobLayout.DatasetManifest("v1-mix"), ct);
         Assert.Equal(3, manifest!.Items.Count);
         using var g = StyleGan1Checkpoint.Load(ckpt).CreateGenerator();
+        // Read before no_grad: grad mode belongs to the thread (see StyleGan2AugmentationHandlerTests).
+        var pngs = new List<byte[]>();
+        foreach (var item in manifest.Items) pngs.Add((await _store.GetBytesAsync(item.Path, ct))!.Value.Bytes);
         using var _ = no_grad();
         for (int i = 0; i < 3; i++)
         {
@@ -74,7 +77,7 @@ public sealed class StyleGan1AugmentationHandlerTests : IDisposable
             using var gen = new torch.Generator((ulong)(item.Seed + 0x5EED));
             var expected = g.Forward([SeededLatents.Z(item.Seed, g.Config.CodeDim), SeededLatents.Z(item.Seed + 3, g.Config.CodeDim)],
                 new StyleGan1ForwardOptions { Step = 2, Noise = g.RandomNoise(1, 2, gen), MixingRange = new MixingRange(2, g.Config.MaxStep) });
-            var png = (await _store.GetBytesAsync(item.Path, ct))!.Value.Bytes;
+            var png = pngs[i];
             using var actual = SKBitmap.Decode(png);
             using var want = SKBitmap.Decode(GeneratorImages.EncodePng(expected));
             Assert.Equal((16, 16), (actual.Width, actual.Height));

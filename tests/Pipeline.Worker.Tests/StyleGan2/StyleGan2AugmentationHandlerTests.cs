@@ -42,6 +42,10 @@ public sealed class StyleGan2AugmentationHandlerTests : IDisposable
         await handler.RunAsync(Context(job), ct);
         var manifest = await _tiny.Store.GetJsonAsync<DatasetManifest>(BlobLayout.DatasetManifest("mix"), ct);
         Assert.Equal(2, manifest!.Items.Count);
+        // Read before no_grad: grad mode belongs to the thread, and a continuation after an await inside the scope
+        // would leave the test's first thread with gradients off for whatever test runs on it next.
+        var pngs = new List<byte[]>();
+        foreach (var item in manifest.Items) pngs.Add((await _tiny.Store.GetBytesAsync(item.Path, ct))!.Value.Bytes);
         using var _ = no_grad();
         for (int i = 0; i < 2; i++)
         {
@@ -50,7 +54,7 @@ public sealed class StyleGan2AugmentationHandlerTests : IDisposable
             Assert.Equal("3", item.Attributes!["injectIndex"]);
             var expected = g.Forward([SeededLatents.Z(10 + i, 8), SeededLatents.Z(12 + i, 8)], new GenerateOptions { RandomizeNoise = false, InjectIndex = 3 }).Image;
             using var want = SKBitmap.Decode(GeneratorImages.EncodePng(expected.clamp(-1, 1)));
-            using var got = SKBitmap.Decode((await _tiny.Store.GetBytesAsync(item.Path, ct))!.Value.Bytes);
+            using var got = SKBitmap.Decode(pngs[i]);
             Assert.Equal((want.Width, want.Height), (got.Width, got.Height));
             // The two PNG writers may round differently by one level.
             for (int y = 0; y < want.Height; y++)
