@@ -14,6 +14,7 @@ namespace Pipeline.Worker.Cli.Metrics;
 internal static class MetricsCli
 {
     public static Option<string?> ModelsDirOption() => new("--models-dir") { Description = "Feature-network cache (default $PIPELINE_MODELS or ~/.cache/pipeline/models)." };
+
     /// <summary>
     /// Where a command prints its result line: System.CommandLine's invocation output, which is Console.Out unless
     /// the caller gives another writer (tests do, instead of swapping the process-wide Console.Out, which would also
