@@ -161,9 +161,9 @@ public sealed class WorkerSoakTests : IDisposable
         // hands its free regions back, so its share is the live heap, 3-5 MiB) and a malloc_trim. Native resident
         // memory, the live managed heap and glibc's bytes in use are reported beside it to show where growth sits.
         // Resident memory moves by up to 3% from one sample to the next with no trend (seen with the AVX-512 kernels
-        // MKL picks on Intel CPUs, and before the arena limit above): a single sample at either end failed the limit
-        // at 5.7% once (239 MiB at job 50, between 244 and 241). So each end is the median of three neighbouring
-        // samples (jobs 40-60, 180-200), which a steady leak moves just as much.
+        // MKL picks on Intel CPUs, before the child ran with the image's arena limit): a single sample at either end
+        // failed the limit at 5.7% once (239 MiB at job 50, between 244 and 241). So each end is the median of three
+        // neighbouring samples (jobs 40-60, 180-200), which a steady leak moves just as much.
         long warmRss = MedianResident(samples, WarmUp), endRss = MedianResident(samples, Total - SampleEvery);
         double rssGrowth = (double)(endRss - warmRss) / warmRss;
         double nativeGrowth = (double)(end.NativeResidentBytes - warm.NativeResidentBytes) / warm.NativeResidentBytes;
