@@ -40,15 +40,15 @@ public sealed class MetricsCliTests : IDisposable
     {
         var a = StatsFile("a.npz", 0);
         var b = StatsFile("b.npz", 1);
-        var output = new StringWriter();
-        Assert.Equal(0, await Run(new FidCommand(), output, "fid", a, b, "--models-dir", Path.Combine(dir, "none")));
+        var printed = await RunCapturingAsync(new FidCommand(), "fid", a, b, "--models-dir", Path.Combine(dir, "none"));
         // Same features shifted by 1 in each of 6 dims: FID = ||mu1 - mu2||^2 = 6 (covariances equal).
-        var line = output.ToString().Trim().Split('\n').Last();
+        var line = printed.Trim().Split('\n').Last();
         Assert.StartsWith("FID: ", line, StringComparison.Ordinal);
         Assert.Equal(6.0, double.Parse(line["FID: ".Length..], System.Globalization.CultureInfo.InvariantCulture), 1e-9);
     }
 
-    private async Task<string> RunCapturingAsync(ICliCommand command, params string[] args)
+    /// <summary>Runs the command as a user would, asserts exit code 0, and returns what it printed (MetricsSamePathTests too).</summary>
+    internal static async Task<string> RunCapturingAsync(ICliCommand command, params string[] args)
     {
         var output = new StringWriter();
         Assert.Equal(0, await Run(command, output, args));

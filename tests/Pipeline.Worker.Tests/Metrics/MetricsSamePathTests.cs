@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Globalization;
 using Pipeline.Engine.IO;
 using Pipeline.Engine.Metrics;
@@ -28,15 +27,6 @@ public sealed class MetricsSamePathTests : IDisposable
     private readonly TinyStyleGan2Store _tiny = new("metrics-same-");
 
     public void Dispose() => _tiny.Dispose();
-
-    /// <summary>Runs the command as a user would and returns what it printed (its own output, not Console.Out's).</summary>
-    private async Task<string> RunCapturingAsync(ICliCommand command, params string[] args)
-    {
-        var output = new StringWriter();
-        var config = new InvocationConfiguration { Output = output };
-        Assert.Equal(0, await new RootCommand { command.Build() }.Parse(args).InvokeAsync(config, TestContext.Current.CancellationToken));
-        return output.ToString();
-    }
 
     private static double Printed(string output, string prefix)
     {
@@ -87,7 +77,7 @@ public sealed class MetricsSamePathTests : IDisposable
 
         double jobFid = await JobValueAsync("fid10k");
         var records = Path.Combine(_tiny.Root, "records");
-        double cliFid = Printed(await RunCapturingAsync(new FidCommand(weights), "fid", folder, refPath, "--batch", "4", "--device", "cpu", "--record", records), "FID: ");
+        double cliFid = Printed(await MetricsCliTests.RunCapturingAsync(new FidCommand(weights), "fid", folder, refPath, "--batch", "4", "--device", "cpu", "--record", records), "FID: ");
         Assert.True(double.IsFinite(jobFid));
         Assert.Equal(jobFid, cliFid);
         // --record: one JSON line per evaluation, the record a job stores.
@@ -96,7 +86,7 @@ public sealed class MetricsSamePathTests : IDisposable
 
         // KID with the job's default options (kid50k_full) and the CLI's defaults.
         double jobKid = await JobValueAsync("kid50k_full");
-        double cliKid = Printed(await RunCapturingAsync(new KidCommand(weights), "kid", folder, refPath, "--batch", "4", "--device", "cpu"), "KID: ");
+        double cliKid = Printed(await MetricsCliTests.RunCapturingAsync(new KidCommand(weights), "kid", folder, refPath, "--batch", "4", "--device", "cpu"), "KID: ");
         Assert.True(double.IsFinite(jobKid));
         Assert.Equal(jobKid, cliKid);
     }
